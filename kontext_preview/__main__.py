@@ -1,0 +1,3 @@
+from kontext_preview.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The ASGI application: the API on its own host, every preview on its own origin.
+
+``create_app`` wires one PreviewService (with the configured sandbox backend)
+into the FastAPI API and the preview proxy. Requests whose Host is a preview
+host (``preview-<id>.<domain>``) go to the proxy, everything else to the API,
+so a preview's code can never call the API as same-origin.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kontext_preview import __version__
+from kontext_preview.config import Settings
+from kontext_preview.errors import KontextError, LimitExceeded
+from kontext_preview.previews.router import router as previews_router
+from kontext_preview.previews.service import PreviewService
+from kontext_preview.proxy.proxy import PreviewHosts, PreviewProxy
+from kontext_preview.sandbox import create_backend
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = settings or Settings()
+    service = PreviewService(settings, create_backend(settings))
+    proxy = PreviewProxy(service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        yield
+        await service.shutdown()
+        await proxy.aclose()
+
+    api = FastAPI(
+        title="kontext-preview",
+        version=__version__,
+        description="Live previews of AI-written Vite apps that update in well under a second.",
+        lifespan=lifespan,
+    )
+    api.state.previews = service
+    api.state.settings = settings
+    api.include_router(previews_router)
+    api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    _add_error_handlers(api)
+
+    @api.get("/", include_in_schema=False)
+    async def index() -> dict[str, Any]:
+        return {"name": "kontext-preview", "version": __version__, "docs": "/docs"}
+
+    return HostRouter(api, proxy, PreviewHosts(settings))
+
+
+class HostRouter:
+    """Send preview hosts to the proxy and every other host to the API."""
+
+    def __init__(self, api: FastAPI, proxy: PreviewProxy, hosts: PreviewHosts):
+        self.api = api
+        self.proxy = proxy
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            session_id = self.hosts.session_id(Headers(scope=scope).get("host"))
+            if session_id is not None:
+                await self.proxy(scope, receive, send, session_id)
+                return
+        await self.api(scope, receive, send)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` before they are buffered and parsed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            await error_response(self._error())(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise self._error()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _error(self) -> LimitExceeded:
+        return LimitExceeded(
+            f"request body is over {self.max_bytes} bytes (KONTEXT_MAX_REQUEST_BYTES); "
+            "send fewer or smaller files per request"
+        )
+
+
+def error_response(exc: KontextError) -> JSONResponse:
+    return JSONResponse(
+        {"success": False, "error": {"code": exc.code, "message": exc.message}},
+        status_code=exc.status_code,
+    )
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(KontextError)
+    async def kontext_error(request: Request, exc: KontextError) -> JSONResponse:
+        return error_response(exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            detail = errors[0].get("ctx", {}).get("error", "")
+            return error_response(
+                KontextError(
+                    f"request body is not valid JSON: {detail}",
+                    status_code=400,
+                    code="invalid_json",
+                )
+            )
+        message = "; ".join(_describe(e) for e in errors[:10])
+        return error_response(KontextError(message, status_code=422, code="invalid_request"))
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return error_response(KontextError(str(exc.detail), status_code=exc.status_code, code=code))
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(KontextError(f"internal error: {type(exc).__name__}"))
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"

@@ -1,0 +1,103 @@
+"""Settings: every limit and timeout of the service, read from ``KONTEXT_*`` variables."""
+
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+DEFAULT_IGNORED_DEV_DEPENDENCIES = [
+    "@types/*",
+    "typescript",
+    "typescript-eslint",
+    "eslint",
+    "eslint-*",
+    "@eslint/*",
+    "@typescript-eslint/*",
+    "globals",
+    "prettier",
+    "prettier-*",
+    "vitest",
+    "@vitest/*",
+    "@testing-library/*",
+    "jsdom",
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KONTEXT_", extra="ignore")
+
+    # Where the API listens.
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # How previews are addressed: {public_scheme}://{preview_prefix}{id}.{preview_domain}[:public_port]/
+    public_scheme: Literal["http", "https"] = "http"
+    preview_domain: str = "localhost"
+    preview_prefix: str = "preview-"
+    public_port: int | None = Field(
+        default=None, description="Port in preview URLs; defaults to `port`. 0 leaves it out."
+    )
+    hmr_path: str = "/hmr"
+
+    # Where sessions live on disk.
+    data_dir: Path = Path(tempfile.gettempdir()) / "kontext-preview"
+    sandbox_images_dir: Path = REPO_ROOT / "sandbox-images"
+
+    # Sandboxes.
+    sandbox_backend: Literal["local"] = "local"
+    node_binary: str = "node"
+    npm_binary: str = "npm"
+    sandbox_port_min: int = 41000
+    sandbox_port_max: int = 41999
+    startup_timeout_seconds: float = 60.0
+    install_timeout_seconds: float = 300.0
+    stop_timeout_seconds: float = 5.0
+    notify_timeout_seconds: float = 10.0
+    ignored_dev_dependencies: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_IGNORED_DEV_DEPENDENCIES)
+    )
+
+    # Limits on what the AI may send.
+    max_sessions: int = 50
+    max_files: int = 2000
+    max_file_bytes: int = 5 * MiB
+    max_session_bytes: int = 50 * MiB
+    max_request_bytes: int = 70 * MiB
+    max_path_length: int = 512
+    session_ttl_seconds: int = 24 * 60 * 60
+    log_lines: int = 200
+
+    @cached_property
+    def template_dir(self) -> Path:
+        return self.sandbox_images_dir / "template"
+
+    @cached_property
+    def agent_dir(self) -> Path:
+        return self.sandbox_images_dir / "agent"
+
+    @property
+    def effective_public_port(self) -> int | None:
+        port = self.port if self.public_port is None else self.public_port
+        return port or None
+
+    def preview_host(self, session_id: str) -> str:
+        return f"{self.preview_prefix}{session_id}.{self.preview_domain}"
+
+    def preview_origin(self, session_id: str, scheme: str | None = None) -> str:
+        port = self.effective_public_port
+        default_port = 443 if self.public_scheme == "https" else 80
+        suffix = f":{port}" if port and port != default_port else ""
+        return f"{scheme or self.public_scheme}://{self.preview_host(session_id)}{suffix}"
+
+    def preview_url(self, session_id: str) -> str:
+        return self.preview_origin(session_id) + "/"
+
+    def ws_url(self, session_id: str) -> str:
+        scheme = "wss" if self.public_scheme == "https" else "ws"
+        return self.preview_origin(session_id, scheme) + self.hmr_path

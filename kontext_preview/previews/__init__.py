@@ -1,0 +1,1 @@
+"""Session API: /kontext/preview."""

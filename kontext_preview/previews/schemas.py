@@ -1,0 +1,101 @@
+"""Request and response models of /kontext/preview, field names as in the Kontext plan."""
+
+import base64
+import binascii
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kontext_preview.errors import InvalidRequest
+
+# The contract's names are camelCase; keep them as written there.
+# ruff: noqa: N815
+
+
+class ProjectFile(BaseModel):
+    name: str = Field(description="Path relative to the project root, '/' between folders.")
+    content: str
+    encoding: Literal["utf-8", "utf8", "base64"] = Field(
+        default="utf-8", description="'base64' for binary files such as images and favicons."
+    )
+
+    def decoded(self) -> bytes:
+        if self.encoding != "base64":
+            return self.content.encode()
+        try:
+            return base64.b64decode(self.content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidRequest(f"file {self.name!r} is not valid base64: {exc}") from exc
+
+
+def decode_files(files: list[ProjectFile]) -> dict[str, bytes]:
+    decoded: dict[str, bytes] = {}
+    for item in files:
+        if item.name in decoded:
+            raise InvalidRequest(f"file {item.name!r} appears twice in the request")
+        decoded[item.name] = item.decoded()
+    return decoded
+
+
+class CreatePreviewRequest(BaseModel):
+    files: list[ProjectFile] = Field(min_length=1)
+    packageJson: dict[str, Any] | None = Field(
+        default=None, description="Written as the package.json next to the app's index.html."
+    )
+    projectType: str | None = Field(default=None, max_length=64)
+    sessionId: str | None = Field(
+        default=None,
+        max_length=64,
+        description="An existing session to replace the files of (files not sent are deleted).",
+    )
+
+
+class UpdatePreviewRequest(BaseModel):
+    files: list[ProjectFile] = Field(default_factory=list)
+    deletedFiles: list[str] = Field(default_factory=list, description="Names of files to delete.")
+
+
+class PreviewSessionResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"description": "A preview session."})
+
+    success: Literal[True] = True
+    sessionId: str
+    previewUrl: str
+    wsUrl: str
+    expiresAt: int = Field(description="Unix seconds; moves forward with activity.")
+    status: str = Field(description="installing | starting | active | failed")
+    error: str | None = Field(default=None, description="Why the session failed, if it did.")
+    framework: str
+    viteRoot: str = Field(description="Folder of the app's index.html, '' for the project root.")
+    projectType: str | None = None
+
+
+class PreviewStatusResponse(PreviewSessionResponse):
+    files: int
+    logs: list[str] = Field(description="The last lines of install and dev-server output.")
+
+
+class UpdatePreviewResponse(BaseModel):
+    success: Literal[True] = True
+    updated: list[str] = Field(description="Files whose content changed.")
+    deleted: list[str]
+    unchanged: list[str] = Field(description="Files sent with the content they already had.")
+    hmrTriggered: bool = Field(description="True if a connected preview was sent an update.")
+    restarted: bool = Field(
+        description="True if the change (layout, dependencies) restarts the dev server."
+    )
+    status: str
+
+
+class DeletePreviewResponse(BaseModel):
+    success: Literal[True] = True
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    error: ErrorDetail

@@ -1,0 +1,73 @@
+"""A preview session: the project's files, its layout, its sandbox and what it is doing."""
+
+import asyncio
+import logging
+import secrets
+import time
+from base64 import b32encode
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kontext_preview.sandbox.base import Sandbox
+from kontext_preview.workspace.layout import ProjectLayout
+from kontext_preview.workspace.vfs import VirtualFileSystem
+
+log = logging.getLogger(__name__)
+
+SESSION_ID_BYTES = 20  # 160 bits from `secrets`; 32 DNS-safe characters
+
+
+def new_session_id() -> str:
+    return b32encode(secrets.token_bytes(SESSION_ID_BYTES)).decode().lower()
+
+
+class SessionStatus(StrEnum):
+    INSTALLING = "installing"  # dependencies being prepared
+    STARTING = "starting"  # dev server starting
+    ACTIVE = "active"  # serving
+    FAILED = "failed"  # could not start or stopped unexpectedly; `error` says why
+
+
+SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED})
+
+
+@dataclass(eq=False)
+class PreviewSession:
+    id: str
+    vfs: VirtualFileSystem
+    layout: ProjectLayout
+    ttl_seconds: int
+    project_type: str | None = None
+    status: SessionStatus = SessionStatus.INSTALLING
+    error: str | None = None
+    sandbox: Sandbox | None = None
+    created_at: float = field(default_factory=time.time)
+    last_activity: float = field(default_factory=time.time)
+    logs: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    launch_task: asyncio.Task[None] | None = None
+    monitor_task: asyncio.Task[None] | None = None
+
+    @property
+    def expires_at(self) -> int:
+        return int(self.last_activity + self.ttl_seconds)
+
+    def touch(self) -> None:
+        self.last_activity = time.time()
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+        log.debug("session %s: %s", self.id, line)
+
+    def set_status(self, status: SessionStatus, error: str | None = None) -> None:
+        self.status = status
+        self.error = error
+        if status in SETTLED:
+            self.settled.set()
+        else:
+            self.settled.clear()
+        if error:
+            self.log(f"failed: {error}")
+            log.warning("session %s failed: %s", self.id, error)

@@ -1,0 +1,1 @@
+"""Preview host routing and the HTTP/WebSocket reverse proxy to each dev server."""

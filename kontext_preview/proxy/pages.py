@@ -1,0 +1,70 @@
+"""The pages a browser sees instead of the app when the app cannot answer (never a bare 502)."""
+
+import html
+
+from starlette.responses import HTMLResponse
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">{refresh}
+<title>{title}</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; color: #1f2937; display: grid;
+       place-items: center; min-height: 90vh; margin: 0; background: #f9fafb; }}
+main {{ max-width: 36rem; padding: 2rem; }}
+pre {{ white-space: pre-wrap; background: #fff; border: 1px solid #e5e7eb; padding: 1rem; }}
+</style></head>
+<body><main data-kontext-page="{kind}"><h1>{title}</h1><p>{text}</p>{detail}</main></body></html>
+"""
+
+
+def _page(
+    status: int, kind: str, title: str, text: str, detail: str = "", refresh: int = 0
+) -> HTMLResponse:
+    body = _PAGE.format(
+        kind=kind,
+        title=html.escape(title),
+        text=html.escape(text),
+        detail=f"<pre>{html.escape(detail)}</pre>" if detail else "",
+        refresh=f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
+    )
+    headers = {"cache-control": "no-store"}
+    if refresh:
+        headers["retry-after"] = str(refresh)
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def not_found() -> HTMLResponse:
+    return _page(
+        404,
+        "not-found",
+        "No such preview",
+        "This preview does not exist: it was ended, or the link is wrong.",
+    )
+
+
+def starting(status: str) -> HTMLResponse:
+    what = "Installing dependencies" if status == "installing" else "Starting the dev server"
+    return _page(
+        503, "starting", "Preview starting…", f"{what}. This page refreshes itself.", refresh=1
+    )
+
+
+def failed(reason: str) -> HTMLResponse:
+    return _page(
+        502,
+        "failed",
+        "The preview could not start",
+        "The project's dev server is not running. Fix the cause below and push an update.",
+        detail=reason,
+    )
+
+
+def unreachable(reason: str) -> HTMLResponse:
+    return _page(
+        502,
+        "unreachable",
+        "The preview is not answering",
+        "The dev server did not answer; this page retries by itself.",
+        detail=reason,
+        refresh=2,
+    )

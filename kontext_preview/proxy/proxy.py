@@ -1,0 +1,180 @@
+"""Reverse proxy from each preview's own origin to its dev server: HTTP and the HMR WebSocket.
+
+Every session is served at its own host (``preview-<id>.<domain>``), so previews
+are isolated from each other and from the API by the browser's same-origin
+policy, and generated code that hard-codes ``/logo.svg`` works. Requests to the
+agent's control paths (``/__kontext/``) are never forwarded.
+
+Why not asgiproxy or fastapi-proxy-lib: both accept the browser's WebSocket
+before the upstream answers and do not pass the negotiated subprotocol back.
+Vite's client needs both right: it speaks ``vite-hmr``/``vite-ping`` and treats an
+accepted ``vite-ping`` socket as "server is back". Here the upstream socket is
+opened first, and the browser is accepted with the subprotocol Vite chose; HTTP
+is streamed with httpx.
+"""
+
+import asyncio
+import contextlib
+import re
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.typing import Origin, Subprotocol
+
+from kontext_preview.config import Settings
+from kontext_preview.previews.service import PreviewService
+from kontext_preview.previews.session import PreviewSession, SessionStatus
+from kontext_preview.proxy import pages
+
+CONTROL_PREFIX = b"/__kontext/"
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+UPSTREAM_CONNECT_SECONDS = 5.0
+
+
+class PreviewHosts:
+    """Recognises preview hosts: ``{prefix}{id}.{domain}`` with an optional port."""
+
+    def __init__(self, settings: Settings):
+        prefix = re.escape(settings.preview_prefix)
+        domain = re.escape(settings.preview_domain)
+        self._pattern = re.compile(rf"^{prefix}([a-z0-9]{{1,63}})\.{domain}$")
+
+    def session_id(self, host_header: str | None) -> str | None:
+        if not host_header:
+            return None
+        hostname = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+        match = self._pattern.match(hostname.lower().rstrip("."))
+        return match.group(1) if match else None
+
+
+class PreviewProxy:
+    def __init__(self, service: PreviewService):
+        self.service = service
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=UPSTREAM_CONNECT_SECONDS),
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+        session = self.service.sessions.get(session_id)
+        if scope["type"] == "websocket":
+            await self._websocket(WebSocket(scope, receive, send), session)
+            return
+        response = await self._http(Request(scope, receive), session)
+        await response(scope, receive, send)
+
+    async def _http(self, request: Request, session: PreviewSession | None) -> Response:
+        if session is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
+            return pages.not_found()
+        session.touch()
+        sandbox = session.sandbox
+        if session.status is SessionStatus.FAILED:
+            return pages.failed(session.error or "unknown error")
+        if session.status is not SessionStatus.ACTIVE or sandbox is None:
+            return pages.starting(session.status.value)
+        upstream_request = self.client.build_request(
+            request.method,
+            sandbox.endpoint.http_url + _target(request.scope),
+            headers=[(k, v) for k, v in request.headers.raw if k not in HOP_BY_HOP],
+            content=request.stream() if _has_body(request) else None,
+        )
+        try:
+            upstream = await self.client.send(upstream_request, stream=True)
+        except httpx.HTTPError as exc:
+            return pages.unreachable(f"{type(exc).__name__}: {exc}")
+        response = StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
+        response.raw_headers = [
+            (k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP
+        ]
+        return response
+
+    async def _websocket(self, browser: WebSocket, session: PreviewSession | None) -> None:
+        sandbox = session.sandbox if session else None
+        if session is None or sandbox is None or session.status is not SessionStatus.ACTIVE:
+            await browser.close(code=1013)  # before accept: the browser sees a refused handshake
+            return
+        session.touch()
+        origin = browser.headers.get("origin")
+        try:
+            upstream = await connect(
+                f"ws://{sandbox.endpoint.host}:{sandbox.endpoint.port}{_target(browser.scope)}",
+                subprotocols=[Subprotocol(p) for p in browser.scope.get("subprotocols", [])]
+                or None,
+                origin=Origin(origin) if origin else None,
+                open_timeout=UPSTREAM_CONNECT_SECONDS,
+                compression=None,
+                max_size=None,
+                ping_interval=None,
+            )
+        except (OSError, TimeoutError, WebSocketException):
+            await browser.close(code=1011)
+            return
+        async with upstream:
+            await browser.accept(subprotocol=upstream.subprotocol)
+            await _bridge(browser, upstream)
+
+
+async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
+    async def browser_to_upstream() -> None:
+        with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
+            while True:
+                message = await browser.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                data = message.get("text")
+                await upstream.send(data if data is not None else message.get("bytes") or b"")
+
+    async def upstream_to_browser() -> None:
+        with contextlib.suppress(ConnectionClosed, RuntimeError):
+            async for message in upstream:
+                if isinstance(message, str):
+                    await browser.send_text(message)
+                else:
+                    await browser.send_bytes(message)
+
+    tasks = [asyncio.create_task(browser_to_upstream()), asyncio.create_task(upstream_to_browser())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(RuntimeError):
+            await browser.close()
+
+
+def _target(scope: Scope) -> str:
+    path: str = scope["raw_path"].decode("latin-1")
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    return "content-length" in headers or "transfer-encoding" in headers

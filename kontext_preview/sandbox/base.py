@@ -1,0 +1,87 @@
+"""The sandbox contract: "run this project's Vite dev server somewhere and tell me where".
+
+Modelled on jupyter_client's provisioners and JupyterHub's Spawner. A
+:class:`SandboxBackend` prepares dependencies and starts sandboxes; a running
+:class:`Sandbox` can be polled, waited for, notified of changed files and
+stopped, and describes itself as JSON (``get_state``) so that a later process
+can re-adopt it. Files reach a sandbox through its workspace directory, which
+the session's virtual file system keeps in sync; the backend makes that folder
+visible to the dev server (a plain path locally, a mount in a container).
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kontext_preview.workspace.vfs import FileChange
+
+LogSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    session_id: str
+    workspace: Path  # the project's files, kept in sync by the virtual file system
+    vite_root: Path  # folder of index.html, inside workspace
+    package_dir: Path  # folder of the package.json the app uses; node_modules goes here
+    cache_dir: Path  # Vite's dependency cache, one per session
+    package_json: dict[str, Any]
+    public_host: str  # the host name browsers use, e.g. preview-<id>.localhost
+    ws_client_port: int | None  # port browsers use for the HMR socket (the proxy's)
+    ws_path: str
+    ws_protocol: str  # "ws" or "wss"
+    add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class Sandbox(ABC):
+    """One running dev server."""
+
+    endpoint: Endpoint
+
+    @abstractmethod
+    async def poll(self) -> int | None:
+        """None while running, else the exit code."""
+
+    @abstractmethod
+    async def wait(self) -> int:
+        """Return the exit code once the dev server has exited."""
+
+    @abstractmethod
+    async def notify(self, changes: Sequence[FileChange]) -> list[str]:
+        """Tell the dev server which files changed; return those it had loaded."""
+
+    @abstractmethod
+    async def stop(self, now: bool = False) -> None:
+        """Stop gracefully (or at once), escalating to a kill; idempotent."""
+
+    @abstractmethod
+    def get_state(self) -> dict[str, Any]:
+        """JSON-able description from which the backend can re-adopt this sandbox."""
+
+
+class SandboxBackend(ABC):
+    name: str
+
+    @abstractmethod
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
+        """Make the project's dependencies available, installing what the template lacks."""
+
+    @abstractmethod
+    async def start(self, spec: SandboxSpec, log: LogSink) -> Sandbox:
+        """Start the dev server and return once it serves (raise SandboxError if it cannot)."""
+
+    async def aclose(self) -> None:
+        """Release what the backend itself holds (clients, pools)."""
+        return None

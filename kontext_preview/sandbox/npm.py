@@ -1,0 +1,124 @@
+"""Dependencies without waiting: reuse the prepared template, install only when it falls short.
+
+If the template's node_modules satisfies the project's package.json (checked
+with npm's own semver by ``sandbox-images/agent/deps.mjs``), the project gets a
+symlink to it and starts with no install at all. Otherwise npm installs into
+the project's own node_modules with ``--ignore-scripts`` (AI-chosen packages
+never run install scripts) and a cache shared by all sessions; each line npm
+prints is passed to the session's log as progress.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+from collections import deque
+
+from kontext_preview.config import Settings
+from kontext_preview.errors import DependencyInstallFailed, SandboxError
+from kontext_preview.sandbox.base import LogSink, SandboxSpec
+from kontext_preview.sandbox.process import terminate_group
+
+_NOT_IN_REGISTRY = re.compile(r"'([^']+)' is not in this registry")
+_NPM_ERROR = re.compile(r"^npm (?:error|ERR!) ")
+
+
+async def prepare_dependencies(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+    node_modules = spec.package_dir / "node_modules"
+    template_modules = settings.template_dir / "node_modules"
+    unsatisfied = await _unsatisfied_dependencies(settings, spec)
+    if not unsatisfied:
+        if node_modules.is_symlink() and os.readlink(node_modules) == str(template_modules):
+            return
+        _remove(node_modules)
+        node_modules.symlink_to(template_modules, target_is_directory=True)
+        log("dependencies: all provided by the prepared template, nothing to install")
+        return
+    log(f"dependencies: installing {', '.join(unsatisfied)} with npm (install scripts disabled)")
+    if node_modules.is_symlink():
+        node_modules.unlink()
+    await _npm_install(settings, spec, log)
+    log("dependencies: installed")
+
+
+async def _unsatisfied_dependencies(settings: Settings, spec: SandboxSpec) -> list[str]:
+    request = {
+        "packageJson": spec.package_json,
+        "templateDir": str(settings.template_dir),
+        "ignore": settings.ignored_dev_dependencies,
+    }
+    process = await asyncio.create_subprocess_exec(
+        settings.node_binary,
+        str(settings.agent_dir / "deps.mjs"),
+        json.dumps(request),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise SandboxError(f"could not check the project's dependencies: {err.decode()[-500:]}")
+    result = json.loads(out)
+    return [f"{d['name']}@{d['wanted']}" for d in result["unsatisfied"]]
+
+
+async def _npm_install(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+    cache = settings.data_dir / "npm-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    process = await asyncio.create_subprocess_exec(
+        settings.npm_binary,
+        "install",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--loglevel=http",
+        f"--cache={cache}",
+        cwd=spec.package_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**_npm_env(), "npm_config_ignore_scripts": "true"},
+        start_new_session=True,
+    )
+    assert process.stdout
+    lines: deque[str] = deque(maxlen=40)
+    try:
+        async with asyncio.timeout(settings.install_timeout_seconds):
+            while raw := await process.stdout.readline():
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                log(f"npm: {line}")
+            code = await process.wait()
+    except TimeoutError:
+        raise DependencyInstallFailed(
+            f"npm install took longer than {settings.install_timeout_seconds:g} s and was stopped"
+        ) from None
+    finally:
+        await terminate_group(process, 2.0)
+    if code != 0:
+        raise DependencyInstallFailed(_describe_npm_failure(lines))
+
+
+def _describe_npm_failure(lines: deque[str]) -> str:
+    text = "\n".join(lines)
+    if missing := _NOT_IN_REGISTRY.search(text):
+        return f"npm install failed: package {missing.group(1)} does not exist in the npm registry"
+    errors = [_NPM_ERROR.sub("", line) for line in lines if _NPM_ERROR.match(line)]
+    useful = [e for e in errors if e and "complete log of this run" not in e][:4]
+    return "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
+
+
+def _npm_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "npm_config_registry", "NPM_CONFIG_REGISTRY")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def _remove(path: os.PathLike[str]) -> None:
+    if os.path.islink(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

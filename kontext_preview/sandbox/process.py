@@ -1,0 +1,40 @@
+"""Helpers for child processes we start: JSON-line output and stopping a whole process group."""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+async def read_json_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
+    """Yield each JSON object line; other lines come through as ``{"type": "log"}``."""
+    while line := await stream.readline():
+        text = line.decode(errors="replace").strip()
+        if not text:
+            continue
+        try:
+            event = json.loads(text)
+        except ValueError:
+            event = None
+        yield event if isinstance(event, dict) else {"type": "log", "message": text}
+
+
+async def terminate_group(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
+    """TERM the process group we started (start_new_session=True), then KILL it if needed.
+
+    The group is signalled even if the leader has exited, so no grandchild stays behind.
+    """
+    if process.returncode is None:
+        _signal_group(process.pid, signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), grace_seconds)
+    _signal_group(process.pid, signal.SIGKILL)
+    await process.wait()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -1,0 +1,176 @@
+"""The session's files: held in memory as the source of truth, synced to a workspace on disk.
+
+Changes happen in two steps. :meth:`VirtualFileSystem.plan` validates a whole
+request and computes the result without side effects, so a rejected request
+changes nothing. :meth:`VirtualFileSystem.apply` then writes only the files whose
+content changed (atomically: temp file + rename, so Vite never reads half a
+file) and rolls back what it wrote if the disk fails part-way.
+"""
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kontext_preview.errors import InvalidFileName, InvalidRequest, LimitExceeded, SandboxError
+from kontext_preview.workspace.paths import check_inside, validate_name
+
+ChangeEvent = Literal["add", "change", "unlink"]
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    max_files: int
+    max_file_bytes: int
+    max_total_bytes: int
+    max_path_length: int
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    event: ChangeEvent
+
+
+@dataclass
+class ChangeSet:
+    """What a request would do: the resulting files and the changes that lead there."""
+
+    files: dict[str, bytes]
+    changes: list[FileChange] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[str]:
+        return [c.path for c in self.changes if c.event != "unlink"]
+
+    @property
+    def deleted(self) -> list[str]:
+        return [c.path for c in self.changes if c.event == "unlink"]
+
+
+class VirtualFileSystem:
+    def __init__(self, root: Path, limits: FileLimits):
+        self.root = root
+        self.limits = limits
+        self.files: dict[str, bytes] = {}
+        self.on_disk = False
+
+    def plan(
+        self, writes: Mapping[str, bytes], deletes: Iterable[str] = (), *, replace_all: bool = False
+    ) -> ChangeSet:
+        """Validate a request and compute its result; nothing is changed."""
+        writes = {self._valid(name): content for name, content in writes.items()}
+        delete_set = {self._valid(name) for name in deletes}
+        if replace_all:
+            delete_set |= self.files.keys() - writes.keys()
+        for name in delete_set:
+            if name in writes:
+                raise InvalidRequest(f"file {name!r} is both written and deleted in one request")
+            if name not in self.files:
+                raise InvalidRequest(f"cannot delete {name!r}: the session has no such file")
+        result = {k: v for k, v in self.files.items() if k not in delete_set} | writes
+        self._check_limits(writes, result)
+        _check_no_file_folder_clash(result)
+        changes = [FileChange(name, "unlink") for name in sorted(delete_set)]
+        unchanged = []
+        for name, content in writes.items():
+            old = self.files.get(name)
+            if old == content:
+                unchanged.append(name)
+            else:
+                changes.append(FileChange(name, "add" if old is None else "change"))
+        if self.on_disk:
+            for change in changes:
+                check_inside(self.root, change.path)
+        return ChangeSet(result, changes, unchanged)
+
+    def apply(self, change_set: ChangeSet) -> None:
+        """Make ``change_set`` true in memory and, if synced, on disk."""
+        if self.on_disk:
+            self._write_changes(change_set.changes, change_set.files)
+        self.files = change_set.files
+
+    def sync_to_disk(self) -> None:
+        """Write every file into a fresh workspace directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.on_disk = True
+        changes = [FileChange(name, "add") for name in self.files]
+        self._write_changes(changes, self.files)
+
+    def remove_from_disk(self) -> None:
+        self.on_disk = False
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _valid(self, name: str) -> str:
+        return validate_name(name, self.limits.max_path_length)
+
+    def _check_limits(self, writes: Mapping[str, bytes], result: Mapping[str, bytes]) -> None:
+        limits = self.limits
+        for name, content in writes.items():
+            if len(content) > limits.max_file_bytes:
+                raise LimitExceeded(
+                    f"file {name!r} is {len(content)} bytes; the limit is {limits.max_file_bytes}"
+                )
+        if len(result) > limits.max_files:
+            raise LimitExceeded(
+                f"the project would have {len(result)} files; the limit is {limits.max_files}"
+            )
+        total = sum(len(c) for c in result.values())
+        if total > limits.max_total_bytes:
+            raise LimitExceeded(
+                f"the project would hold {total} bytes; the limit is {limits.max_total_bytes}"
+            )
+
+    def _write_changes(self, changes: list[FileChange], files: Mapping[str, bytes]) -> None:
+        done: list[FileChange] = []
+        try:
+            for change in changes:
+                target = check_inside(self.root, change.path)
+                if change.event == "unlink":
+                    target.unlink(missing_ok=True)
+                else:
+                    _atomic_write(target, files[change.path])
+                done.append(change)
+        except OSError as exc:
+            self._roll_back(done)
+            raise SandboxError(f"could not write the project to disk: {exc}") from exc
+
+    def _roll_back(self, done: list[FileChange]) -> None:
+        for change in reversed(done):
+            target = self.root / change.path
+            old = self.files.get(change.path)
+            try:
+                if old is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    _atomic_write(target, old)
+            except OSError:
+                pass
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.kontext-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _check_no_file_folder_clash(files: Mapping[str, bytes]) -> None:
+    for name in files:
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in files:
+                raise InvalidFileName(
+                    f"file name {name!r} needs {folder!r} to be a folder, but it is a file"
+                )

@@ -1,0 +1,168 @@
+// kontext-preview agent: runs one Vite dev server for one preview session.
+//
+// Started by a sandbox backend with one JSON argument (see AgentConfig in
+// kontext_preview/sandbox/agent.py). It
+//   * starts Vite through its JavaScript API with the file watcher turned off
+//     (`server.watch: null`): no inotify per session, and no write lost to
+//     chokidar's 50 ms per-file throttle;
+//   * serves a control endpoint inside Vite's own HTTP server at
+//     /__kontext/notify, guarded by a per-session token (the preview proxy
+//     never forwards /__kontext/ paths), through which Python says exactly
+//     which files changed; they are replayed as watcher events, which run
+//     Vite's normal HMR pipeline;
+//   * reports on stdout, one JSON object per line: {"type":"ready"},
+//     {"type":"log"}, {"type":"error"}.
+// It exits when stdin closes, so it never outlives the process that started it.
+
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const config = JSON.parse(process.argv[2] ?? "{}");
+const CONTROL_PREFIX = "/__kontext/";
+
+function emit(type, fields) {
+  process.stdout.write(JSON.stringify({ type, ...fields }) + "\n");
+}
+
+function fail(message, err) {
+  emit("error", { message, detail: err ? String(err.stack ?? err) : undefined });
+  process.exit(1);
+}
+
+// Import a package the way the project itself would see it (its own
+// node_modules first), falling back to the prepared template.
+async function importFrom(name, dirs) {
+  for (const dir of dirs) {
+    let pkgJsonPath;
+    try {
+      pkgJsonPath = createRequire(path.join(dir, "noop.js")).resolve(`${name}/package.json`);
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(fs.readFileSync(pkgJsonPath, "utf8"));
+    const entry = exportEntry(pkg) ?? pkg.module ?? pkg.main ?? "index.js";
+    return import(pathToFileURL(path.join(path.dirname(pkgJsonPath), entry)).href);
+  }
+  throw new Error(`cannot find package '${name}' from ${dirs.join(", ")}`);
+}
+
+function exportEntry(pkg) {
+  let target = pkg.exports?.["."] ?? pkg.exports;
+  while (target && typeof target === "object") {
+    target = target.import ?? target.default ?? target.node;
+  }
+  return typeof target === "string" ? target : undefined;
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+// Replays changes as watcher events; answers which files Vite had loaded
+// (an update is only sent to browsers for those).
+function notify(server, changes) {
+  const graph = server.environments?.client?.moduleGraph ?? server.moduleGraph;
+  const affected = [];
+  for (const change of changes) {
+    const file = path.resolve(config.workspace, change.path);
+    if (!file.startsWith(config.workspace + path.sep)) continue;
+    if (graph.getModulesByFile(file)?.size) affected.push(change.path);
+    server.watcher.emit(change.event, file);
+  }
+  return affected;
+}
+
+function controlPlugin() {
+  return {
+    name: "kontext-preview-agent",
+    configureServer(server) {
+      server.middlewares.use(async (req, res, next) => {
+        if (!req.url.startsWith(CONTROL_PREFIX)) return next();
+        if (req.headers["x-kontext-token"] !== config.token) return sendJson(res, 403, { error: "forbidden" });
+        try {
+          if (req.url === `${CONTROL_PREFIX}notify` && req.method === "POST") {
+            const { changes } = JSON.parse(await readBody(req));
+            return sendJson(res, 200, { affected: notify(server, changes) });
+          }
+          if (req.url === `${CONTROL_PREFIX}health`) return sendJson(res, 200, { ok: true });
+          return sendJson(res, 404, { error: "unknown control path" });
+        } catch (err) {
+          return sendJson(res, 500, { error: String(err) });
+        }
+      });
+    },
+  };
+}
+
+function createForwardingLogger(createLogger) {
+  const logger = createLogger("info", { allowClearScreen: false });
+  for (const level of ["info", "warn", "error"]) {
+    const original = logger[level].bind(logger);
+    logger[level] = (msg, options) => {
+      emit("log", { level, message: String(msg) });
+      if (level === "error") original(msg, options);
+    };
+  }
+  logger.warnOnce = (msg) => emit("log", { level: "warn", message: String(msg) });
+  return logger;
+}
+
+async function main() {
+  const lookup = [config.root, config.templateDir];
+  const vite = await importFrom("vite", lookup);
+  const plugins = [controlPlugin()];
+  if (config.addReactPlugin) {
+    const react = await importFrom("@vitejs/plugin-react", lookup);
+    plugins.push(react.default());
+  }
+  const server = await vite.createServer({
+    root: config.root,
+    cacheDir: config.cacheDir,
+    clearScreen: false,
+    customLogger: createForwardingLogger(vite.createLogger),
+    plugins,
+    server: {
+      host: "127.0.0.1",
+      port: config.port,
+      strictPort: true,
+      watch: null,
+      allowedHosts: [config.publicHost],
+      ws: { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol },
+      fs: { allow: [config.workspace, config.templateDir] },
+    },
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    await server.close().catch(() => {});
+    throw err;
+  }
+  emit("ready", { port: config.port, viteVersion: vite.version });
+
+  const shutdown = async () => {
+    await server.close().catch(() => {});
+    process.exit(0);
+  };
+  process.stdin.on("end", shutdown);
+  process.stdin.on("error", shutdown);
+  process.stdin.resume();
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+main().catch((err) => {
+  if (err?.code === "EADDRINUSE") fail(`port ${config.port} is already in use`, err);
+  fail(err?.message ?? String(err), err);
+});
