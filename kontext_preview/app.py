@@ -140,6 +140,8 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, KontextError):  # FastAPI wraps errors raised reading the body
+            return error_response(exc.__cause__)
         code = "not_found" if exc.status_code == 404 else "http_error"
         return error_response(KontextError(str(exc.detail), status_code=exc.status_code, code=code))
 

@@ -92,7 +92,7 @@ async def get_preview(session_id: str, service: Service) -> PreviewStatusRespons
     return PreviewStatusResponse(
         **session_fields(service.settings, session),
         files=len(session.vfs.files),
-        logs=list(session.logs)[-50:],
+        logs=list(session.logs),
     )
 
 

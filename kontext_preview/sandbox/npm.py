@@ -21,7 +21,8 @@ from kontext_preview.errors import DependencyInstallFailed, SandboxError
 from kontext_preview.sandbox.base import LogSink, SandboxSpec
 from kontext_preview.sandbox.process import terminate_group
 
-_NOT_IN_REGISTRY = re.compile(r"'([^']+)' is not in this registry")
+# npm 10 says "is not in this registry", npm 11 "could not be found or you do not have permission".
+_NOT_IN_REGISTRY = re.compile(r"'([^']+)' (?:is not in this registry|could not be found)")
 _NPM_ERROR = re.compile(r"^npm (?:error|ERR!) ")
 
 

@@ -125,8 +125,9 @@ def _nearest_package_dir(files: Mapping[str, bytes], vite_root: str) -> str:
 
 
 def _refuse_known_non_vite(files: Mapping[str, bytes]) -> None:
+    deps = dependency_names(read_package_json(files, ""))
     for marker, shown in UNSUPPORTED:
-        if _has_config(files, "", marker):
+        if marker in deps or _has_config(files, "", marker):
             raise UnsupportedProject(
                 f"this looks like a {shown} project; kontext-preview serves Vite apps"
             )

@@ -14,7 +14,6 @@
 //     {"type":"log"}, {"type":"error"}.
 // It exits when stdin closes, so it never outlives the process that started it.
 
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -31,19 +30,20 @@ function fail(message, err) {
   process.exit(1);
 }
 
-// Import a package the way the project itself would see it (its own
-// node_modules first), falling back to the prepared template.
+// Import a package the way the project itself would see it (the nearest
+// node_modules above its root first), falling back to the prepared template.
+// Looked up by folder: not every package exports its package.json.
 async function importFrom(name, dirs) {
-  for (const dir of dirs) {
-    let pkgJsonPath;
-    try {
-      pkgJsonPath = createRequire(path.join(dir, "noop.js")).resolve(`${name}/package.json`);
-    } catch {
-      continue;
+  for (const start of dirs) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const pkgDir = path.join(dir, "node_modules", name);
+      if (fs.existsSync(path.join(pkgDir, "package.json"))) {
+        const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
+        const entry = exportEntry(pkg) ?? pkg.module ?? pkg.main ?? "index.js";
+        return import(pathToFileURL(path.join(pkgDir, entry)).href);
+      }
+      if (dir === path.dirname(dir)) break;
     }
-    const pkg = JSON.parse(fs.readFileSync(pkgJsonPath, "utf8"));
-    const entry = exportEntry(pkg) ?? pkg.module ?? pkg.main ?? "index.js";
-    return import(pathToFileURL(path.join(path.dirname(pkgJsonPath), entry)).href);
   }
   throw new Error(`cannot find package '${name}' from ${dirs.join(", ")}`);
 }

@@ -1,0 +1,81 @@
+import copy
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.project import project_files
+from tests.server import ApiServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One real API server (embedded defaults) shared by the tests that need no special settings."""
+    srv = ApiServer.start(tmp_path_factory.mktemp("data"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def api(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def files() -> list[dict[str, Any]]:
+    """The React + Vite test project (Kontext layout: the app in src/frontend/)."""
+    return project_files()
+
+
+def create_session(api: httpx.Client, files: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    response = api.post("/kontext/preview", params={"wait": "true"}, json={"files": files, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def replace_file(files: list[dict[str, Any]], name: str, content: str) -> list[dict[str, Any]]:
+    changed = copy.deepcopy(files)
+    for entry in changed:
+        if entry["name"] == name:
+            entry["content"] = content
+            return changed
+    changed.append({"name": name, "content": content})
+    return changed
+
+
+def with_dependency(files: list[dict[str, Any]], name: str, version: str) -> list[dict[str, Any]]:
+    path = "src/frontend/package.json"
+    package = json.loads(next(f["content"] for f in files if f["name"] == path))
+    package["dependencies"][name] = version
+    return replace_file(files, path, json.dumps(package, indent=2))
+
+
+def session_dir(server: ApiServer, session_id: str) -> Path:
+    return server.data_dir / "sessions" / session_id

@@ -1,0 +1,164 @@
+"""Local backend failures: a clear status, nothing left behind, no other session harmed."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, replace_file, session_dir, with_dependency
+from tests.project import project_files
+from tests.server import ApiServer, agent_pids, wait_for
+
+pytestmark = pytest.mark.vite
+
+CONFIG = "src/frontend/vite.config.ts"
+GOOD_CONFIG = (
+    'import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\n\n'
+    "export default defineConfig({ plugins: [react()] });\n"
+)
+
+
+def assert_left_nothing(server: ApiServer, sid: str) -> None:
+    assert wait_for(lambda: not agent_pids(sid)), f"orphan agent: {agent_pids(sid)}"
+    assert not session_dir(server, sid).exists(), "orphan session directory"
+
+
+def test_a_vite_config_that_throws(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    healthy = create_session(api, files)["sessionId"]
+    broken = replace_file(files, CONFIG, 'throw new Error("config exploded on purpose");\n')
+    session = create_session(api, broken)
+    sid = session["sessionId"]
+    assert session["status"] == "failed"
+    assert "config exploded on purpose" in session["error"]
+    assert_left_nothing(server, sid)
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert status["status"] == "failed" and "config exploded" in status["error"]
+    page = server.preview_get(sid)
+    assert page.status_code == 502 and "config exploded on purpose" in page.text
+
+    # Other sessions keep serving.
+    assert server.preview_get(healthy, "/src/Header.tsx").status_code == 200
+
+    # The AI fixes the config with an update: the session starts again.
+    fix = {"files": [{"name": CONFIG, "content": GOOD_CONFIG}]}
+    result = api.post(f"/kontext/preview/{sid}/update", params={"wait": "true"}, json=fix).json()
+    assert result["status"] == "active", api.get(f"/kontext/preview/{sid}").json()
+    assert server.preview_get(sid, "/src/Header.tsx").status_code == 200
+    for each in (sid, healthy):
+        api.delete(f"/kontext/preview/{each}")
+
+
+def test_a_dev_server_that_dies_is_reported(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    sid = create_session(api, files)["sessionId"]
+    [pid] = agent_pids(sid)
+    os.kill(pid, signal.SIGKILL)  # the agent our server started for this session
+    status = wait_for(
+        lambda: (s := api.get(f"/kontext/preview/{sid}").json())["status"] == "failed" and s
+    )
+    assert status and "stopped unexpectedly" in status["error"]
+    assert_left_nothing(server, sid)
+    assert server.preview_get(sid).status_code == 502
+    api.delete(f"/kontext/preview/{sid}")
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_taken_port_is_skipped(tmp_path: Any, taken_port: int) -> None:
+    free = _free_port_after(taken_port)
+    server = ApiServer.start(tmp_path, sandbox_port_min=taken_port, sandbox_port_max=free)
+    try:
+        with server.client() as api:
+            session = create_session(api, project_files())
+            assert session["status"] == "active", session
+            logs = api.get(f"/kontext/preview/{session['sessionId']}").json()["logs"]
+            assert any(f"ready on port {free}" in line for line in logs), logs
+    finally:
+        server.stop()
+
+
+def test_no_free_port_is_a_clear_failure(tmp_path: Any, taken_port: int) -> None:
+    server = ApiServer.start(tmp_path, sandbox_port_min=taken_port, sandbox_port_max=taken_port)
+    try:
+        with server.client() as api:
+            session = create_session(api, project_files())
+            assert session["status"] == "failed"
+            assert (
+                f"no free port for Vite between {taken_port} and {taken_port}" in session["error"]
+            )
+            assert_left_nothing(server, session["sessionId"])
+            assert api.get("/").status_code == 200  # still serving
+    finally:
+        server.stop()
+
+
+def test_the_api_port_already_taken_is_a_clear_error(taken_port: int) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kontext_preview", "serve", "--port", str(taken_port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"port {taken_port} on 127.0.0.1 is already in use" in result.stderr
+
+
+@pytest.mark.network
+def test_an_npm_package_that_does_not_exist(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    missing = with_dependency(files, "kontext-no-such-package-zz9", "^1.0.0")
+    session = create_session(api, missing)
+    assert session["status"] == "failed"
+    assert "kontext-no-such-package-zz9" in session["error"]
+    assert "does not exist in the npm registry" in session["error"]
+    assert_left_nothing(server, session["sessionId"])
+
+
+@pytest.mark.network
+def test_dependencies_beyond_the_template_are_installed_without_scripts(
+    server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    session = create_session(api, project_files("local-dep-app"))
+    sid = session["sessionId"]
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert session["status"] == "active", status
+    assert any(
+        "installing kontext-local-greeting@file:./local-pkg" in line for line in status["logs"]
+    ), status["logs"]
+    assert any(line.startswith("npm: ") for line in status["logs"])  # progress was visible
+    workspace = session_dir(server, sid) / "workspace"
+    assert not list(workspace.rglob("INSTALL_SCRIPT_RAN")), "an install script ran"
+    assert not (workspace / "node_modules").is_symlink()  # its own install, not the template
+    page = browser.new_page()
+    page.goto(session["previewUrl"])
+    page.wait_for_selector("#greeting")
+    assert "package the template does not have" in page.inner_text("#greeting")
+    page.close()
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def _free_port_after(port: int) -> int:
+    for candidate in range(port + 1, port + 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    raise RuntimeError("no free port near the taken one")

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from kontext_preview.errors import InvalidRequest, UnsupportedProject
+from kontext_preview.workspace.layout import ProjectLayout, detect_layout
+
+HTML = b"<!doctype html><div id=root></div>"
+
+
+def package(*deps: str, dev: tuple[str, ...] = ()) -> bytes:
+    return json.dumps(
+        {"dependencies": {d: "*" for d in deps}, "devDependencies": {d: "*" for d in dev}}
+    ).encode()
+
+
+def test_kontext_projects_keep_the_app_in_src_frontend() -> None:
+    layout = detect_layout(
+        {
+            "package.json": b'{"workspaces": ["src/frontend"]}',
+            "dfx.json": b"{}",
+            "src/backend/main.mo": b"actor {}",
+            "src/frontend/index.html": HTML,
+            "src/frontend/package.json": package("react", "react-dom", dev=("vite",)),
+            "src/frontend/vite.config.ts": b"export default {}",
+        }
+    )
+    assert layout == ProjectLayout(
+        "src/frontend", "src/frontend", "vite-react", "src/frontend/vite.config.ts"
+    )
+
+
+def test_icp_projects_keep_the_app_in_frontend() -> None:
+    layout = detect_layout(
+        {
+            "frontend/index.html": HTML,
+            "frontend/package.json": package("vue"),
+            "backend/app.mo": b"",
+        }
+    )
+    assert (layout.vite_root, layout.framework, layout.config_file) == (
+        "frontend",
+        "vite-vue",
+        None,
+    )
+
+
+def test_plain_projects_have_the_app_at_the_root() -> None:
+    layout = detect_layout({"index.html": HTML, "main.js": b"", "package.json": package("svelte")})
+    assert (layout.vite_root, layout.package_dir, layout.framework) == ("", "", "vite-svelte")
+
+
+def test_a_project_without_package_json_is_plain_vite() -> None:
+    layout = detect_layout({"index.html": HTML, "main.js": b"console.log(1)"})
+    assert layout.framework == "vite-vanilla"
+
+
+def test_the_nearest_package_json_above_the_app_is_used() -> None:
+    layout = detect_layout({"package.json": package("preact"), "app/web/index.html": HTML})
+    assert (layout.vite_root, layout.package_dir, layout.framework) == (
+        "app/web",
+        "",
+        "vite-preact",
+    )
+
+
+def test_other_folders_are_searched_shallowest_first() -> None:
+    layout = detect_layout({"apps/site/index.html": HTML, "apps/site/deep/x/index.html": HTML})
+    assert layout.vite_root == "apps/site"
+
+
+def test_build_output_is_not_mistaken_for_the_app() -> None:
+    with pytest.raises(UnsupportedProject, match=r"no index\.html"):
+        detect_layout({"dist/index.html": HTML, "src/main.ts": b""})
+
+
+def test_src_frontend_wins_over_the_root() -> None:
+    layout = detect_layout({"index.html": HTML, "src/frontend/index.html": HTML})
+    assert layout.vite_root == "src/frontend"
+
+
+@pytest.mark.parametrize(
+    ("files", "shown"),
+    [
+        ({"index.html": HTML, "package.json": package("next", "react")}, "Next.js"),
+        (
+            {"pages/index.tsx": b"", "next.config.js": b"", "package.json": package("react")},
+            "Next.js",
+        ),
+        ({"index.html": HTML, "package.json": package("nuxt", "vue")}, "Nuxt"),
+        (
+            {"index.html": HTML, "package.json": package(dev=("@sveltejs/kit", "svelte"))},
+            "SvelteKit",
+        ),
+        ({"index.html": HTML, "package.json": package("astro")}, "Astro"),
+        ({"public/index.html": HTML, "package.json": package("react-scripts")}, "Create React App"),
+    ],
+)
+def test_other_frameworks_get_a_clear_refusal(files: dict[str, bytes], shown: str) -> None:
+    with pytest.raises(UnsupportedProject, match=shown) as info:
+        detect_layout(files)
+    assert info.value.status_code == 422
+
+
+def test_a_project_without_index_html_is_refused() -> None:
+    with pytest.raises(UnsupportedProject, match=r"no index\.html"):
+        detect_layout({"main.py": b"print()", "requirements.txt": b""})
+
+
+def test_a_broken_package_json_is_a_clear_error() -> None:
+    with pytest.raises(InvalidRequest, match=r"package\.json is not valid JSON"):
+        detect_layout({"index.html": HTML, "package.json": b"{nope"})
+    with pytest.raises(InvalidRequest, match="dependencies must be an object"):
+        detect_layout({"index.html": HTML, "package.json": b'{"dependencies": ["react"]}'})
