@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     hmr_path: str = "/hmr"
 
+    # Browser origins (the chat app) allowed to call the API; previews never are.
+    cors_origins: list[str] = Field(default_factory=list)
+
     # Where sessions live on disk.
     data_dir: Path = Path(tempfile.gettempdir()) / "kontext-preview"
     sandbox_images_dir: Path = REPO_ROOT / "sandbox-images"

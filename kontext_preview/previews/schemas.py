@@ -80,7 +80,10 @@ class UpdatePreviewResponse(BaseModel):
     updated: list[str] = Field(description="Files whose content changed.")
     deleted: list[str]
     unchanged: list[str] = Field(description="Files sent with the content they already had.")
-    hmrTriggered: bool = Field(description="True if a connected preview was sent an update.")
+    hmrTriggered: bool = Field(
+        description="True if the dev server had loaded a changed file (or it is an HTML page), "
+        "so connected previews were sent an update or a reload."
+    )
     restarted: bool = Field(
         description="True if the change (layout, dependencies) restarts the dev server."
     )

@@ -70,15 +70,15 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
-// Replays changes as watcher events; answers which files Vite had loaded
-// (an update is only sent to browsers for those).
+// Replays changes as watcher events; answers which of them reach browsers:
+// files Vite had loaded, and HTML pages (Vite answers those with a full reload).
 function notify(server, changes) {
   const graph = server.environments?.client?.moduleGraph ?? server.moduleGraph;
   const affected = [];
   for (const change of changes) {
     const file = path.resolve(config.workspace, change.path);
     if (!file.startsWith(config.workspace + path.sep)) continue;
-    if (graph.getModulesByFile(file)?.size) affected.push(change.path);
+    if (graph.getModulesByFile(file)?.size || file.endsWith(".html")) affected.push(change.path);
     server.watcher.emit(change.event, file);
   }
   return affected;

@@ -242,3 +242,25 @@ def test_session_ids_are_dns_safe_and_unguessable() -> None:
     assert len(ids) == 2000
     assert all(len(i) == 32 and i.isalnum() and i == i.lower() for i in ids)
     assert len(set("".join(ids))) == 32  # base32: 5 bits a character, 160 bits an id
+
+
+def test_cors_is_granted_only_to_configured_origins(tmp_path: Any) -> None:
+    server = ApiServer.start(tmp_path, cors_origins='["http://chat.localhost:5173"]')
+    try:
+        with server.client() as api:
+            for origin, allowed in (
+                ("http://chat.localhost:5173", True),
+                ("http://preview-x.localhost:8000", False),
+            ):
+                preflight = api.options(
+                    "/kontext/preview",
+                    headers={
+                        "origin": origin,
+                        "access-control-request-method": "POST",
+                        "access-control-request-headers": "content-type",
+                    },
+                )
+                granted = preflight.headers.get("access-control-allow-origin")
+                assert (granted == origin) is allowed, preflight.headers
+    finally:
+        server.stop()

@@ -162,3 +162,22 @@ def _free_port_after(port: int) -> int:
                 continue
             return candidate
     raise RuntimeError("no free port near the taken one")
+
+
+def test_a_killed_api_leaves_no_dev_server_behind(tmp_path: Any) -> None:
+    server = ApiServer.start(tmp_path)
+    with server.client() as api:
+        sid = create_session(api, project_files())["sessionId"]
+    assert agent_pids(sid)
+    os.kill(server.process.pid, signal.SIGKILL)  # our server: no chance to clean up
+    server.process.wait()
+    assert wait_for(lambda: not agent_pids(sid)), "the agent outlived the API (stdin closed)"
+
+
+def test_a_stopped_api_cleans_up_its_sessions(tmp_path: Any) -> None:
+    server = ApiServer.start(tmp_path)
+    with server.client() as api:
+        sid = create_session(api, project_files())["sessionId"]
+    server.stop()
+    assert not agent_pids(sid)
+    assert not session_dir(server, sid).exists()

@@ -1,0 +1,63 @@
+"""How updates reach a running session: notify, reload or restart."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, with_dependency
+from tests.server import ApiServer, agent_pids
+
+pytestmark = pytest.mark.vite
+
+
+def update(api: httpx.Client, sid: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    response = api.post(
+        f"/kontext/preview/{sid}/update", params={"wait": "true"}, json={"files": files}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_new_dependency_restarts_the_dev_server(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    sid = create_session(api, files)["sessionId"]
+    [before] = agent_pids(sid)
+    package = next(
+        f
+        for f in with_dependency(files, "semver", "^7.0.0")
+        if f["name"] == "src/frontend/package.json"
+    )
+    result = update(api, sid, [package])
+    assert result["restarted"] is True and result["hmrTriggered"] is False
+    assert result["status"] == "active"
+    assert agent_pids(sid) != [before]  # a new dev server
+    assert server.preview_get(sid, "/src/Header.tsx").status_code == 200
+    # The same package.json again changes nothing and restarts nothing.
+    again = update(api, sid, [package])
+    assert again["unchanged"] == ["src/frontend/package.json"] and again["restarted"] is False
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_an_edit_to_index_html_reaches_the_browser(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    sid = create_session(api, files)["sessionId"]
+    html = next(f for f in files if f["name"] == "src/frontend/index.html")
+    edited = {**html, "content": html["content"].replace("Kontext demo", "Renamed app")}
+    result = update(api, sid, [edited])
+    assert result["hmrTriggered"] is True and result["restarted"] is False
+    assert "<title>Renamed app</title>" in server.preview_get(sid).text
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_an_unrelated_file_triggers_no_hmr(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    sid = create_session(api, files)["sessionId"]
+    result = update(api, sid, [{"name": "src/backend/main.mo", "content": "actor { };\n"}])
+    assert result["updated"] == ["src/backend/main.mo"]
+    assert result["hmrTriggered"] is False and result["restarted"] is False
+    api.delete(f"/kontext/preview/{sid}")
