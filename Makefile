@@ -11,18 +11,21 @@ NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint template chromium node-check clean
+.PHONY: serve test bench lint template chromium node-check clean
 
 serve: $(VENV)/.serve-installed template
 	$(PY) -m kontext_preview serve
 
 test: $(VENV)/.test-installed template chromium
-	$(VENV)/bin/ruff check kontext_preview workers tests
+	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.test-installed template chromium
+	$(PY) -m benchmarks.update_latency
+
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check kontext_preview workers tests
+	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/ruff format --check kontext_preview workers
 	$(VENV)/bin/mypy
 

@@ -1,0 +1,195 @@
+"""Update → DOM changed, through kontext-preview (API + proxy) and through plain Vite, same run.
+
+    python -m benchmarks.update_latency [--edits 30]
+
+kontext-preview: POST /update, then the preview (loaded through the proxy) changes.
+Plain Vite: the same project under `vite` with its own watcher, the same edit written
+straight into the file. Both are timed from just before the edit to a
+MutationObserver in headless Chromium seeing the result (wall clock on both sides).
+Measurement only: nothing here fails on a number.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kontext_preview.config import Settings
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.project import FIXTURES, project_files
+from tests.server import ApiServer
+
+HEADER = "src/frontend/src/Header.tsx"
+CSS = "src/frontend/src/index.css"
+OBSERVER = """() => {
+  window.__changes = [];
+  new MutationObserver(() => {
+    const title = document.querySelector('#title');
+    if (!title) return;
+    window.__changes.push({at: performance.timeOrigin + performance.now(),
+                           text: title.textContent, color: getComputedStyle(title).color});
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+SEEN = """([kind, want]) =>
+  window.__changes.find(c => (kind === 'text' ? c.text : c.color) === want)
+  || (() => { const t = document.querySelector('#title'); const s = getComputedStyle(t);
+      const v = kind === 'text' ? t.textContent : s.color;
+      return v === want ? {at: performance.timeOrigin + performance.now()} : null; })()"""
+
+
+def edits(n: int) -> list[tuple[str, str, str, str]]:
+    """(file, content, kind, expected) for n component and n CSS edits, alternating."""
+    out = []
+    for i in range(n):
+        text = f"Edit {i}"
+        out.append(
+            (
+                HEADER,
+                f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n',
+                "text",
+                text,
+            )
+        )
+        color = f"rgb({i % 256}, 0, 255)"
+        out.append((CSS, f"#title {{\n  color: {color};\n}}\n", "color", color))
+    return out
+
+
+def measure(page: Any, apply: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
+    page.evaluate(OBSERVER)
+    results: dict[str, list[float]] = {"text": [], "color": []}
+    for name, content, kind, want in plan:
+        page.evaluate("window.__changes = []")
+        start = time.time() * 1000
+        apply(name, content)
+        handle = page.wait_for_function(SEEN, arg=[kind, want], timeout=15000, polling=1)
+        results[kind].append(handle.json_value()["at"] - start)
+        time.sleep(0.05)
+    return results
+
+
+def run_kontext(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
+    server = ApiServer.start(Path(tempfile.mkdtemp(prefix="kp-bench-")))
+    try:
+        with server.client() as api:
+            session = api.post(
+                "/kontext/preview", params={"wait": "true"}, json={"files": project_files()}
+            ).json()
+            page = browser.new_page()
+            page.goto(session["previewUrl"])
+            page.wait_for_selector("#title")
+            client = httpx.Client(base_url=server.base_url, trust_env=False)
+
+            def apply(name: str, content: str) -> None:
+                client.post(
+                    f"/kontext/preview/{session['sessionId']}/update",
+                    json={"files": [{"name": name, "content": content}]},
+                )
+
+            return measure(page, apply, plan)
+    finally:
+        server.stop()
+
+
+def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
+    settings = Settings()
+    root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
+    shutil.copytree(FIXTURES / "react-app", root, dirs_exist_ok=True)
+    app = root / "src" / "frontend"
+    (app / "node_modules").symlink_to(settings.template_dir / "node_modules")
+    vite = subprocess.Popen(
+        [
+            "node",
+            str(settings.template_dir / "node_modules/vite/bin/vite.js"),
+            "--port",
+            "41890",
+            "--strictPort",
+            "--host",
+            "127.0.0.1",
+        ],
+        cwd=app,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = browser.new_page()
+        for _ in range(100):
+            try:
+                page.goto("http://127.0.0.1:41890/")
+                break
+            except Exception:
+                time.sleep(0.1)
+        page.wait_for_selector("#title")
+
+        def apply(name: str, content: str) -> None:
+            (root / name).write_text(content)
+
+        return measure(page, apply, plan)
+    finally:
+        vite.terminate()
+        vite.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--edits", type=int, default=30, help="edits of each kind")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/update_latency.json"))
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    plan = edits(args.edits)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        results = {
+            "plain vite": run_plain_vite(browser, plan),
+            "kontext-preview": run_kontext(browser, plan),
+        }
+        chromium = browser.version
+        browser.close()
+    vite_version = json.loads(
+        (Settings().template_dir / "node_modules/vite/package.json").read_text()
+    )["version"]
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    print(
+        f"Vite {vite_version}, Node {node}, Chromium {chromium}, "
+        f"{platform.machine()} {os.cpu_count()} cores; {args.edits} edits of each kind\n"
+    )
+    print(f"{'path':<18}{'edit':<11}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}")
+    summary: dict[str, Any] = {}
+    for path, kinds in results.items():
+        for kind, values in kinds.items():
+            label = "component" if kind == "text" else "css"
+            row = {"p50": pct(values, 50), "p95": pct(values, 95), "max": max(values)}
+            summary[f"{path}/{label}"] = row
+            print(f"{path:<18}{label:<11}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['max']:>8.1f}")
+    for label in ("component", "css"):
+        ratio = summary[f"kontext-preview/{label}"]["p50"] / summary[f"plain vite/{label}"]["p50"]
+        print(f"ratio kontext/plain p50, {label}: {ratio:.2f}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "versions": {"vite": vite_version, "node": node, "chromium": chromium},
+                "results": summary,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
