@@ -185,6 +185,10 @@ class PreviewService:
         except OSError as exc:
             await self._fail(session, f"could not prepare the session on disk: {exc}")
             return
+        except Exception as exc:
+            log.exception("session %s: launch failed", session.id)
+            await self._fail(session, f"internal error while starting: {type(exc).__name__}")
+            return
         async with session.lock:
             session.sandbox = sandbox
             session.set_status(SessionStatus.ACTIVE)

@@ -48,6 +48,7 @@ class LocalSandbox(Sandbox):
         self._client = client
         self._settings = settings
         self._pumps: list[asyncio.Task[None]] = []
+        self.port_release: asyncio.Task[None] | None = None
 
     async def poll(self) -> int | None:
         return self.process.returncode
@@ -142,7 +143,8 @@ class LocalBackend(SandboxBackend):
             await sandbox.stop(now=True)
             self._ports_in_use.discard(port)
             raise
-        sandbox._pumps.append(asyncio.create_task(self._release_port_on_exit(sandbox)))
+        # Not a pump: stop() must not cancel it, or the port would never be free again.
+        sandbox.port_release = asyncio.create_task(self._release_port_on_exit(sandbox))
         return sandbox
 
     async def _await_ready(self, sandbox: LocalSandbox, log: LogSink) -> None:

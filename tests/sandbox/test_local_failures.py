@@ -181,3 +181,18 @@ def test_a_stopped_api_cleans_up_its_sessions(tmp_path: Any) -> None:
     server.stop()
     assert not agent_pids(sid)
     assert not session_dir(server, sid).exists()
+
+
+def test_ports_return_to_the_pool(tmp_path: Any, taken_port: int) -> None:
+    """With one usable port, sessions one after another all get it back."""
+    server = ApiServer.start(
+        tmp_path, sandbox_port_min=taken_port + 0, sandbox_port_max=_free_port_after(taken_port)
+    )
+    try:
+        with server.client() as api:
+            for _ in range(3):
+                session = create_session(api, project_files())
+                assert session["status"] == "active", session
+                api.delete(f"/kontext/preview/{session['sessionId']}")
+    finally:
+        server.stop()
