@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kontext_preview import __version__
+from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
 from kontext_preview.errors import KontextError, LimitExceeded
 from kontext_preview.previews.router import router as previews_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.previews = service
     api.state.settings = settings
     api.include_router(previews_router)
+    api.include_router(changes_router)
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         api.add_middleware(

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     hmr_path: str = "/hmr"
 
+    # Change detection: which strategy each class of change gets (see kontext_preview/changes).
+    change_policy: Literal["plan", "hmr"] = "plan"
+    change_policy_overrides: dict[str, str] = Field(default_factory=dict)
+
     # Browser origins (the chat app) allowed to call the API; previews never are.
     cors_origins: list[str] = Field(default_factory=list)
 

@@ -4,10 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from kontext_preview.changes.schemas import file_changes
 from kontext_preview.config import Settings
+from kontext_preview.deploy.base import Deployment
 from kontext_preview.previews.schemas import (
     CreatePreviewRequest,
     DeletePreviewResponse,
+    DeploymentOut,
     ErrorResponse,
     PreviewSessionResponse,
     PreviewStatusResponse,
@@ -31,6 +34,15 @@ def get_service(request: Request) -> PreviewService:
 
 Service = Annotated[PreviewService, Depends(get_service)]
 WaitParam = Annotated[bool, Query(description="Answer only once the session is active or failed.")]
+
+
+def deployment_out(deployment: Deployment) -> DeploymentOut:
+    return DeploymentOut(
+        id=deployment.id,
+        status=deployment.status,
+        queuedAt=deployment.queued_at,
+        reasons=deployment.reasons,
+    )
 
 
 def session_fields(settings: Settings, session: PreviewSession) -> dict[str, Any]:
@@ -67,7 +79,10 @@ async def create_preview(
 
 
 @router.post(
-    "/{session_id}/update", response_model=UpdatePreviewResponse, summary="Push changed files"
+    "/{session_id}/update",
+    response_model=UpdatePreviewResponse,
+    response_model_by_alias=True,
+    summary="Push changed files",
 )
 async def update_preview(
     session_id: str, body: UpdatePreviewRequest, service: Service, wait: WaitParam = False
@@ -82,6 +97,10 @@ async def update_preview(
         hmrTriggered=result.hmr_triggered,
         restarted=result.restarted,
         status=session.status.value,
+        strategy=result.analysis.strategy.value,
+        changes=file_changes(result.analysis),
+        batchSize=result.batch_size,
+        deploy=deployment_out(result.deployment) if result.deployment else None,
     )
 
 
@@ -93,6 +112,7 @@ async def get_preview(session_id: str, service: Service) -> PreviewStatusRespons
         **session_fields(service.settings, session),
         files=len(session.vfs.files),
         logs=list(session.logs),
+        deployments=[deployment_out(d) for d in service.deployer.deployments(session.id)],
     )
 
 

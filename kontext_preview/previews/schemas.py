@@ -1,40 +1,16 @@
 """Request and response models of /kontext/preview, field names as in the Kontext plan."""
 
-import base64
-import binascii
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kontext_preview.errors import InvalidRequest
+from kontext_preview.changes.schemas import FileChangeOut
+from kontext_preview.workspace.schemas import ProjectFile, decode_files
+
+__all__ = ["ProjectFile", "decode_files"]
 
 # The contract's names are camelCase; keep them as written there.
 # ruff: noqa: N815
-
-
-class ProjectFile(BaseModel):
-    name: str = Field(description="Path relative to the project root, '/' between folders.")
-    content: str
-    encoding: Literal["utf-8", "utf8", "base64"] = Field(
-        default="utf-8", description="'base64' for binary files such as images and favicons."
-    )
-
-    def decoded(self) -> bytes:
-        if self.encoding != "base64":
-            return self.content.encode()
-        try:
-            return base64.b64decode(self.content, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidRequest(f"file {self.name!r} is not valid base64: {exc}") from exc
-
-
-def decode_files(files: list[ProjectFile]) -> dict[str, bytes]:
-    decoded: dict[str, bytes] = {}
-    for item in files:
-        if item.name in decoded:
-            raise InvalidRequest(f"file {item.name!r} appears twice in the request")
-        decoded[item.name] = item.decoded()
-    return decoded
 
 
 class CreatePreviewRequest(BaseModel):
@@ -70,9 +46,17 @@ class PreviewSessionResponse(BaseModel):
     projectType: str | None = None
 
 
+class DeploymentOut(BaseModel):
+    id: str
+    status: str = Field(description="queued | running | succeeded | failed")
+    queuedAt: float
+    reasons: list[str]
+
+
 class PreviewStatusResponse(PreviewSessionResponse):
     files: int
     logs: list[str] = Field(description="The last lines of install and dev-server output.")
+    deployments: list[DeploymentOut] = Field(default_factory=list)
 
 
 class UpdatePreviewResponse(BaseModel):
@@ -88,6 +72,16 @@ class UpdatePreviewResponse(BaseModel):
         description="True if the change (layout, dependencies) restarts the dev server."
     )
     status: str
+    strategy: str = Field(
+        description="none | css-injection | preview-update | full-deploy: how this change is shown"
+    )
+    changes: list[FileChangeOut] = Field(description="Per file: class, strategy and reasons.")
+    batchSize: int = Field(
+        description="How many updates were applied together with this one (1: on its own)."
+    )
+    deploy: DeploymentOut | None = Field(
+        default=None, description="The deployment queued for a full-deploy change."
+    )
 
 
 class DeletePreviewResponse(BaseModel):

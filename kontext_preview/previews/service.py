@@ -21,13 +21,15 @@ import re
 import shutil
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
 from kontext_preview.config import Settings
+from kontext_preview.deploy.base import Deployer, QueuedDeployments
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
 from kontext_preview.previews.session import PreviewSession, SessionStatus, new_session_id
+from kontext_preview.previews.updates import PendingUpdate, UpdateResult, before_and_after
 from kontext_preview.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
 from kontext_preview.workspace.layout import (
     ProjectLayout,
@@ -42,19 +44,14 @@ log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
 
 
-@dataclass(frozen=True)
-class UpdateResult:
-    updated: list[str]
-    deleted: list[str]
-    unchanged: list[str]
-    hmr_triggered: bool
-    restarted: bool
-
-
 class PreviewService:
-    def __init__(self, settings: Settings, backend: SandboxBackend):
+    def __init__(
+        self, settings: Settings, backend: SandboxBackend, deployer: Deployer | None = None
+    ):
         self.settings = settings
         self.backend = backend
+        self.deployer = deployer or QueuedDeployments()
+        self.policy = policy_named(settings.change_policy, settings.change_policy_overrides)
         self.sessions: dict[str, PreviewSession] = {}
         self.limits = FileLimits(
             max_files=settings.max_files,
@@ -113,22 +110,16 @@ class PreviewService:
         *,
         replace_all: bool = False,
     ) -> UpdateResult:
+        """Apply an update. Updates that arrive while one is being applied are applied
+        together in the next batch (one write, one notification); an update that
+        finds the session idle starts at once. No timer delays anything."""
         session = self.get(session_id)
         session.touch()
-        async with session.lock:
-            change_set = session.vfs.plan(files, deleted, replace_all=replace_all)
-            layout = detect_layout(change_set.files)
-            restart = self._needs_restart(session, layout, change_set)
-            session.vfs.apply(change_set)
-            session.layout = layout
-            hmr = False
-            if restart or session.status is SessionStatus.FAILED:
-                self._launch(session)
-            elif session.status is SessionStatus.ACTIVE and change_set.changes:
-                hmr = await self._notify(session, change_set.changes)
-        return UpdateResult(
-            change_set.written, change_set.deleted, change_set.unchanged, hmr, restart
-        )
+        future: asyncio.Future[UpdateResult] = asyncio.get_running_loop().create_future()
+        session.pending.append(PendingUpdate(files, tuple(deleted), replace_all, future))
+        if session.applier is None or session.applier.done():
+            session.applier = asyncio.create_task(self._apply_pending(session))
+        return await asyncio.shield(future)
 
     def get(self, session_id: str) -> PreviewSession:
         session = self.sessions.get(session_id) if _SESSION_ID.match(session_id) else None
@@ -145,6 +136,7 @@ class PreviewService:
                 await session.launch_task
         await self._stop_sandbox(session)
         shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
+        await self.deployer.forget(session_id)
         log.info("session %s deleted", session_id)
 
     async def wait_settled(self, session: PreviewSession, seconds: float) -> None:
@@ -215,9 +207,82 @@ class PreviewService:
         if sandbox:
             await sandbox.stop()
 
-    async def _notify(self, session: PreviewSession, changes: list[FileChange]) -> bool:
+    # -- updates ------------------------------------------------------------------------------
+
+    async def _apply_pending(self, session: PreviewSession) -> None:
+        while session.pending:
+            batch, session.pending = session.pending, []
+            try:
+                async with session.lock:
+                    await self._apply_batch(session, batch)
+            except BaseException as exc:
+                error = exc if isinstance(exc, Exception) else KontextError("update interrupted")
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _apply_batch(self, session: PreviewSession, batch: list[PendingUpdate]) -> None:
+        state, layout = session.vfs.files, session.layout
+        accepted: list[tuple[PendingUpdate, ChangeSet, ChangeAnalysis]] = []
+        for pending in batch:
+            try:
+                change_set = session.vfs.plan(
+                    pending.files, pending.deleted, replace_all=pending.replace_all, base=state
+                )
+                new_layout = detect_layout(change_set.files)
+                analysis = analyze(*before_and_after(state, change_set), self.policy)
+            except KontextError as exc:
+                pending.future.set_exception(exc)  # this request only; the rest go on
+                continue
+            state, layout = change_set.files, new_layout
+            accepted.append((pending, change_set, analysis))
+        if not accepted:
+            return
+        combined = session.vfs.diff(state)
+        restart = self._needs_restart(session, layout, combined)
+        session.vfs.apply(combined)
+        session.layout = layout
+        strategy = max((a.strategy for _, _, a in accepted), key=lambda s: s.severity)
+        shown = False
+        if restart or session.status is SessionStatus.FAILED:
+            self._launch(session)
+        elif session.status is SessionStatus.ACTIVE and combined.changes:
+            shown = await self._show(session, combined.changes, strategy)
+        deployment = None
+        if strategy is Strategy.FULL_DEPLOY:
+            reasons = [f"{f.name}: {f.change_class}" for _, _, a in accepted for f in a.deciding]
+            deployment = await self.deployer.queue(session.id, reasons)
+            session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
+        for pending, change_set, analysis in accepted:
+            pending.future.set_result(
+                UpdateResult(
+                    change_set.written,
+                    change_set.deleted,
+                    change_set.unchanged,
+                    analysis,
+                    shown,
+                    restart,
+                    len(accepted),
+                    deployment,
+                )
+            )
+
+    async def _show(
+        self, session: PreviewSession, changes: list[FileChange], strategy: Strategy
+    ) -> bool:
+        """Bring running previews up to date: inject CSS, or let Vite's HMR do it."""
         assert session.sandbox
         try:
+            if strategy is Strategy.CSS_INJECTION:
+                stylesheets = [c.path for c in changes if c.event == "change"]
+                others = [c for c in changes if c.event != "change"]
+                result = await session.sandbox.inject_css(stylesheets)
+                affected = result.affected + (
+                    await session.sandbox.notify(others) if others else []
+                )
+                return bool(result.injected or affected)
             return bool(await session.sandbox.notify(changes))
         except SandboxError as exc:
             session.log(f"notify failed: {exc.message}")

@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
 from kontext_preview.workspace.layout import ProjectLayout
 from kontext_preview.workspace.vfs import VirtualFileSystem
@@ -49,6 +50,8 @@ class PreviewSession:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     launch_task: asyncio.Task[None] | None = None
     monitor_task: asyncio.Task[None] | None = None
+    pending: list["PendingUpdate"] = field(default_factory=list)  # updates waiting to be applied
+    applier: asyncio.Task[None] | None = None  # applies pending updates, a batch at a time
 
     @property
     def expires_at(self) -> int:

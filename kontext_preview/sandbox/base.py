@@ -45,6 +45,12 @@ class Endpoint:
         return f"http://{self.host}:{self.port}"
 
 
+@dataclass(frozen=True)
+class InjectResult:
+    injected: list[str]  # stylesheets pushed into the pages
+    affected: list[str]  # the others, notified as changes, that Vite had loaded
+
+
 class Sandbox(ABC):
     """One running dev server."""
 
@@ -61,6 +67,10 @@ class Sandbox(ABC):
     @abstractmethod
     async def notify(self, changes: Sequence[FileChange]) -> list[str]:
         """Tell the dev server which files changed; return those it had loaded."""
+
+    @abstractmethod
+    async def inject_css(self, paths: Sequence[str]) -> "InjectResult":
+        """Push recompiled stylesheets straight into the pages; notify the rest as changes."""
 
     @abstractmethod
     async def stop(self, now: bool = False) -> None:

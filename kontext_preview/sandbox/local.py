@@ -20,7 +20,14 @@ import httpx
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
-from kontext_preview.sandbox.base import Endpoint, LogSink, Sandbox, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.base import (
+    Endpoint,
+    InjectResult,
+    LogSink,
+    Sandbox,
+    SandboxBackend,
+    SandboxSpec,
+)
 from kontext_preview.sandbox.npm import prepare_dependencies
 from kontext_preview.sandbox.process import read_json_lines, terminate_group
 from kontext_preview.workspace.vfs import FileChange
@@ -58,9 +65,17 @@ class LocalSandbox(Sandbox):
 
     async def notify(self, changes: Sequence[FileChange]) -> list[str]:
         body = {"changes": [{"path": c.path, "event": c.event} for c in changes]}
+        affected: list[str] = (await self._control("notify", body))["affected"]
+        return affected
+
+    async def inject_css(self, paths: Sequence[str]) -> InjectResult:
+        answer = await self._control("inject", {"paths": list(paths)})
+        return InjectResult(injected=answer["injected"], affected=answer["affected"])
+
+    async def _control(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             response = await self._client.post(
-                f"{self.endpoint.http_url}/__kontext/notify",
+                f"{self.endpoint.http_url}/__kontext/{action}",
                 json=body,
                 headers={"x-kontext-token": self.token},
                 timeout=self._settings.notify_timeout_seconds,
@@ -68,8 +83,8 @@ class LocalSandbox(Sandbox):
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise SandboxError(f"the preview's dev server did not take the change: {exc}") from exc
-        affected: list[str] = response.json()["affected"]
-        return affected
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def stop(self, now: bool = False) -> None:
         process = self.process

@@ -60,25 +60,32 @@ class VirtualFileSystem:
         self.on_disk = False
 
     def plan(
-        self, writes: Mapping[str, bytes], deletes: Iterable[str] = (), *, replace_all: bool = False
+        self,
+        writes: Mapping[str, bytes],
+        deletes: Iterable[str] = (),
+        *,
+        replace_all: bool = False,
+        base: Mapping[str, bytes] | None = None,
     ) -> ChangeSet:
-        """Validate a request and compute its result; nothing is changed."""
+        """Validate a request and compute its result on top of ``base`` (default: the
+        current files); nothing is changed."""
+        base = self.files if base is None else base
         writes = {self._valid(name): content for name, content in writes.items()}
         delete_set = {self._valid(name) for name in deletes}
         if replace_all:
-            delete_set |= self.files.keys() - writes.keys()
+            delete_set |= base.keys() - writes.keys()
         for name in delete_set:
             if name in writes:
                 raise InvalidRequest(f"file {name!r} is both written and deleted in one request")
-            if name not in self.files:
+            if name not in base:
                 raise InvalidRequest(f"cannot delete {name!r}: the session has no such file")
-        result = {k: v for k, v in self.files.items() if k not in delete_set} | writes
+        result = {k: v for k, v in base.items() if k not in delete_set} | writes
         self._check_limits(writes, result)
         _check_no_file_folder_clash(result)
         changes = [FileChange(name, "unlink") for name in sorted(delete_set)]
         unchanged = []
         for name, content in writes.items():
-            old = self.files.get(name)
+            old = base.get(name)
             if old == content:
                 unchanged.append(name)
             else:
@@ -87,6 +94,17 @@ class VirtualFileSystem:
             for change in changes:
                 check_inside(self.root, change.path)
         return ChangeSet(result, changes, unchanged)
+
+    def diff(self, target: dict[str, bytes]) -> ChangeSet:
+        """The changes from the current files to ``target`` (a planned result)."""
+        changes = [FileChange(n, "unlink") for n in sorted(self.files.keys() - target.keys())]
+        for name, content in target.items():
+            old = self.files.get(name)
+            if old is None:
+                changes.append(FileChange(name, "add"))
+            elif old != content:
+                changes.append(FileChange(name, "change"))
+        return ChangeSet(target, changes)
 
     def apply(self, change_set: ChangeSet) -> None:
         """Make ``change_set`` true in memory and, if synced, on disk."""

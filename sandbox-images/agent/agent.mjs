@@ -20,6 +20,25 @@ import { pathToFileURL } from "node:url";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
 const CONTROL_PREFIX = "/__kontext/";
+const CLIENT_ID = "/@kontext/client";
+const RESOLVED_CLIENT_ID = "\0kontext-client";
+const STYLESHEET = /\.(css|scss|sass|less|styl|stylus|pcss)$/;
+const CSS_MODULE = /\.module\.[a-z]+$/;
+
+// Runs in every preview page: applies CSS pushed by the agent with Vite's own
+// updateStyle, and counts what reached the page (for acknowledgements and tests).
+const CLIENT_CODE = `
+import { updateStyle } from "/@vite/client";
+const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0 });
+if (import.meta.hot) {
+  import.meta.hot.on("kontext:css", ({ styles, seq }) => {
+    for (const { id, css } of styles) updateStyle(id, css);
+    kontext.injected += 1;
+    kontext.lastInjection = { seq, at: performance.timeOrigin + performance.now() };
+  });
+  import.meta.hot.on("vite:beforeUpdate", (payload) => { kontext.viteUpdates += payload.updates.length; });
+}
+`;
 
 function emit(type, fields) {
   process.stdout.write(JSON.stringify({ type, ...fields }) + "\n");
@@ -84,9 +103,52 @@ function notify(server, changes) {
   return affected;
 }
 
+// css-injection: recompile each stylesheet through Vite (PostCSS, Tailwind,
+// preprocessors), which also refreshes Vite's cache so a reload shows the same
+// CSS, and push the result to the pages over the HMR socket. Stylesheets that
+// cannot be injected (not loaded yet, CSS modules, <link> tags) go through the
+// normal watcher path instead.
+let injectionSeq = 0;
+async function inject(server, paths) {
+  const env = server.environments.client;
+  const styles = [];
+  const rest = [];
+  for (const relative of paths) {
+    const file = path.resolve(config.workspace, relative);
+    const style = file.startsWith(config.workspace + path.sep) && STYLESHEET.test(file) && !CSS_MODULE.test(file)
+      ? await compiledStyle(env, file)
+      : null;
+    if (style) styles.push(style);
+    else rest.push({ path: relative, event: "change" });
+  }
+  if (styles.length) server.ws.send({ type: "custom", event: "kontext:css", data: { styles, seq: ++injectionSeq } });
+  const affected = rest.length ? notify(server, rest) : [];
+  return { injected: paths.filter((p) => !rest.some((r) => r.path === p)), affected, seq: injectionSeq };
+}
+
+async function compiledStyle(env, file) {
+  const modules = [...(env.moduleGraph.getModulesByFile(file) ?? [])];
+  const module = modules.find((m) => !m.url.includes("?"));
+  if (!module || module.importers.size === 0) return null;
+  for (const m of modules) env.moduleGraph.invalidateModule(m);
+  const result = await env.transformRequest(module.url);
+  const id = /const __vite__id = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
+  const css = /const __vite__css = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
+  return id && css ? { id: JSON.parse(id[1]), css: JSON.parse(css[1]) } : null;
+}
+
 function controlPlugin() {
   return {
     name: "kontext-preview-agent",
+    resolveId(id) {
+      return id === CLIENT_ID ? RESOLVED_CLIENT_ID : undefined;
+    },
+    load(id) {
+      return id === RESOLVED_CLIENT_ID ? CLIENT_CODE : undefined;
+    },
+    transformIndexHtml() {
+      return [{ tag: "script", attrs: { type: "module", src: CLIENT_ID }, injectTo: "head-prepend" }];
+    },
     configureServer(server) {
       server.middlewares.use(async (req, res, next) => {
         if (!req.url.startsWith(CONTROL_PREFIX)) return next();
@@ -95,6 +157,10 @@ function controlPlugin() {
           if (req.url === `${CONTROL_PREFIX}notify` && req.method === "POST") {
             const { changes } = JSON.parse(await readBody(req));
             return sendJson(res, 200, { affected: notify(server, changes) });
+          }
+          if (req.url === `${CONTROL_PREFIX}inject` && req.method === "POST") {
+            const { paths } = JSON.parse(await readBody(req));
+            return sendJson(res, 200, await inject(server, paths));
           }
           if (req.url === `${CONTROL_PREFIX}health`) return sendJson(res, 200, { ok: true });
           return sendJson(res, 404, { error: "unknown control path" });

@@ -1,0 +1,138 @@
+"""Compare two file sets: classify each changed, added, deleted or renamed file."""
+
+import posixpath
+from collections.abc import Mapping
+from difflib import SequenceMatcher
+
+from kontext_preview.changes import code, manifest, stylesheet, text
+from kontext_preview.changes.kinds import FileKind, file_kind
+from kontext_preview.changes.model import ChangeAnalysis, ChangeClass, FileAnalysis
+from kontext_preview.changes.policy import ChangePolicy, policy_named
+
+RENAME_SIMILARITY = 0.9
+Classified = tuple[ChangeClass, list[str]]
+
+# Kinds whose class stays the same whether a file is changed, added or deleted.
+_KIND_CLASS = {
+    FileKind.BACKEND: ChangeClass.BACKEND,
+    FileKind.MANIFEST: ChangeClass.DEPENDENCIES,
+    FileKind.LOCKFILE: ChangeClass.DEPENDENCIES,
+    FileKind.BUILD_CONFIG: ChangeClass.BUILD_CONFIG,
+    FileKind.ASSET: ChangeClass.STATIC_ASSET,
+}
+
+
+def analyze(
+    old: Mapping[str, bytes], new: Mapping[str, bytes], policy: ChangePolicy | None = None
+) -> ChangeAnalysis:
+    """Classify every difference between ``old`` and ``new`` (name → content)."""
+    policy = policy or policy_named("plan")
+    added = [n for n in new if n not in old]
+    deleted = [n for n in old if n not in new]
+    renames = _renames(old, new, added, deleted)
+    results: list[FileAnalysis] = []
+    for name in sorted(new):
+        if name in old and old[name] != new[name]:
+            results.append(_result(policy, name, *classify_change(name, old[name], new[name])))
+        elif name in renames:
+            previous = renames[name]
+            reason = f"moved from {previous}" + ("" if old[previous] == new[name] else ", edited")
+            results.append(_result(policy, name, ChangeClass.RENAMED, [reason], previous))
+        elif name not in old:
+            results.append(_result(policy, name, *classify_added(name)))
+    moved = set(renames.values())
+    for name in sorted(deleted):
+        if name not in moved:
+            results.append(_result(policy, name, *classify_deleted(name)))
+    return ChangeAnalysis(tuple(results))
+
+
+def classify_change(name: str, old: bytes, new: bytes) -> Classified:
+    kind = file_kind(name)
+    try:
+        before, after = old.decode("utf-8"), new.decode("utf-8")
+    except UnicodeDecodeError:
+        return _undecodable(kind)
+    if kind is FileKind.CODE:
+        return code.classify(before, after, typescript=_is_typescript(name))
+    if kind in (FileKind.STYLESHEET, FileKind.CSS_MODULE):
+        return stylesheet.classify(before, after, css_module=kind is FileKind.CSS_MODULE)
+    if kind is FileKind.MANIFEST:
+        return manifest.classify(before, after)
+    if kind is FileKind.BACKEND:
+        if name.endswith((".mo", ".did")) and text.same_code_c_like(before, after):
+            return ChangeClass.FORMATTING, ["only comments or whitespace changed"]
+        return ChangeClass.BACKEND, [_backend_reason(name)]
+    if kind in (FileKind.ASSET,):
+        return ChangeClass.STATIC_ASSET, ["asset changed"]
+    if text.same_words(before, after):
+        return ChangeClass.FORMATTING, ["only whitespace changed"]
+    if kind is FileKind.DATA:
+        return ChangeClass.CONTENT_ONLY, ["data file changed"]
+    return _KIND_CLASS[kind], [f"{posixpath.basename(name)} changed"]
+
+
+def classify_added(name: str) -> Classified:
+    kind = file_kind(name)
+    return _KIND_CLASS.get(kind, ChangeClass.ADDED), ["new file"]
+
+
+def classify_deleted(name: str) -> Classified:
+    kind = file_kind(name)
+    return _KIND_CLASS.get(kind, ChangeClass.DELETED), ["file deleted"]
+
+
+def _undecodable(kind: FileKind) -> Classified:
+    if kind is FileKind.CODE:
+        return ChangeClass.COMPONENT_STRUCTURE, ["not valid UTF-8, so it cannot be analyzed"]
+    if kind in (FileKind.STYLESHEET, FileKind.CSS_MODULE):
+        return ChangeClass.STYLESHEET, ["not valid UTF-8"]
+    if kind is FileKind.DATA:
+        return ChangeClass.CONTENT_ONLY, ["not valid UTF-8"]
+    return _KIND_CLASS[kind], ["binary content changed"]
+
+
+def _backend_reason(name: str) -> str:
+    if name.endswith(".mo"):
+        return "Motoko backend code changed: the canister must be rebuilt and deployed"
+    return f"backend file {posixpath.basename(name)} changed"
+
+
+def _renames(
+    old: Mapping[str, bytes], new: Mapping[str, bytes], added: list[str], deleted: list[str]
+) -> dict[str, str]:
+    """new name → old name, for added files whose content (nearly) matches a deleted one."""
+    renames: dict[str, str] = {}
+    candidates = [d for d in deleted if file_kind(d) not in _KIND_CLASS]
+    for name in added:
+        if file_kind(name) in _KIND_CLASS:
+            continue
+        for previous in candidates:
+            if _similar(old[previous], new[name]):
+                renames[name] = previous
+                candidates.remove(previous)
+                break
+    return renames
+
+
+def _similar(a: bytes, b: bytes) -> bool:
+    if a == b:
+        return True
+    if not a or not b or min(len(a), len(b)) / max(len(a), len(b)) < RENAME_SIMILARITY:
+        return False
+    matcher = SequenceMatcher(None, a.splitlines(), b.splitlines(), autojunk=False)
+    return matcher.quick_ratio() >= RENAME_SIMILARITY and matcher.ratio() >= RENAME_SIMILARITY
+
+
+def _is_typescript(name: str) -> bool:
+    return name.endswith((".ts", ".mts", ".cts"))
+
+
+def _result(
+    policy: ChangePolicy,
+    name: str,
+    cls: ChangeClass,
+    reasons: list[str],
+    previous: str | None = None,
+) -> FileAnalysis:
+    return FileAnalysis(name, cls, policy.strategy_for(cls), tuple(reasons), previous)

@@ -1,0 +1,52 @@
+"""What a file is, judged by its path (its content is looked at by the analyzers)."""
+
+import posixpath
+import re
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    CODE = "code"  # JS/TS modules, components
+    STYLESHEET = "stylesheet"
+    CSS_MODULE = "css-module"
+    BACKEND = "backend"
+    MANIFEST = "manifest"  # package.json
+    LOCKFILE = "lockfile"
+    BUILD_CONFIG = "build-config"
+    DATA = "data"  # JSON the app imports
+    ASSET = "asset"
+
+
+CODE_EXTENSIONS = frozenset({".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".mts", ".cts"})
+STYLESHEET_EXTENSIONS = frozenset({".css", ".scss", ".sass", ".less", ".styl", ".stylus", ".pcss"})
+BACKEND_EXTENSIONS = frozenset({".mo", ".did", ".py", ".rs", ".go"})
+BACKEND_NAMES = frozenset({"dfx.json", "canister_ids.json", "mops.toml"})
+LOCKFILES = frozenset({"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"})
+CONFIG_NAMES = frozenset({"jsconfig.json", ".env", ".npmrc", ".browserslistrc"})
+CONFIG_PATTERN = re.compile(
+    r"^(vite|vitest|tailwind|postcss|eslint|babel|svelte|prettier)\.config\.[a-z]+$"
+    r"|^tsconfig.*\.json$|^\.env\..+$|^\.eslintrc.*$|^\.babelrc.*$|^\.postcssrc.*$"
+)
+# Text formats that are still static assets (shown, not executed).
+ASSET_TEXT_EXTENSIONS = frozenset({".svg", ".txt", ".md", ".webmanifest", ".xml", ".csv"})
+
+
+def file_kind(name: str) -> FileKind:
+    base = posixpath.basename(name)
+    lower = base.lower()
+    ext = posixpath.splitext(lower)[1]
+    if lower == "package.json":
+        return FileKind.MANIFEST
+    if lower in LOCKFILES:
+        return FileKind.LOCKFILE
+    if lower in BACKEND_NAMES or ext in BACKEND_EXTENSIONS:
+        return FileKind.BACKEND
+    if lower in CONFIG_NAMES or CONFIG_PATTERN.match(lower) or ext == ".html":
+        return FileKind.BUILD_CONFIG
+    if ext in STYLESHEET_EXTENSIONS:
+        return FileKind.CSS_MODULE if ".module." in lower else FileKind.STYLESHEET
+    if ext in CODE_EXTENSIONS:
+        return FileKind.CODE
+    if ext == ".json":
+        return FileKind.DATA
+    return FileKind.ASSET

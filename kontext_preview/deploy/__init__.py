@@ -1,0 +1,1 @@
+"""Full deployments: the Deployer interface the update path queues deployments through."""
