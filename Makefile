@@ -23,6 +23,7 @@ test: $(VENV)/.test-installed template chromium
 
 bench: $(VENV)/.test-installed template chromium
 	$(PY) -m benchmarks.update_latency
+	$(PY) -m benchmarks.classification
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks

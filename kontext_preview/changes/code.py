@@ -22,6 +22,7 @@ import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser
 
 from kontext_preview.changes.model import ChangeClass
+from kontext_preview.changes.window import changed_windows
 
 
 class Role(StrEnum):
@@ -43,6 +44,8 @@ STYLE_TAGS = re.compile(
 STYLE_NAME = re.compile(r"(classname|classnames|classes|class|styles|style|theme)$", re.IGNORECASE)
 HOOK = re.compile(r"^use[A-Z]\w*$")
 LITERALS = frozenset({"string_fragment", "number", "property_identifier", "escape_sequence"})
+# Punctuation inside a style value (a new `ghost: "…",` entry) is part of that value.
+PUNCTUATION = frozenset({":", ",", "{", "}", "[", "]", "`", '"', "'"})
 MAX_REASONS = 5
 
 
@@ -71,13 +74,16 @@ def _parser(typescript: bool) -> Parser:
     return Parser(Language(language))
 
 
-def tokens(source: str, *, typescript: bool = False) -> list[Token]:
-    tree = _parser(typescript).parse(source.encode())
-    return list(_visit(tree.root_node, _Context()))
+def tokens(
+    source: bytes, window: tuple[int, int] | None = None, *, typescript: bool = False
+) -> list[Token]:
+    """The tokens of ``source`` (only those touching ``window``, if given), with roles."""
+    tree = _parser(typescript).parse(source)
+    return list(_visit(tree.root_node, _Context(), window or (0, len(source))))
 
 
 def classify(old: str, new: str, *, typescript: bool = False) -> tuple[ChangeClass, list[str]]:
-    before, after = tokens(old, typescript=typescript), tokens(new, typescript=typescript)
+    before, after = _changed_tokens(old.encode(), new.encode(), typescript)
     matcher = SequenceMatcher(
         None, [t.text for t in before], [t.text for t in after], autojunk=False
     )
@@ -95,6 +101,30 @@ def classify(old: str, new: str, *, typescript: bool = False) -> tuple[ChangeCla
     return ChangeClass.STYLE_ONLY, _reasons(changed, Role.STYLE)
 
 
+def _changed_tokens(old: bytes, new: bytes, typescript: bool) -> tuple[list[Token], list[Token]]:
+    """Tokens touching the changed window on each side. The new text is parsed
+    incrementally from the old tree, edited by that window."""
+    (start, old_end), (_, new_end) = changed_windows(old, new)
+    parser = _parser(typescript)
+    tree = parser.parse(old)
+    before = list(_visit(tree.root_node, _Context(), (start, old_end)))
+    tree.edit(
+        start_byte=start,
+        old_end_byte=old_end,
+        new_end_byte=new_end,
+        start_point=_point(old, start),
+        old_end_point=_point(old, old_end),
+        new_end_point=_point(new, new_end),
+    )
+    after = list(_visit(parser.parse(new, tree).root_node, _Context(), (start, new_end)))
+    return before, after
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    row = data.count(b"\n", 0, offset)
+    return row, offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
 def _reasons(changed: list[Token], *roles: Role) -> list[str]:
     seen: dict[tuple[str, int], None] = {}
     for token in changed:
@@ -106,7 +136,9 @@ def _reasons(changed: list[Token], *roles: Role) -> list[str]:
     return reasons
 
 
-def _visit(node: Node, ctx: _Context) -> Iterator[Token]:
+def _visit(node: Node, ctx: _Context, window: tuple[int, int]) -> Iterator[Token]:
+    if node.end_byte < window[0] or node.start_byte > window[1]:
+        return  # untouched by the change: its tokens are equal on both sides
     kind = node.type
     if kind in ("comment", "html_comment"):
         return
@@ -123,14 +155,15 @@ def _visit(node: Node, ctx: _Context) -> Iterator[Token]:
         yield Token(_text(node)[1:-1], _literal(ctx, Role.CONTENT), where, _line(node))
         return
     if node.child_count == 0:
-        role = _literal(ctx, Role.LOGIC) if kind in LITERALS else ctx.role or Role.LOGIC
+        literal = kind in LITERALS or (ctx.literal_role is Role.STYLE and kind in PUNCTUATION)
+        role = _literal(ctx, Role.LOGIC) if literal else ctx.role or Role.LOGIC
         if kind == "string_fragment" and ctx.literal_role is None and ctx.role is None:
             role = Role.CONTENT
         yield Token(_text(node), role, ctx.where, _line(node))
         return
     ctx = _enter(node, ctx)
     for child in node.children:
-        yield from _visit(child, ctx)
+        yield from _visit(child, ctx, window)
 
 
 def _literal(ctx: _Context, default: Role) -> Role:

@@ -1,78 +1,108 @@
-"""Stylesheet analyzer: tokens without comments and whitespace (tinycss2), rules for the reasons."""
+"""Stylesheet analyzer (CSS, SCSS, Less, ...): formatting vs. rules, and CSS-module class names.
+
+Comments and insignificant whitespace are removed with a tokenizing regex (strings
+kept whole), so ``a{color:red}`` and ``a { color: red; }`` compare equal apart from
+the optional last semicolon. Reasons name the top-level rules that overlap the
+changed window, found by scanning braces.
+"""
 
 import re
 
-import tinycss2
-
 from kontext_preview.changes.model import ChangeClass
+from kontext_preview.changes.window import changed_windows
 
+_TOKENS = re.compile(
+    r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|//[^\n]*|\s+|[^\s"\'/]+|/',
+    re.DOTALL,
+)
+_PUNCTUATION = frozenset("{}:;,>+~()[]")
 _CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+_BRACES = re.compile(r"[{}]")
 MAX_REASONS = 5
 
 
 def classify(old: str, new: str, *, css_module: bool = False) -> tuple[ChangeClass, list[str]]:
-    if _tokens(old) == _tokens(new):
+    if normalized(old) == normalized(new):
         return ChangeClass.FORMATTING, ["only comments or whitespace changed"]
     if css_module:
-        before, after = _class_names(old), _class_names(new)
+        before, after = class_names(old), class_names(new)
         if before != after:
-            added, removed = sorted(after - before), sorted(before - after)
-            reasons = [f"CSS module class {n} added" for n in added]
-            reasons += [f"CSS module class {n} removed" for n in removed]
+            reasons = [f"CSS module class {n} added" for n in sorted(after - before)]
+            reasons += [f"CSS module class {n} removed" for n in sorted(before - after)]
             return ChangeClass.STYLE_ONLY, [*reasons, "the component's class-name map changes"]
     return ChangeClass.STYLESHEET, _rule_reasons(old, new)
 
 
-def _tokens(css: str) -> list[str]:
-    values = tinycss2.parse_component_value_list(css, skip_comments=True)
-    return [_serialize(v) for v in values if v.type != "whitespace"]
-
-
-def _serialize(value: object) -> str:
-    # Blocks and functions: compare their contents without whitespace too.
-    content = getattr(value, "content", None) or getattr(value, "arguments", None)
-    if isinstance(content, list):
-        head = getattr(value, "name", None) or getattr(value, "type", "")
-        inner = " ".join(
-            _serialize(v)
-            for v in content
-            if getattr(v, "type", "") != "whitespace" and getattr(v, "type", "") != "comment"
-        )
-        return f"{head}({inner})"
-    return str(tinycss2.serialize([value]))
-
-
-def _rules(css: str) -> dict[str, str]:
-    rules: dict[str, str] = {}
-    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
-        if rule.type == "qualified-rule":
-            key = " ".join(tinycss2.serialize(rule.prelude).split())
-        elif rule.type == "at-rule":
-            key = f"@{rule.at_keyword} " + " ".join(tinycss2.serialize(rule.prelude).split())
-        else:
+def normalized(css: str) -> str:
+    """The stylesheet without comments and without whitespace that means nothing."""
+    out: list[str] = []
+    for match in _TOKENS.finditer(css):
+        token = match.group(0)
+        if token.startswith(("/*", "//")) and len(token) > 1:
+            if token.startswith("//") and not _line_comment_allowed(out):
+                out.append(token)
             continue
-        body = rule.content or []
-        rules[key.strip()] = " ".join(_serialize(v) for v in body if v.type != "whitespace")
-    return rules
+        if token.isspace():
+            if out and out[-1][-1] not in _PUNCTUATION:
+                out.append(" ")
+            continue
+        if out and out[-1] == " " and token[0] in _PUNCTUATION:
+            out.pop()
+        out.append(token)
+    return "".join(out).replace(";}", "}").strip()
+
+
+def _line_comment_allowed(out: list[str]) -> bool:
+    # "//" is a comment in SCSS/Less, but part of a URL in url(http://...).
+    return not (out and out[-1].endswith(("(", ":")))
+
+
+def class_names(css: str) -> set[str]:
+    names: set[str] = set()
+    for selector, _, _ in _blocks(normalized(css), nested=True):
+        names.update(_CLASS_SELECTOR.findall(selector))
+    return names
 
 
 def _rule_reasons(old: str, new: str) -> list[str]:
-    before, after = _rules(old), _rules(new)
-    reasons = [f"rule {k} added" for k in after if k not in before]
-    reasons += [f"rule {k} removed" for k in before if k not in after]
-    reasons += [f"rule {k} changed" for k in after if k in before and before[k] != after[k]]
+    old_bytes, new_bytes = old.encode(), new.encode()
+    old_window, new_window = changed_windows(old_bytes, new_bytes)
+    before = _touched(old_bytes.decode(errors="replace"), old_window)
+    after = _touched(new_bytes.decode(errors="replace"), new_window)
+    reasons = [f"rule {s} added" for s in after if s not in before]
+    reasons += [f"rule {s} removed" for s in before if s not in after]
+    reasons += [f"rule {s} changed" for s in after if s in before and before[s] != after[s]]
     if not reasons:
-        reasons = ["rules reordered or changed"]
+        reasons = ["stylesheet changed outside any rule"]
     if len(reasons) > MAX_REASONS:
         reasons = [*reasons[:MAX_REASONS], f"and {len(reasons) - MAX_REASONS} more rules"]
     return reasons
 
 
-def _class_names(css: str) -> set[str]:
-    names: set[str] = set()
-    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
-        if rule.type == "qualified-rule":
-            names.update(_CLASS_SELECTOR.findall(tinycss2.serialize(rule.prelude)))
-        elif rule.type == "at-rule" and rule.content:
-            names |= _class_names(tinycss2.serialize(rule.content))
-    return names
+def _touched(css: str, window: tuple[int, int]) -> dict[str, str]:
+    """Selector → normalized text of the top-level rules overlapping the window, in order."""
+    start, end = (len(css.encode()[:w].decode(errors="ignore")) for w in window)
+    return {
+        " ".join(selector.split()): normalized(css[rule_start:rule_end])
+        for selector, rule_start, rule_end in _blocks(css)
+        if rule_start <= end and rule_end >= start
+    }
+
+
+def _blocks(css: str, nested: bool = False) -> list[tuple[str, int, int]]:
+    """(selector, start, end) of each top-level block (each block, if ``nested``)."""
+    blocks: list[tuple[str, int, int]] = []
+    opened: list[tuple[str, int]] = []
+    previous_end = 0
+    for match in _BRACES.finditer(css):
+        if match.group(0) == "{":
+            prelude = css[previous_end : match.start()]
+            selector = prelude.rsplit(";", 1)[-1].rsplit("}", 1)[-1].strip()
+            opened.append((selector, match.start() - len(prelude)))
+            previous_end = match.end()
+        elif opened:
+            selector, block_start = opened.pop()
+            if nested or not opened:
+                blocks.append((selector, block_start, match.end()))
+            previous_end = match.end()
+    return blocks
