@@ -63,7 +63,7 @@ def classify_change(name: str, old: bytes, new: bytes) -> Classified:
         if name.endswith((".mo", ".did")) and text.same_code_c_like(before, after):
             return ChangeClass.FORMATTING, ["only comments or whitespace changed"]
         return ChangeClass.BACKEND, [_backend_reason(name)]
-    if kind in (FileKind.ASSET,):
+    if kind is FileKind.ASSET:
         return ChangeClass.STATIC_ASSET, ["asset changed"]
     if text.same_words(before, after):
         return ChangeClass.FORMATTING, ["only whitespace changed"]

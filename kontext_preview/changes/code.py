@@ -74,14 +74,6 @@ def _parser(typescript: bool) -> Parser:
     return Parser(Language(language))
 
 
-def tokens(
-    source: bytes, window: tuple[int, int] | None = None, *, typescript: bool = False
-) -> list[Token]:
-    """The tokens of ``source`` (only those touching ``window``, if given), with roles."""
-    tree = _parser(typescript).parse(source)
-    return list(_visit(tree.root_node, _Context(), window or (0, len(source))))
-
-
 def classify(old: str, new: str, *, typescript: bool = False) -> tuple[ChangeClass, list[str]]:
     before, after = _changed_tokens(old.encode(), new.encode(), typescript)
     matcher = SequenceMatcher(

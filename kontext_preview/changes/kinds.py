@@ -27,8 +27,6 @@ CONFIG_PATTERN = re.compile(
     r"^(vite|vitest|tailwind|postcss|eslint|babel|svelte|prettier)\.config\.[a-z]+$"
     r"|^tsconfig.*\.json$|^\.env\..+$|^\.eslintrc.*$|^\.babelrc.*$|^\.postcssrc.*$"
 )
-# Text formats that are still static assets (shown, not executed).
-ASSET_TEXT_EXTENSIONS = frozenset({".svg", ".txt", ".md", ".webmanifest", ".xml", ".csv"})
 
 
 def file_kind(name: str) -> FileKind:

@@ -1,7 +1,8 @@
 """What an analysis says: a class and reasons per file, a strategy per file and per change set."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 
 class ChangeClass(StrEnum):
@@ -27,17 +28,20 @@ class Strategy(StrEnum):
 
     @property
     def severity(self) -> int:
-        return _SEVERITY[self]
+        return _BY_SEVERITY.index(self)
 
 
-class _Severity(IntEnum):
-    NONE = 0
-    CSS_INJECTION = 1
-    PREVIEW_UPDATE = 2
-    FULL_DEPLOY = 3
+_BY_SEVERITY = (
+    Strategy.NONE,
+    Strategy.CSS_INJECTION,
+    Strategy.PREVIEW_UPDATE,
+    Strategy.FULL_DEPLOY,
+)
 
 
-_SEVERITY = {s: _Severity[s.name].value for s in Strategy}
+def most_severe(strategies: Iterable[Strategy]) -> Strategy:
+    """The strategy of a change set: the most severe of its parts (none if empty)."""
+    return max(strategies, key=lambda s: s.severity, default=Strategy.NONE)
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,7 @@ class ChangeAnalysis:
 
     @property
     def strategy(self) -> Strategy:
-        return max(
-            (f.strategy for f in self.files), key=lambda s: s.severity, default=Strategy.NONE
-        )
+        return most_severe(f.strategy for f in self.files)
 
     @property
     def deciding(self) -> tuple[FileAnalysis, ...]:

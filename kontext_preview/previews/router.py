@@ -16,10 +16,10 @@ from kontext_preview.previews.schemas import (
     PreviewStatusResponse,
     UpdatePreviewRequest,
     UpdatePreviewResponse,
-    decode_files,
 )
 from kontext_preview.previews.service import PreviewService
 from kontext_preview.previews.session import PreviewSession
+from kontext_preview.workspace.schemas import decode_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 429, 502)

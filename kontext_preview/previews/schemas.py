@@ -5,9 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kontext_preview.changes.schemas import FileChangeOut
-from kontext_preview.workspace.schemas import ProjectFile, decode_files
-
-__all__ = ["ProjectFile", "decode_files"]
+from kontext_preview.workspace.schemas import ProjectFile
 
 # The contract's names are camelCase; keep them as written there.
 # ruff: noqa: N815

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
+from kontext_preview.changes.model import most_severe
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import Deployer, QueuedDeployments
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
@@ -244,7 +245,7 @@ class PreviewService:
         restart = self._needs_restart(session, layout, combined)
         session.vfs.apply(combined)
         session.layout = layout
-        strategy = max((a.strategy for _, _, a in accepted), key=lambda s: s.severity)
+        strategy = most_severe(a.strategy for _, _, a in accepted)
         shown = False
         if restart or session.status is SessionStatus.FAILED:
             self._launch(session)
@@ -293,6 +294,8 @@ class PreviewService:
     ) -> bool:
         if layout != session.layout:
             return True
+        if not any(c.path == layout.package_json_path for c in change_set.changes):
+            return False
         old = read_package_json(session.vfs.files, layout.package_dir)
         new = read_package_json(change_set.files, layout.package_dir)
         return dependency_sections(old) != dependency_sections(new)
