@@ -5,6 +5,9 @@
 kontext-preview: POST /update, then the preview (loaded through the proxy) changes;
 CSS edits take the css-injection path, and a third run turns injection off (CSS
 through Vite's HMR, still behind the API and proxy) to show what injection saves.
+A fourth run is distributed mode: the API in front of a Celery worker over Redis
+(127.0.0.1:6379, db 13); the "api" rows are the POST /update round trips, whose
+difference between the two modes is what distributed mode adds.
 Plain Vite: the same project under `vite` with its own watcher, the same edit written
 straight into the file. Both are timed from just before the edit to a
 MutationObserver in headless Chromium seeing the result (wall clock on both sides).
@@ -27,6 +30,7 @@ import httpx
 
 from kontext_preview.config import Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.distributed.cluster import Cluster
 from tests.project import FIXTURES, project_files
 from tests.server import ApiServer
 
@@ -68,11 +72,13 @@ def edits(n: int) -> list[tuple[str, str, str, str]]:
 
 def measure(page: Any, apply: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
     page.evaluate(OBSERVER)
-    results: dict[str, list[float]] = {"text": [], "color": []}
+    results: dict[str, list[float]] = {"text": [], "color": [], "api": []}
     for name, content, kind, want in plan:
         page.evaluate("window.__changes = []")
         start = time.time() * 1000
         apply(name, content)
+        if kind == "text":
+            results["api"].append(time.time() * 1000 - start)
         handle = page.wait_for_function(SEEN, arg=[kind, want], timeout=15000, polling=1)
         results[kind].append(handle.json_value()["at"] - start)
         time.sleep(0.05)
@@ -80,9 +86,11 @@ def measure(page: Any, apply: Any, plan: list[tuple[str, str, str, str]]) -> dic
 
 
 def run_kontext(
-    browser: Any, plan: list[tuple[str, str, str, str]], **settings: Any
+    browser: Any, plan: list[tuple[str, str, str, str]], distributed: bool = False, **settings: Any
 ) -> dict[str, list[float]]:
-    server = ApiServer.start(Path(tempfile.mkdtemp(prefix="kp-bench-")), **settings)
+    root = Path(tempfile.mkdtemp(prefix="kp-bench-"))
+    cluster = Cluster.start(root, ("bench",), **settings) if distributed else None
+    server = cluster.api if cluster else ApiServer.start(root, **settings)
     try:
         with server.client() as api:
             session = api.post(
@@ -101,7 +109,10 @@ def run_kontext(
 
             return measure(page, apply, plan)
     finally:
-        server.stop()
+        if cluster:
+            cluster.stop()
+        else:
+            server.stop()
 
 
 def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
@@ -167,6 +178,7 @@ def main() -> None:
                 [p for p in plan if p[2] == "color"],
                 change_policy_overrides='{"stylesheet": "preview-update"}',
             ),
+            "kontext distrib.": run_kontext(browser, plan, distributed=True),
         }
         chromium = browser.version
         browser.close()
@@ -184,13 +196,15 @@ def main() -> None:
         for kind, values in kinds.items():
             if not values:
                 continue
-            label = "component" if kind == "text" else "css"
+            label = {"text": "component", "color": "css"}.get(kind, kind)
             row = {"p50": pct(values, 50), "p95": pct(values, 95), "max": max(values)}
             summary[f"{path}/{label}"] = row
             print(f"{path:<18}{label:<11}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['max']:>8.1f}")
     for label in ("component", "css"):
         ratio = summary[f"kontext-preview/{label}"]["p50"] / summary[f"plain vite/{label}"]["p50"]
         print(f"ratio kontext/plain p50, {label}: {ratio:.2f}")
+    added = summary["kontext distrib./api"]["p50"] - summary["kontext-preview/api"]["p50"]
+    print(f"distributed mode adds {added:.1f} ms to the update round trip (p50)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(

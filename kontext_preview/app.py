@@ -23,6 +23,7 @@ from kontext_preview import __version__
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
 from kontext_preview.errors import KontextError, LimitExceeded
+from kontext_preview.previews.front import EmbeddedPreviews, Previews
 from kontext_preview.previews.router import router as previews_router
 from kontext_preview.previews.service import PreviewService
 from kontext_preview.proxy.proxy import PreviewHosts, PreviewProxy
@@ -33,14 +34,15 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
-    service = PreviewService(settings, create_backend(settings))
-    proxy = PreviewProxy(service)
+    previews = create_previews(settings)
+    proxy = PreviewProxy(previews)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await previews.start()
         yield
-        await service.shutdown()
+        await previews.shutdown()
         await proxy.aclose()
 
     api = FastAPI(
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         description="Live previews of AI-written Vite apps that update in well under a second.",
         lifespan=lifespan,
     )
-    api.state.previews = service
+    api.state.previews = previews
     api.state.settings = settings
     api.include_router(previews_router)
     api.include_router(changes_router)
@@ -68,6 +70,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         return {"name": "kontext-preview", "version": __version__, "docs": "/docs"}
 
     return HostRouter(api, proxy, PreviewHosts(settings))
+
+
+def create_previews(settings: Settings) -> Previews:
+    """Embedded: sessions run in this process. Distributed: Celery workers run them."""
+    if settings.mode == "distributed":
+        from kontext_preview.distributed.front import DistributedPreviews
+
+        return DistributedPreviews(settings)
+    return EmbeddedPreviews(PreviewService(settings, create_backend(settings)))
 
 
 class HostRouter:

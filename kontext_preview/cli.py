@@ -1,7 +1,13 @@
-"""Command line: ``kontext-preview serve`` runs the API with embedded defaults."""
+"""Command line.
+
+``serve`` runs the API (embedded: with the sessions in this process; distributed:
+in front of workers), ``worker`` a Celery worker node that hosts sessions,
+``beat`` the periodic cull, and ``doctor`` says what this machine lacks.
+"""
 
 import errno
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -70,6 +76,127 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sys.exit(2)
     sock.listen(2048)
     return sock
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--concurrency", type=int, help="Task threads (KONTEXT_WORKER_CONCURRENCY).")
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None, log_level: str) -> None:
+    """Run a worker node (distributed mode): it hosts sessions and their Vite servers.
+
+    Consumes its own queue (kontext.node.<KONTEXT_NODE_NAME>) and kontext.control.
+    Extra arguments go to `celery worker`."""
+    settings = Settings()
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    problems = check_environment(settings) + check_redis(settings)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    from kontext_preview.distributed.keys import CONTROL_QUEUE, node_queue
+    from workers.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            f"--queues={node_queue(settings.node_name)},{CONTROL_QUEUE}",
+            f"--hostname=kontext@{settings.node_name}",
+            f"--loglevel={log_level}",
+            "--without-gossip",
+            "--without-mingle",
+            *ctx.args,
+        ]
+    )
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_context
+def beat(ctx: click.Context, log_level: str) -> None:
+    """Run Celery beat: the periodic cull of expired sessions (run exactly one)."""
+    settings = Settings()
+    problems = check_redis(settings)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    from workers.app import app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(
+        [
+            "beat",
+            f"--loglevel={log_level}",
+            f"--schedule={settings.data_dir / 'celerybeat-schedule'}",
+            *ctx.args,
+        ]
+    )
+
+
+@main.command()
+def doctor() -> None:
+    """Check Node, npm, the Vite template, Redis and Docker; say how to fix what is missing."""
+    settings = Settings()
+    checks = [
+        ("Node.js, npm and the Vite template", check_environment(settings), True),
+        (f"Redis at {settings.redis_url} (distributed mode)", check_redis(settings), False),
+        ("Docker engine (docker sandbox backend)", check_docker(), False),
+    ]
+    failed = False
+    for title, problems, required in checks:
+        if not problems:
+            click.echo(f"ok      {title}")
+            continue
+        needed = required or (settings.mode == "distributed" and "Redis" in title)
+        failed |= needed
+        click.echo(f"{'MISSING' if needed else 'absent '} {title}")
+        for problem in problems:
+            click.echo(f"          {problem}")
+    click.echo(f"mode: {settings.mode}, sandbox backend: {settings.sandbox_backend}")
+    sys.exit(1 if failed else 0)
+
+
+def check_redis(settings: Settings) -> list[str]:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        return [
+            f"cannot reach Redis at {settings.redis_url}: {exc}; start one (e.g. "
+            "`redis-server --daemonize yes`, or `docker compose up redis`) or set KONTEXT_REDIS_URL"
+        ]
+    return []
+
+
+def check_docker() -> list[str]:
+    if shutil.which("docker") is None and not os.path.exists("/var/run/docker.sock"):
+        return [
+            "no Docker client or engine; install Debian's docker.io (`apt-get install docker.io`)"
+        ]
+    try:
+        import docker
+    except ImportError:
+        docker = None
+    if docker is not None:
+        try:
+            docker.from_env(timeout=3).ping()
+            return []
+        except Exception as exc:
+            return [f"the Docker engine does not answer ({exc}); start it with `dockerd &`"]
+    answer = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
+    )
+    if answer.returncode != 0:
+        return ["the Docker engine is not running; start it with `dockerd &` (as root)"]
+    return []
 
 
 def check_environment(settings: Settings) -> list[str]:

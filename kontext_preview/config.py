@@ -1,5 +1,6 @@
 """Settings: every limit and timeout of the service, read from ``KONTEXT_*`` variables."""
 
+import socket
 import tempfile
 from functools import cached_property
 from pathlib import Path
@@ -79,6 +80,25 @@ class Settings(BaseSettings):
     max_path_length: int = 512
     session_ttl_seconds: int = 24 * 60 * 60
     log_lines: int = 200
+
+    # Events (GET /kontext/preview/{id}/events).
+    events_kept: int = Field(default=1000, description="Events kept per session for replay.")
+    events_retention_seconds: int = 3600
+    sse_keepalive_seconds: float = 15.0
+    browser_ack_timeout_seconds: float = 5.0
+    reap_interval_seconds: float = 60.0
+
+    # Distributed mode: the API in front, Celery workers over Redis keep the sessions.
+    mode: Literal["embedded", "distributed"] = "embedded"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "kontext:"
+    node_name: str = Field(default_factory=socket.gethostname)
+    node_address: str = "127.0.0.1"
+    sandbox_bind_host: str = "127.0.0.1"
+    worker_concurrency: int = 8
+    node_heartbeat_seconds: float = 5.0
+    update_timeout_seconds: float = 30.0
+    visibility_timeout_seconds: int = 300
 
     @cached_property
     def template_dir(self) -> Path:

@@ -24,11 +24,16 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One real API server (embedded defaults) shared by the tests that need no special settings."""
     srv = ApiServer.start(tmp_path_factory.mktemp("data"))
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(embedded_server: ApiServer) -> ApiServer:
+    return embedded_server
 
 
 @pytest.fixture(scope="session")

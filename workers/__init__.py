@@ -1,2 +1,7 @@
-"""Celery workers (distributed mode). Thin tasks over kontext_preview's services; coming with
-the distributed-mode issue. The embedded default runs everything in the API process."""
+"""Celery workers (distributed mode): each worker node hosts preview sessions.
+
+``workers.app`` is the Celery application (configured from Settings),
+``workers.tasks`` the thin tasks, ``workers.runtime`` the node's long-lived event
+loop with its sessions and their Vite processes. Run one with
+``kontext-preview worker`` and the periodic cull with ``kontext-preview beat``.
+"""

@@ -1,12 +1,15 @@
-"""/kontext/preview endpoints: validate, call the service, return the contract's shapes."""
+"""/kontext/preview endpoints: validate, call the previews, return the contract's shapes."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from kontext_preview.changes.schemas import file_changes
 from kontext_preview.config import Settings
-from kontext_preview.deploy.base import Deployment
+from kontext_preview.errors import SessionNotFound
+from kontext_preview.events import EVENT_TYPES
+from kontext_preview.previews.front import Previews, SessionView
 from kontext_preview.previews.schemas import (
     CreatePreviewRequest,
     DeletePreviewResponse,
@@ -17,65 +20,53 @@ from kontext_preview.previews.schemas import (
     UpdatePreviewRequest,
     UpdatePreviewResponse,
 )
-from kontext_preview.previews.service import PreviewService
-from kontext_preview.previews.session import PreviewSession
 from kontext_preview.workspace.schemas import decode_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 429, 502)
+    code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 429, 502, 503, 504)
 }
 router = APIRouter(prefix="/kontext/preview", tags=["previews"], responses=ERRORS)
 
 
-def get_service(request: Request) -> PreviewService:
-    service: PreviewService = request.app.state.previews
-    return service
+def get_previews(request: Request) -> Previews:
+    previews: Previews = request.app.state.previews
+    return previews
 
 
-Service = Annotated[PreviewService, Depends(get_service)]
+Service = Annotated[Previews, Depends(get_previews)]
 WaitParam = Annotated[bool, Query(description="Answer only once the session is active or failed.")]
 
 
-def deployment_out(deployment: Deployment) -> DeploymentOut:
-    return DeploymentOut(
-        id=deployment.id,
-        status=deployment.status,
-        queuedAt=deployment.queued_at,
-        reasons=deployment.reasons,
-    )
-
-
-def session_fields(settings: Settings, session: PreviewSession) -> dict[str, Any]:
+def session_fields(settings: Settings, view: SessionView) -> dict[str, Any]:
     return {
-        "sessionId": session.id,
-        "previewUrl": settings.preview_url(session.id),
-        "wsUrl": settings.ws_url(session.id),
-        "expiresAt": session.expires_at,
-        "status": session.status.value,
-        "error": session.error,
-        "framework": session.layout.framework,
-        "viteRoot": session.layout.vite_root,
-        "projectType": session.project_type,
+        "sessionId": view.id,
+        "previewUrl": settings.preview_url(view.id),
+        "wsUrl": settings.ws_url(view.id),
+        "expiresAt": view.expires_at,
+        "status": view.status,
+        "error": view.error,
+        "framework": view.framework,
+        "viteRoot": view.vite_root,
+        "projectType": view.project_type,
     }
 
 
-async def _settle(service: Service, session: PreviewSession, wait: bool) -> None:
-    if wait:
-        timeout = (
-            service.settings.install_timeout_seconds + service.settings.startup_timeout_seconds
-        )
-        await service.wait_settled(session, timeout)
+async def _settle(service: Service, view: SessionView, wait: bool) -> SessionView:
+    if not wait or view.settled:
+        return view
+    timeout = service.settings.install_timeout_seconds + service.settings.startup_timeout_seconds
+    return await service.wait_settled(view.id, timeout)
 
 
 @router.post("", response_model=PreviewSessionResponse, summary="Create a preview session")
 async def create_preview(
     body: CreatePreviewRequest, service: Service, wait: WaitParam = False
 ) -> PreviewSessionResponse:
-    session = await service.create(
+    view = await service.create(
         decode_files(body.files), body.packageJson, body.projectType, body.sessionId
     )
-    await _settle(service, session, wait)
-    return PreviewSessionResponse(**session_fields(service.settings, session))
+    view = await _settle(service, view, wait)
+    return PreviewSessionResponse(**session_fields(service.settings, view))
 
 
 @router.post(
@@ -87,32 +78,21 @@ async def create_preview(
 async def update_preview(
     session_id: str, body: UpdatePreviewRequest, service: Service, wait: WaitParam = False
 ) -> UpdatePreviewResponse:
-    result = await service.update(session_id, decode_files(body.files), body.deletedFiles)
-    session = service.get(session_id)
-    await _settle(service, session, wait)
-    return UpdatePreviewResponse(
-        updated=result.updated,
-        deleted=result.deleted,
-        unchanged=result.unchanged,
-        hmrTriggered=result.hmr_triggered,
-        restarted=result.restarted,
-        status=session.status.value,
-        strategy=result.analysis.strategy.value,
-        changes=file_changes(result.analysis),
-        batchSize=result.batch_size,
-        deploy=deployment_out(result.deployment) if result.deployment else None,
-    )
+    fields = await service.update(session_id, decode_files(body.files), body.deletedFiles)
+    if wait:
+        view = await _settle(service, await service.view(session_id), wait)
+        fields = {**fields, "status": view.status}
+    return UpdatePreviewResponse(**fields)
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
 async def get_preview(session_id: str, service: Service) -> PreviewStatusResponse:
-    session = service.get(session_id)
-    session.touch()
+    view = await service.view(session_id, detail=True)
     return PreviewStatusResponse(
-        **session_fields(service.settings, session),
-        files=len(session.vfs.files),
-        logs=list(session.logs),
-        deployments=[deployment_out(d) for d in service.deployer.deployments(session.id)],
+        **session_fields(service.settings, view),
+        files=view.files,
+        logs=view.logs,
+        deployments=[DeploymentOut(**d) for d in view.deployments],
     )
 
 
@@ -120,3 +100,39 @@ async def get_preview(session_id: str, service: Service) -> PreviewStatusRespons
 async def delete_preview(session_id: str, service: Service) -> DeletePreviewResponse:
     await service.delete(session_id)
     return DeletePreviewResponse()
+
+
+EVENTS_DESCRIPTION = (
+    "Server-Sent Events, each with an `id`, a name (`event:` one of "
+    + ", ".join(f"`{t}`" for t in EVENT_TYPES)
+    + ") and JSON `data`. Reconnect with `Last-Event-ID` (or `?after=`) to get exactly what "
+    "was missed. Keep-alive comments flow while nothing happens; the stream ends when the "
+    "session does (`session.deleted`, `session.expired`)."
+)
+
+
+@router.get(
+    "/{session_id}/events",
+    summary="Follow a session's events (Server-Sent Events)",
+    description=EVENTS_DESCRIPTION,
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream."}},
+)
+async def preview_events(
+    session_id: str,
+    service: Service,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[
+        str | None, Query(description="Replay after this event id (as Last-Event-ID).")
+    ] = None,
+) -> EventSourceResponse:
+    if not session_id.isalnum() or not await service.events.exists(session_id):
+        raise SessionNotFound(session_id[:80])
+    keepalive = service.settings.sse_keepalive_seconds
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async for event in service.events.follow(session_id, last_event_id or after, keepalive):
+            if event is not None:
+                yield ServerSentEvent(data=event.json(), event=event.type, id=event.id)
+
+    return EventSourceResponse(stream(), ping=keepalive, send_timeout=30)

@@ -59,6 +59,9 @@ class PreviewStatusResponse(PreviewSessionResponse):
 
 class UpdatePreviewResponse(BaseModel):
     success: Literal[True] = True
+    updateId: str = Field(
+        description="This update's id; its update.applied event on the SSE stream carries it."
+    )
     updated: list[str] = Field(description="Files whose content changed.")
     deleted: list[str]
     unchanged: list[str] = Field(description="Files sent with the content they already had.")
@@ -79,6 +82,10 @@ class UpdatePreviewResponse(BaseModel):
     )
     deploy: DeploymentOut | None = Field(
         default=None, description="The deployment queued for a full-deploy change."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict,
+        description="Milliseconds spent: analyzeMs, writeMs, notifyMs (browser time: SSE).",
     )
 
 

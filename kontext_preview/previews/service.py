@@ -9,8 +9,14 @@ files changed. A change to the layout or to the dependencies relaunches the
 sandbox; a failed session is relaunched by the next update, so the AI can fix
 a broken vite.config by sending a new one.
 
-Sessions are kept in this process (the embedded default); distributed mode
-keeps the registry in Redis.
+Every step is published as a session event (``kontext_preview.events``): the
+chat app follows them over SSE. Updates shown to a browser are acknowledged by
+the page (see the agent's client module), and ``update.applied`` carries the
+time from receipt to the browser's acknowledgement.
+
+Sessions are kept in this process. In the embedded default this is all there
+is; in distributed mode each worker node runs one PreviewService for the
+sessions it hosts, and mirrors them into Redis through a ``SessionStore``.
 """
 
 import asyncio
@@ -18,20 +24,30 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import shutil
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kontext_preview import events as ev
 from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
 from kontext_preview.changes.model import most_severe
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import Deployer, QueuedDeployments
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
-from kontext_preview.previews.session import PreviewSession, SessionStatus, new_session_id
+from kontext_preview.events import EventLog, MemoryEventLog
+from kontext_preview.previews.session import (
+    AckWait,
+    PreviewSession,
+    SessionStatus,
+    new_session_id,
+)
+from kontext_preview.previews.store import NullStore, SessionStore
 from kontext_preview.previews.updates import PendingUpdate, UpdateResult, before_and_after
-from kontext_preview.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.base import Sandbox, SandboxBackend, SandboxSpec, Shown
 from kontext_preview.workspace.layout import (
     ProjectLayout,
     dependency_sections,
@@ -47,11 +63,20 @@ _SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
 
 class PreviewService:
     def __init__(
-        self, settings: Settings, backend: SandboxBackend, deployer: Deployer | None = None
+        self,
+        settings: Settings,
+        backend: SandboxBackend,
+        deployer: Deployer | None = None,
+        events: EventLog | None = None,
+        store: SessionStore | None = None,
     ):
         self.settings = settings
         self.backend = backend
         self.deployer = deployer or QueuedDeployments()
+        self.events = events or MemoryEventLog(
+            settings.events_kept, settings.events_retention_seconds
+        )
+        self.store = store or NullStore()
         self.policy = policy_named(settings.change_policy, settings.change_policy_overrides)
         self.sessions: dict[str, PreviewSession] = {}
         self.limits = FileLimits(
@@ -69,8 +94,13 @@ class PreviewService:
         package_json: dict[str, Any] | None = None,
         project_type: str | None = None,
         session_id: str | None = None,
+        *,
+        new_id: str | None = None,
     ) -> PreviewSession:
-        files = _with_package_json(files, package_json)
+        """Create a session (``new_id``: with an id chosen by the caller, as the
+        distributed API and a restoring worker do), or, given ``session_id``,
+        replace the files of that existing session."""
+        files = with_package_json(files, package_json)
         if session_id is not None:
             await self.update(session_id, files, replace_all=True)
             return self.get(session_id)
@@ -79,7 +109,9 @@ class PreviewService:
                 f"{len(self.sessions)} preview sessions are live, the limit "
                 f"(KONTEXT_MAX_SESSIONS) is {self.settings.max_sessions}; delete one first"
             )
-        sid = new_session_id()
+        sid = new_id or new_session_id()
+        if sid in self.sessions:
+            raise KontextError(f"session {sid} already exists", status_code=409, code="conflict")
         vfs = VirtualFileSystem(self._session_dir(sid) / "workspace", self.limits)
         change_set = vfs.plan(files)
         layout = detect_layout(change_set.files)
@@ -92,6 +124,7 @@ class PreviewService:
             project_type=project_type,
             logs=deque(maxlen=self.settings.log_lines),
         )
+        session.listener = self._on_session
         self.sessions[sid] = session
         log.info(
             "session %s created: %d files, %s at /%s",
@@ -116,8 +149,14 @@ class PreviewService:
         finds the session idle starts at once. No timer delays anything."""
         session = self.get(session_id)
         session.touch()
+        update_id = secrets.token_hex(8)
+        self.events.publish(
+            session.id, ev.UPDATE_RECEIVED, {"updateId": update_id, "files": len(files)}
+        )
         future: asyncio.Future[UpdateResult] = asyncio.get_running_loop().create_future()
-        session.pending.append(PendingUpdate(files, tuple(deleted), replace_all, future))
+        session.pending.append(
+            PendingUpdate(files, tuple(deleted), replace_all, future, update_id, time.time())
+        )
         if session.applier is None or session.applier.done():
             session.applier = asyncio.create_task(self._apply_pending(session))
         return await asyncio.shield(future)
@@ -128,9 +167,15 @@ class PreviewService:
             raise SessionNotFound(session_id[:80])
         return session
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, session_id: str, reason: str = ev.SESSION_DELETED) -> None:
+        """End a session: its process, files and records go; ``reason`` is the last event
+        (``session.deleted`` or ``session.expired``)."""
         session = self.get(session_id)
         del self.sessions[session_id]
+        session.listener = None
+        for wait in session.acks.values():
+            if wait.timer:
+                wait.timer.cancel()
         if session.launch_task:
             session.launch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -138,7 +183,39 @@ class PreviewService:
         await self._stop_sandbox(session)
         shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
         await self.deployer.forget(session_id)
-        log.info("session %s deleted", session_id)
+        await self.store.removed(session_id)
+        self.events.publish(session_id, reason, {"sessionId": session_id})
+        await self.events.end(session_id)
+        log.info("session %s ended (%s)", session_id, reason)
+
+    async def suspend_all(self) -> None:
+        """Stop every dev server but keep nothing else: the sessions' records stay in the
+        store, for the next process on this node to restore them (distributed mode)."""
+        for session in list(self.sessions.values()):
+            session.listener = None
+            if session.launch_task:
+                session.launch_task.cancel()
+            try:
+                await self._stop_sandbox(session)
+            except Exception:
+                log.exception("could not stop session %s", session.id)
+            shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
+        self.sessions.clear()
+        await self.backend.aclose()
+
+    async def reap_expired(self, now: float | None = None) -> list[str]:
+        """Expire the sessions idle for longer than their TTL; per-session errors are
+        logged and never stop the sweep."""
+        now = time.time() if now is None else now
+        expired = [s.id for s in list(self.sessions.values()) if s.expires_at <= now]
+        for session_id in expired:
+            try:
+                await self.delete(session_id, ev.SESSION_EXPIRED)
+            except SessionNotFound:
+                pass
+            except Exception:
+                log.exception("could not expire session %s", session_id)
+        return expired
 
     async def wait_settled(self, session: PreviewSession, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -151,6 +228,7 @@ class PreviewService:
             except Exception:
                 log.exception("could not clean up session %s", session_id)
         await self.backend.aclose()
+        await self.events.flush()
 
     # -- the sandbox's lifecycle -------------------------------------------------------------
 
@@ -159,6 +237,7 @@ class PreviewService:
         if session.launch_task and not session.launch_task.done():
             session.launch_task.cancel()
         previous, session.sandbox = session.sandbox, None
+        self._drop_acks(session, "restarted")
         session.set_status(SessionStatus.INSTALLING)
         session.launch_task = asyncio.create_task(self._run_launch(session, previous))
 
@@ -171,7 +250,9 @@ class PreviewService:
             spec = self._spec(session)
             await self.backend.prepare(spec, session.log)
             session.set_status(SessionStatus.STARTING)
-            sandbox = await self.backend.start(spec, session.log)
+            sandbox = await self.backend.start(
+                spec, session.log, lambda event: self._on_agent_event(session, event)
+            )
         except KontextError as exc:
             await self._fail(session, exc.message)
             return
@@ -215,7 +296,7 @@ class PreviewService:
             batch, session.pending = session.pending, []
             try:
                 async with session.lock:
-                    await self._apply_batch(session, batch)
+                    await self.apply_batch(session, batch)
             except BaseException as exc:
                 error = exc if isinstance(exc, Exception) else KontextError("update interrupted")
                 for pending in batch:
@@ -224,10 +305,15 @@ class PreviewService:
                 if not isinstance(exc, Exception):
                     raise
 
-    async def _apply_batch(self, session: PreviewSession, batch: list[PendingUpdate]) -> None:
+    async def apply_batch(self, session: PreviewSession, batch: list[PendingUpdate]) -> None:
+        """Apply updates together: one write and one notification for all of them. Every
+        update's future gets its result or its own error (a rejected update fails alone).
+        Call with ``session.lock`` held."""
+        started = time.perf_counter()
         state, layout = session.vfs.files, session.layout
-        accepted: list[tuple[PendingUpdate, ChangeSet, ChangeAnalysis]] = []
+        accepted: list[tuple[PendingUpdate, ChangeSet, ChangeAnalysis, float]] = []
         for pending in batch:
+            began = time.perf_counter()
             try:
                 change_set = session.vfs.plan(
                     pending.files, pending.deleted, replace_all=pending.replace_all, base=state
@@ -238,56 +324,172 @@ class PreviewService:
                 pending.future.set_exception(exc)  # this request only; the rest go on
                 continue
             state, layout = change_set.files, new_layout
-            accepted.append((pending, change_set, analysis))
+            accepted.append((pending, change_set, analysis, _ms(began)))
         if not accepted:
             return
+        written = time.perf_counter()
         combined = session.vfs.diff(state)
         restart = self._needs_restart(session, layout, combined)
         session.vfs.apply(combined)
         session.layout = layout
-        strategy = most_severe(a.strategy for _, _, a in accepted)
-        shown = False
+        write_ms = _ms(written)
+        strategy = most_severe(a.strategy for _, _, a, _ in accepted)
+        shown = Shown(affected=[])
+        notified = time.perf_counter()
         if restart or session.status is SessionStatus.FAILED:
             self._launch(session)
         elif session.status is SessionStatus.ACTIVE and combined.changes:
             shown = await self._show(session, combined.changes, strategy)
+        notify_ms = _ms(notified)
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
-            reasons = [f"{f.name}: {f.change_class}" for _, _, a in accepted for f in a.deciding]
+            reasons = [f"{f.name}: {f.change_class}" for _, _, a, _ in accepted for f in a.deciding]
             deployment = await self.deployer.queue(session.id, reasons)
             session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
-        for pending, change_set, analysis in accepted:
-            pending.future.set_result(
-                UpdateResult(
-                    change_set.written,
-                    change_set.deleted,
-                    change_set.unchanged,
-                    analysis,
-                    shown,
-                    restart,
-                    len(accepted),
-                    deployment,
-                )
+            self.events.publish(
+                session.id,
+                ev.DEPLOY_QUEUED,
+                {"deploymentId": deployment.id, "reasons": deployment.reasons},
             )
+        log.debug("session %s: batch of %d in %.1f ms", session.id, len(batch), _ms(started))
+        results = []
+        for pending, change_set, analysis, analyze_ms in accepted:
+            result = UpdateResult(
+                change_set.written,
+                change_set.deleted,
+                change_set.unchanged,
+                analysis,
+                shown.reached,
+                restart,
+                len(accepted),
+                deployment,
+                pending.update_id,
+                {"analyzeMs": analyze_ms, "writeMs": write_ms, "notifyMs": notify_ms},
+            )
+            results.append((pending, result))
+        self._report_applied(session, shown, results)
+        for pending, result in results:
+            pending.future.set_result(result)
 
     async def _show(
         self, session: PreviewSession, changes: list[FileChange], strategy: Strategy
-    ) -> bool:
+    ) -> Shown:
         """Bring running previews up to date: inject CSS, or let Vite's HMR do it."""
         assert session.sandbox
         try:
             if strategy is Strategy.CSS_INJECTION:
                 stylesheets = [c.path for c in changes if c.event == "change"]
                 others = [c for c in changes if c.event != "change"]
-                result = await session.sandbox.inject_css(stylesheets)
-                affected = result.affected + (
-                    await session.sandbox.notify(others) if others else []
+                injected = await session.sandbox.inject_css(stylesheets)
+                if not others:
+                    return injected
+                notified = await session.sandbox.notify(others)
+                return Shown(
+                    injected.affected + notified.affected,
+                    injected.injected,
+                    injected.seq if injected.seq is not None else notified.seq,
+                    max(injected.clients, notified.clients),
                 )
-                return bool(result.injected or affected)
-            return bool(await session.sandbox.notify(changes))
+            return await session.sandbox.notify(changes)
         except SandboxError as exc:
             session.log(f"notify failed: {exc.message}")
-            return False
+            return Shown(affected=[])
+
+    # -- events: what the chat app sees ----------------------------------------------------
+
+    def _report_applied(
+        self,
+        session: PreviewSession,
+        shown: Shown,
+        results: list[tuple[PendingUpdate, UpdateResult]],
+    ) -> None:
+        """Publish update.applied for each update: at once if no browser will acknowledge
+        it, else when the first page does (or the wait times out)."""
+        applied = [
+            {
+                "updateId": r.update_id,
+                "updated": r.updated,
+                "deleted": r.deleted,
+                "strategy": r.analysis.strategy.value,
+                "batchSize": r.batch_size,
+                "hmrTriggered": r.hmr_triggered,
+                "restarted": r.restarted,
+                "timings": {
+                    **r.timings,
+                    "serverMs": round((time.time() - p.received_at) * 1000, 2),
+                },
+                "browserAppliedMs": None,
+                "browserAck": "none",
+            }
+            for p, r in results
+        ]
+        received = [p.received_at for p, _ in results]
+        if shown.seq is None or shown.clients == 0:
+            for data in applied:
+                self.events.publish(session.id, ev.UPDATE_APPLIED, data)
+            return
+        wait = AckWait(applied, received)
+        seq = shown.seq
+        wait.timer = asyncio.get_running_loop().call_later(
+            self.settings.browser_ack_timeout_seconds,
+            lambda: self._complete_ack(session, seq, "timeout", None),
+        )
+        session.acks[seq] = wait
+
+    def _complete_ack(
+        self, session: PreviewSession, seq: int, kind: str, acked_at: float | None
+    ) -> None:
+        wait = session.acks.pop(seq, None)
+        if wait is None:
+            return
+        if wait.timer:
+            wait.timer.cancel()
+        for data, received_at in zip(wait.applied, wait.received_at, strict=True):
+            data["browserAck"] = kind
+            if acked_at is not None:
+                data["browserAppliedMs"] = round(acked_at - received_at * 1000, 2)
+            self.events.publish(session.id, ev.UPDATE_APPLIED, data)
+
+    def _drop_acks(self, session: PreviewSession, kind: str) -> None:
+        for seq in list(session.acks):
+            self._complete_ack(session, seq, kind, None)
+
+    def _on_agent_event(self, session: PreviewSession, event: dict[str, Any]) -> None:
+        if self.sessions.get(session.id) is not session:
+            return
+        if event.get("type") == "ack":
+            at = event.get("at")
+            self._complete_ack(
+                session,
+                int(event.get("seq", -1)),
+                str(event.get("kind", "update")),
+                float(at) if isinstance(at, int | float) else None,
+            )
+        elif event.get("type") == "preview-error":
+            fields = ("kind", "message", "file", "line", "column", "frame", "stack", "plugin")
+            data = {k: event[k] for k in fields if event.get(k) is not None}
+            session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
+            self.events.publish(session.id, ev.PREVIEW_ERROR, data)
+
+    def _on_session(self, session: PreviewSession, kind: str, data: dict[str, Any]) -> None:
+        """A session logged a line or changed status: publish it and keep the store current."""
+        if kind == "log":
+            if session.status is SessionStatus.INSTALLING:
+                self.events.publish(session.id, ev.INSTALL_PROGRESS, {"line": data["line"]})
+            self.store.logged(session, data["line"])
+            return
+        status = session.status
+        if status in (SessionStatus.INSTALLING, SessionStatus.STARTING):
+            self.events.publish(session.id, ev.SESSION_STARTING, {"phase": status.value})
+        elif status is SessionStatus.ACTIVE:
+            self.events.publish(
+                session.id,
+                ev.SESSION_READY,
+                {"previewUrl": self.settings.preview_url(session.id)},
+            )
+        elif status is SessionStatus.FAILED:
+            self.events.publish(session.id, ev.SESSION_FAILED, {"error": session.error})
+        self.store.saved(session)
 
     def _needs_restart(
         self, session: PreviewSession, layout: ProjectLayout, change_set: ChangeSet
@@ -323,7 +525,7 @@ class PreviewService:
         return self.settings.data_dir / "sessions" / session_id
 
 
-def _with_package_json(
+def with_package_json(
     files: Mapping[str, bytes], package_json: dict[str, Any] | None
 ) -> Mapping[str, bytes]:
     """The request's ``packageJson`` becomes the package.json next to the app's index.html."""
@@ -332,3 +534,7 @@ def _with_package_json(
     vite_root = find_vite_root(files)
     name = f"{vite_root}/package.json" if vite_root else "package.json"
     return {**files, name: json.dumps(package_json, indent=2).encode()}
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

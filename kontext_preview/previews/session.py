@@ -6,8 +6,10 @@ import secrets
 import time
 from base64 import b32encode
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
@@ -32,6 +34,18 @@ class SessionStatus(StrEnum):
 
 SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED})
 
+# Told of every log line ("log", {"line"}) and status change ("status", {}).
+SessionListener = Callable[["PreviewSession", str, dict[str, Any]], None]
+
+
+@dataclass
+class AckWait:
+    """Updates shown to browsers as change number ``seq``, waiting for a page to apply them."""
+
+    applied: list[dict[str, Any]]  # the update.applied events to complete and publish
+    received_at: list[float]  # when each update was received (wall clock)
+    timer: asyncio.TimerHandle | None = None
+
 
 @dataclass(eq=False)
 class PreviewSession:
@@ -52,6 +66,8 @@ class PreviewSession:
     monitor_task: asyncio.Task[None] | None = None
     pending: list["PendingUpdate"] = field(default_factory=list)  # updates waiting to be applied
     applier: asyncio.Task[None] | None = None  # applies pending updates, a batch at a time
+    acks: dict[int, AckWait] = field(default_factory=dict)  # shown, not yet acknowledged
+    listener: SessionListener | None = None
 
     @property
     def expires_at(self) -> int:
@@ -63,6 +79,8 @@ class PreviewSession:
     def log(self, line: str) -> None:
         self.logs.append(line)
         log.debug("session %s: %s", self.id, line)
+        if self.listener:
+            self.listener(self, "log", {"line": line})
 
     def set_status(self, status: SessionStatus, error: str | None = None) -> None:
         self.status = status
@@ -74,3 +92,5 @@ class PreviewSession:
         if error:
             self.log(f"failed: {error}")
             log.warning("session %s failed: %s", self.id, error)
+        if self.listener:
+            self.listener(self, "status", {})

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kontext_preview.changes import ChangeAnalysis
 from kontext_preview.deploy.base import Deployment
@@ -15,6 +15,8 @@ class PendingUpdate:
     deleted: tuple[str, ...]
     replace_all: bool
     future: "asyncio.Future[UpdateResult]"
+    update_id: str = ""
+    received_at: float = 0.0  # wall clock, when the API received it
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class UpdateResult:
     restarted: bool  # the dev server restarts (dependencies or layout changed)
     batch_size: int  # updates applied together with this one (1 = on its own)
     deployment: Deployment | None
+    update_id: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # analyzeMs, writeMs, notifyMs
 
 
 def before_and_after(

@@ -28,8 +28,8 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin, Subprotocol
 
 from kontext_preview.config import Settings
-from kontext_preview.previews.service import PreviewService
-from kontext_preview.previews.session import PreviewSession, SessionStatus
+from kontext_preview.previews.front import Previews, Route
+from kontext_preview.previews.session import SessionStatus
 from kontext_preview.proxy import pages
 
 CONTROL_PREFIX = b"/__kontext/"
@@ -67,8 +67,8 @@ class PreviewHosts:
 
 
 class PreviewProxy:
-    def __init__(self, service: PreviewService):
-        self.service = service
+    def __init__(self, previews: Previews):
+        self.previews = previews
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(60.0, connect=UPSTREAM_CONNECT_SECONDS),
             limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
@@ -79,25 +79,23 @@ class PreviewProxy:
         await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
-        session = self.service.sessions.get(session_id)
+        route = await self.previews.route(session_id)
         if scope["type"] == "websocket":
-            await self._websocket(WebSocket(scope, receive, send), session)
+            await self._websocket(WebSocket(scope, receive, send), route)
             return
-        response = await self._http(Request(scope, receive), session)
+        response = await self._http(Request(scope, receive), route)
         await response(scope, receive, send)
 
-    async def _http(self, request: Request, session: PreviewSession | None) -> Response:
-        if session is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
+    async def _http(self, request: Request, route: Route | None) -> Response:
+        if route is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
             return pages.not_found()
-        session.touch()
-        sandbox = session.sandbox
-        if session.status is SessionStatus.FAILED:
-            return pages.failed(session.error or "unknown error")
-        if session.status is not SessionStatus.ACTIVE or sandbox is None:
-            return pages.starting(session.status.value)
+        if route.status == SessionStatus.FAILED.value:
+            return pages.failed(route.error or "unknown error")
+        if route.endpoint is None:
+            return pages.starting(route.status)
         upstream_request = self.client.build_request(
             request.method,
-            sandbox.endpoint.http_url + _target(request.scope),
+            route.endpoint.http_url + _target(request.scope),
             headers=[(k, v) for k, v in request.headers.raw if k not in HOP_BY_HOP],
             content=request.stream() if _has_body(request) else None,
         )
@@ -115,16 +113,15 @@ class PreviewProxy:
         ]
         return response
 
-    async def _websocket(self, browser: WebSocket, session: PreviewSession | None) -> None:
-        sandbox = session.sandbox if session else None
-        if session is None or sandbox is None or session.status is not SessionStatus.ACTIVE:
+    async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
+        endpoint = route.endpoint if route else None
+        if endpoint is None:
             await browser.close(code=1013)  # before accept: the browser sees a refused handshake
             return
-        session.touch()
         origin = browser.headers.get("origin")
         try:
             upstream = await connect(
-                f"ws://{sandbox.endpoint.host}:{sandbox.endpoint.port}{_target(browser.scope)}",
+                f"ws://{endpoint.host}:{endpoint.port}{_target(browser.scope)}",
                 subprotocols=[Subprotocol(p) for p in browser.scope.get("subprotocols", [])]
                 or None,
                 origin=Origin(origin) if origin else None,

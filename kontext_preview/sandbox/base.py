@@ -11,13 +11,14 @@ visible to the dev server (a plain path locally, a mount in a container).
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kontext_preview.workspace.vfs import FileChange
 
 LogSink = Callable[[str], None]
+EventSink = Callable[[dict[str, Any]], None]  # what the agent reports: browser acks, page errors
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,17 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
-class InjectResult:
-    injected: list[str]  # stylesheets pushed into the pages
-    affected: list[str]  # the others, notified as changes, that Vite had loaded
+class Shown:
+    """What a notification or an injection reached."""
+
+    affected: list[str]  # changed files the dev server had loaded (or HTML pages)
+    injected: list[str] = field(default_factory=list)  # stylesheets pushed into the pages
+    seq: int | None = None  # the agent's number for this change; browsers acknowledge it
+    clients: int = 0  # browsers connected when it was sent
+
+    @property
+    def reached(self) -> bool:
+        return bool(self.affected or self.injected)
 
 
 class Sandbox(ABC):
@@ -65,11 +74,11 @@ class Sandbox(ABC):
         """Return the exit code once the dev server has exited."""
 
     @abstractmethod
-    async def notify(self, changes: Sequence[FileChange]) -> list[str]:
-        """Tell the dev server which files changed; return those it had loaded."""
+    async def notify(self, changes: Sequence[FileChange]) -> Shown:
+        """Tell the dev server which files changed; say which of them it had loaded."""
 
     @abstractmethod
-    async def inject_css(self, paths: Sequence[str]) -> "InjectResult":
+    async def inject_css(self, paths: Sequence[str]) -> Shown:
         """Push recompiled stylesheets straight into the pages; notify the rest as changes."""
 
     @abstractmethod
@@ -89,8 +98,11 @@ class SandboxBackend(ABC):
         """Make the project's dependencies available, installing what the template lacks."""
 
     @abstractmethod
-    async def start(self, spec: SandboxSpec, log: LogSink) -> Sandbox:
-        """Start the dev server and return once it serves (raise SandboxError if it cannot)."""
+    async def start(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> Sandbox:
+        """Start the dev server and return once it serves (raise SandboxError if it cannot).
+        ``report`` receives what the agent reports later (browser acks, page errors)."""
 
     async def aclose(self) -> None:
         """Release what the backend itself holds (clients, pools)."""

@@ -22,11 +22,12 @@ from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
 from kontext_preview.sandbox.base import (
     Endpoint,
-    InjectResult,
+    EventSink,
     LogSink,
     Sandbox,
     SandboxBackend,
     SandboxSpec,
+    Shown,
 )
 from kontext_preview.sandbox.npm import prepare_dependencies
 from kontext_preview.sandbox.process import read_json_lines, terminate_group
@@ -63,14 +64,12 @@ class LocalSandbox(Sandbox):
     async def wait(self) -> int:
         return await self.process.wait()
 
-    async def notify(self, changes: Sequence[FileChange]) -> list[str]:
+    async def notify(self, changes: Sequence[FileChange]) -> Shown:
         body = {"changes": [{"path": c.path, "event": c.event} for c in changes]}
-        affected: list[str] = (await self._control("notify", body))["affected"]
-        return affected
+        return _shown(await self._control("notify", body))
 
-    async def inject_css(self, paths: Sequence[str]) -> InjectResult:
-        answer = await self._control("inject", {"paths": list(paths)})
-        return InjectResult(injected=answer["injected"], affected=answer["affected"])
+    async def inject_css(self, paths: Sequence[str]) -> Shown:
+        return _shown(await self._control("inject", {"paths": list(paths)}))
 
     async def _control(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -111,11 +110,13 @@ class LocalBackend(SandboxBackend):
     async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
         await prepare_dependencies(self.settings, spec, log)
 
-    async def start(self, spec: SandboxSpec, log: LogSink) -> Sandbox:
+    async def start(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> Sandbox:
         for _ in range(START_ATTEMPTS):
             port = self._free_port()
             try:
-                return await self._start_on(spec, port, log)
+                return await self._start_on(spec, port, log, report)
             except PortTaken as exc:
                 log(f"{exc.message}; trying another port")
         raise SandboxError(f"could not find a free port for Vite after {START_ATTEMPTS} tries")
@@ -135,7 +136,9 @@ class LocalBackend(SandboxBackend):
             "(widen KONTEXT_SANDBOX_PORT_MIN / KONTEXT_SANDBOX_PORT_MAX or end some sessions)"
         )
 
-    async def _start_on(self, spec: SandboxSpec, port: int, log: LogSink) -> Sandbox:
+    async def _start_on(
+        self, spec: SandboxSpec, port: int, log: LogSink, report: EventSink | None
+    ) -> Sandbox:
         token = secrets.token_urlsafe(24)
         process = await asyncio.create_subprocess_exec(
             self.settings.node_binary,
@@ -153,7 +156,7 @@ class LocalBackend(SandboxBackend):
             process, Endpoint("127.0.0.1", port), token, self._client, self.settings
         )
         try:
-            await self._await_ready(sandbox, log)
+            await self._await_ready(sandbox, log, report)
         except BaseException:
             await sandbox.stop(now=True)
             self._ports_in_use.discard(port)
@@ -162,7 +165,9 @@ class LocalBackend(SandboxBackend):
         sandbox.port_release = asyncio.create_task(self._release_port_on_exit(sandbox))
         return sandbox
 
-    async def _await_ready(self, sandbox: LocalSandbox, log: LogSink) -> None:
+    async def _await_ready(
+        self, sandbox: LocalSandbox, log: LogSink, report: EventSink | None
+    ) -> None:
         process = sandbox.process
         assert process.stdout and process.stderr
         recent: deque[str] = deque(maxlen=8)
@@ -181,7 +186,9 @@ class LocalBackend(SandboxBackend):
                         log(
                             f"Vite {event.get('viteVersion')} ready on port {sandbox.endpoint.port}"
                         )
-                        sandbox._pumps.append(asyncio.create_task(_pump_events(events, log)))
+                        sandbox._pumps.append(
+                            asyncio.create_task(_pump_events(events, log, report))
+                        )
                         return
                     _handle_event(event, remember)
         except TimeoutError:
@@ -203,6 +210,7 @@ class LocalBackend(SandboxBackend):
             "templateDir": str(self.settings.template_dir),
             "cacheDir": str(spec.cache_dir),
             "port": port,
+            "bindHost": self.settings.sandbox_bind_host,
             "token": token,
             "publicHost": spec.public_host,
             "wsClientPort": spec.ws_client_port,
@@ -223,10 +231,23 @@ def _handle_event(event: dict[str, Any], log: LogSink) -> None:
         log(str(event.get("message", "")))
 
 
-async def _pump_events(events: Any, log: LogSink) -> None:
+async def _pump_events(events: Any, log: LogSink, report: EventSink | None) -> None:
     async for event in events:
+        if event.get("type") in ("ack", "preview-error"):
+            if report:
+                report(event)
+            continue
         with contextlib.suppress(SandboxError):
             _handle_event(event, log)
+
+
+def _shown(answer: dict[str, Any]) -> Shown:
+    return Shown(
+        affected=list(answer.get("affected", [])),
+        injected=list(answer.get("injected", [])),
+        seq=answer.get("seq"),
+        clients=int(answer.get("clients", 0)),
+    )
 
 
 async def _pump_stderr(stream: asyncio.StreamReader, log: LogSink) -> None:

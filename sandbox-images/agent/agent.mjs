@@ -11,7 +11,9 @@
 //     which files changed; they are replayed as watcher events, which run
 //     Vite's normal HMR pipeline;
 //   * reports on stdout, one JSON object per line: {"type":"ready"},
-//     {"type":"log"}, {"type":"error"}.
+//     {"type":"log"}, {"type":"error"}, and later {"type":"ack"} (a page
+//     applied change number `seq`) and {"type":"preview-error"} (a compile
+//     error, or a runtime error a page reported).
 // It exits when stdin closes, so it never outlives the process that started it.
 
 import fs from "node:fs";
@@ -26,17 +28,47 @@ const STYLESHEET = /\.(css|scss|sass|less|styl|stylus|pcss)$/;
 const CSS_MODULE = /\.module\.[a-z]+$/;
 
 // Runs in every preview page: applies CSS pushed by the agent with Vite's own
-// updateStyle, and counts what reached the page (for acknowledgements and tests).
+// updateStyle, acknowledges each change once it is applied (so the server knows
+// the true end-to-end latency), reports the page's runtime errors, and counts
+// what reached the page (for tests).
 const CLIENT_CODE = `
 import { updateStyle } from "/@vite/client";
-const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0 });
+const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [] });
+const RELOAD_KEY = "kontext:reload-seq";
 if (import.meta.hot) {
-  import.meta.hot.on("kontext:css", ({ styles, seq }) => {
+  const hot = import.meta.hot;
+  let pending = null;
+  const ack = (seq, kind) => {
+    if (seq == null) return;
+    kontext.acks.push({ seq, kind });
+    hot.send("kontext:ack", { seq, kind });
+  };
+  const settle = (kind) => { if (pending != null) { ack(pending, kind); pending = null; } };
+  try {
+    const reloaded = sessionStorage.getItem(RELOAD_KEY);
+    if (reloaded) {
+      sessionStorage.removeItem(RELOAD_KEY);
+      const done = () => ack(Number(reloaded), "reload");
+      if (document.readyState === "complete") done(); else addEventListener("load", done, { once: true });
+    }
+  } catch {}
+  hot.on("kontext:update", ({ seq }) => { pending = seq; });
+  hot.on("vite:beforeUpdate", (payload) => { kontext.viteUpdates += payload.updates.length; });
+  hot.on("vite:afterUpdate", () => settle("update"));
+  hot.on("vite:error", () => settle("error"));
+  hot.on("vite:beforeFullReload", () => {
+    if (pending != null) try { sessionStorage.setItem(RELOAD_KEY, String(pending)); } catch {}
+  });
+  hot.on("kontext:css", ({ styles, seq }) => {
     for (const { id, css } of styles) updateStyle(id, css);
     kontext.injected += 1;
     kontext.lastInjection = { seq, at: performance.timeOrigin + performance.now() };
+    ack(seq, "css");
   });
-  import.meta.hot.on("vite:beforeUpdate", (payload) => { kontext.viteUpdates += payload.updates.length; });
+  const report = (message, url, line, column, stack) =>
+    hot.send("kontext:error", { message: String(message).slice(0, 2000), url, line, column, stack: stack ? String(stack).slice(0, 4000) : undefined });
+  addEventListener("error", (e) => report(e.message, e.filename, e.lineno, e.colno, e.error?.stack));
+  addEventListener("unhandledrejection", (e) => report(e.reason?.message ?? e.reason, undefined, undefined, undefined, e.reason?.stack));
 }
 `;
 
@@ -89,18 +121,103 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// Every change the agent shows gets a number (seq). Pages are told it before
+// Vite's own messages, and acknowledge it once the change is applied: the ack
+// arrives here over the HMR socket and is reported on stdout with the time it
+// arrived, so the server can compute update → browser latency.
+let seq = 0;
+const shownAt = new Map();
+
+function announce(server) {
+  seq += 1;
+  shownAt.set(seq, now());
+  if (shownAt.size > 1000) shownAt.delete(shownAt.keys().next().value);
+  server.ws.send({ type: "custom", event: "kontext:update", data: { seq } });
+  return seq;
+}
+
+function now() {
+  return performance.timeOrigin + performance.now();
+}
+
 // Replays changes as watcher events; answers which of them reach browsers:
 // files Vite had loaded, and HTML pages (Vite answers those with a full reload).
 function notify(server, changes) {
   const graph = server.environments?.client?.moduleGraph ?? server.moduleGraph;
   const affected = [];
+  const files = [];
   for (const change of changes) {
     const file = path.resolve(config.workspace, change.path);
     if (!file.startsWith(config.workspace + path.sep)) continue;
     if (graph.getModulesByFile(file)?.size || file.endsWith(".html")) affected.push(change.path);
-    server.watcher.emit(change.event, file);
+    files.push([change.event, file]);
   }
-  return affected;
+  const number = affected.length ? announce(server) : null;
+  for (const [event, file] of files) server.watcher.emit(event, file);
+  return { affected, seq: number, clients: server.ws.clients.size };
+}
+
+// Page-facing paths: a module URL (/src/App.jsx?t=1) → the project's file name.
+function projectPath(url) {
+  if (!url) return undefined;
+  let pathname = String(url);
+  try { pathname = new URL(pathname, "http://x").pathname; } catch { return undefined; }
+  pathname = decodeURIComponent(pathname);
+  const file = pathname.startsWith("/@fs/") ? pathname.slice(4) : path.join(config.root, pathname);
+  const relative = path.relative(config.workspace, file);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? undefined : relative.split(path.sep).join("/");
+}
+
+function workspacePath(file) {
+  if (!file) return undefined;
+  const relative = path.relative(config.workspace, String(file).split("?")[0]);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? undefined : relative.split(path.sep).join("/");
+}
+
+// Vite's compile errors go to pages as {type: "error"}; report them too, so the
+// chat learns of them even when no page is open.
+function reportCompileErrors(server) {
+  const hot = server.environments.client.hot;
+  const send = hot.send.bind(hot);
+  hot.send = (payload, ...rest) => {
+    if (payload && typeof payload === "object" && payload.type === "error") {
+      const err = payload.err ?? {};
+      const message = String(err.message ?? "compile error");
+      // Oxc/Rolldown put the position only in the message: "╭─[ src/App.tsx:3:1 ]".
+      const at = /\[\s*([^\]\s]+):(\d+):(\d+)\s*\]/.exec(message);
+      emit("preview-error", {
+        kind: "compile",
+        message: message.slice(0, 4000),
+        file: workspacePath(err.loc?.file ?? err.id),
+        line: err.loc?.line ?? (at ? Number(at[2]) : undefined),
+        column: err.loc?.column ?? (at ? Number(at[3]) : undefined),
+        frame: err.frame ? String(err.frame).slice(0, 2000) : undefined,
+        plugin: err.plugin,
+      });
+    }
+    return send(payload, ...rest);
+  };
+}
+
+function listenToPages(server) {
+  server.ws.on("kontext:ack", (data) => {
+    const number = Number(data?.seq);
+    const sent = shownAt.get(number);
+    if (sent === undefined) return; // unknown, or already acknowledged by another page
+    shownAt.delete(number);
+    const at = now();
+    emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: at - sent });
+  });
+  server.ws.on("kontext:error", (data) => {
+    emit("preview-error", {
+      kind: "runtime",
+      message: String(data?.message ?? "error").slice(0, 4000),
+      file: projectPath(data?.url),
+      line: Number.isInteger(data?.line) ? data.line : undefined,
+      column: Number.isInteger(data?.column) ? data.column : undefined,
+      stack: data?.stack ? String(data.stack).slice(0, 4000) : undefined,
+    });
+  });
 }
 
 // css-injection: recompile each stylesheet through Vite (PostCSS, Tailwind,
@@ -108,7 +225,6 @@ function notify(server, changes) {
 // CSS, and push the result to the pages over the HMR socket. Stylesheets that
 // cannot be injected (not loaded yet, CSS modules, <link> tags) go through the
 // normal watcher path instead.
-let injectionSeq = 0;
 async function inject(server, paths) {
   const env = server.environments.client;
   const styles = [];
@@ -121,9 +237,18 @@ async function inject(server, paths) {
     if (style) styles.push(style);
     else rest.push({ path: relative, event: "change" });
   }
-  if (styles.length) server.ws.send({ type: "custom", event: "kontext:css", data: { styles, seq: ++injectionSeq } });
-  const affected = rest.length ? notify(server, rest) : [];
-  return { injected: paths.filter((p) => !rest.some((r) => r.path === p)), affected, seq: injectionSeq };
+  const number = styles.length ? ++seq : null;
+  if (styles.length) {
+    shownAt.set(number, now());
+    server.ws.send({ type: "custom", event: "kontext:css", data: { styles, seq: number } });
+  }
+  const others = rest.length ? notify(server, rest) : { affected: [], seq: null };
+  return {
+    injected: paths.filter((p) => !rest.some((r) => r.path === p)),
+    affected: others.affected,
+    seq: number ?? others.seq,
+    clients: server.ws.clients.size,
+  };
 }
 
 async function compiledStyle(env, file) {
@@ -150,13 +275,15 @@ function controlPlugin() {
       return [{ tag: "script", attrs: { type: "module", src: CLIENT_ID }, injectTo: "head-prepend" }];
     },
     configureServer(server) {
+      reportCompileErrors(server);
+      listenToPages(server);
       server.middlewares.use(async (req, res, next) => {
         if (!req.url.startsWith(CONTROL_PREFIX)) return next();
         if (req.headers["x-kontext-token"] !== config.token) return sendJson(res, 403, { error: "forbidden" });
         try {
           if (req.url === `${CONTROL_PREFIX}notify` && req.method === "POST") {
             const { changes } = JSON.parse(await readBody(req));
-            return sendJson(res, 200, { affected: notify(server, changes) });
+            return sendJson(res, 200, notify(server, changes));
           }
           if (req.url === `${CONTROL_PREFIX}inject` && req.method === "POST") {
             const { paths } = JSON.parse(await readBody(req));
@@ -200,7 +327,7 @@ async function main() {
     customLogger: createForwardingLogger(vite.createLogger),
     plugins,
     server: {
-      host: "127.0.0.1",
+      host: config.bindHost ?? "127.0.0.1",
       port: config.port,
       strictPort: true,
       watch: null,

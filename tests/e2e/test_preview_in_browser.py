@@ -1,12 +1,15 @@
-"""The whole slice in headless Chromium, through the API and the preview proxy."""
+"""The whole slice in headless Chromium, through the API and the preview proxy, in both
+modes: embedded (one process) and distributed (the API in front of a Celery worker)."""
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import create_session, session_dir
+from tests.distributed.cluster import Cluster, read_events
 from tests.server import ApiServer, agent_pids, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.vite]
@@ -17,6 +20,46 @@ CSS = "src/frontend/src/index.css"
 
 def header(text: str) -> str:
     return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+
+
+@pytest.fixture(scope="module", params=["embedded", "distributed"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API a user talks to; in distributed mode its sessions live on worker n1, which
+    shares the API's data directory so the tests can look at the files."""
+    if request.param == "embedded":
+        yield request.getfixturevalue("embedded_server")
+        return
+    cluster = Cluster.start(tmp_path_factory.mktemp("e2e-cluster"), ("n1",))
+    yield cluster.api
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def applied_event(server: ApiServer, session_id: str, update_id: str) -> dict[str, Any]:
+    events = read_events(
+        server.base_url,
+        session_id,
+        until=lambda e: e.type == "update.applied" and e.data["updateId"] == update_id,
+    )
+    assert events[-1].type == "update.applied", [e.type for e in events]
+    return events[-1].data
+
+
+def open_preview(
+    server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
+) -> tuple[str, Any]:
+    sid = create_session(api, files)["sessionId"]
+    page = browser.new_page()
+    page.goto(f"http://preview-{sid}.localhost:{server.port}/")
+    page.wait_for_selector("#title")
+    return sid, page
 
 
 def push(api: httpx.Client, session_id: str, name: str, content: str) -> dict[str, Any]:
@@ -52,13 +95,19 @@ def test_create_update_and_delete_in_a_real_browser(
         "document.querySelector('#title').textContent === 'Make the header blue'"
     )
     assert page.evaluate("window.__kontextMarker") == "before-update"
+    # The page acknowledged the update: the SSE stream has the true end-to-end latency.
+    applied = applied_event(server, sid, result["updateId"])
+    assert applied["browserAck"] == "update", applied
+    assert 0 < applied["browserAppliedMs"] < 30_000
+    assert set(applied["timings"]) >= {"analyzeMs", "writeMs", "notifyMs"}
 
     # A CSS edit changes the computed style, still without a reload.
-    push(api, sid, CSS, "#title {\n  color: rgb(0, 0, 255);\n}\n")
+    css = push(api, sid, CSS, "#title {\n  color: rgb(0, 0, 255);\n}\n")
     page.wait_for_function(
         "getComputedStyle(document.querySelector('#title')).color === 'rgb(0, 0, 255)'"
     )
     assert page.evaluate("window.__kontextMarker") == "before-update"
+    assert applied_event(server, sid, css["updateId"])["browserAck"] == "css"
 
     # Two writes of the same file 20 ms apart: the second one is what stays on screen
     # (plain Vite's watcher drops the second write and keeps serving the first).
@@ -98,10 +147,7 @@ def test_binary_files_are_served_byte_for_byte(
 def test_deleting_a_file_through_update(
     server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
 ) -> None:
-    sid = create_session(api, files)["sessionId"]
-    page = browser.new_page()
-    page.goto(f"http://preview-{sid}.localhost:{server.port}/")
-    page.wait_for_selector("#title")
+    sid, page = open_preview(server, api, browser, files)
     app = 'export default function App() {\n  return <main><p id="solo">no header</p></main>;\n}\n'
     response = api.post(
         f"/kontext/preview/{sid}/update",
@@ -118,5 +164,43 @@ def test_deleting_a_file_through_update(
     assert not (session_dir(server, sid) / "workspace" / HEADER).exists()
     status = api.get(f"/kontext/preview/{sid}").json()
     assert status["files"] == len(files) - 1
+    page.close()
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_compile_and_runtime_errors_reach_the_event_stream(
+    server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
+) -> None:
+    sid, page = open_preview(server, api, browser, files)
+
+    def error_event(kind: str) -> dict[str, Any]:
+        events = read_events(
+            server.base_url,
+            sid,
+            until=lambda e: e.type == "preview.error" and e.data["kind"] == kind,
+            timeout=20,
+        )
+        assert events[-1].type == "preview.error", [e.type for e in events]
+        return events[-1].data
+
+    # A syntax error: Vite's compile error, with the project's file name and line.
+    push(api, sid, HEADER, "export default function Header() {\n  return <h1>;\n}\n")
+    compile_error = error_event("compile")
+    assert compile_error["file"] == HEADER, compile_error
+    assert compile_error.get("line") in (2, 3) and "Header.tsx" in compile_error["message"], (
+        compile_error
+    )
+
+    # An error thrown by the app in the page: reported by the page itself.
+    thrower = (
+        "export default function Header() {\n"
+        "  setTimeout(() => { throw new Error('kaboom from the header'); }, 0);\n"
+        '  return <h1 id="title">Throws</h1>;\n'
+        "}\n"
+    )
+    push(api, sid, HEADER, thrower)
+    runtime_error = error_event("runtime")
+    assert "kaboom from the header" in runtime_error["message"], runtime_error
+    assert runtime_error["file"] == HEADER, runtime_error
     page.close()
     api.delete(f"/kontext/preview/{sid}")

@@ -18,11 +18,12 @@ from kontext_preview.previews.service import PreviewService
 from kontext_preview.previews.session import SessionStatus
 from kontext_preview.sandbox.base import (
     Endpoint,
-    InjectResult,
+    EventSink,
     LogSink,
     Sandbox,
     SandboxBackend,
     SandboxSpec,
+    Shown,
 )
 from kontext_preview.workspace.vfs import FileChange
 
@@ -49,15 +50,15 @@ class RecordingSandbox(Sandbox):
     async def wait(self) -> int:
         return await self._exit
 
-    async def notify(self, changes: Sequence[FileChange]) -> list[str]:
+    async def notify(self, changes: Sequence[FileChange]) -> Shown:
         self.notified.append(list(changes))
         self.entered.set()
         await self.gate.wait()
-        return [c.path for c in changes]
+        return Shown(affected=[c.path for c in changes])
 
-    async def inject_css(self, paths: Sequence[str]) -> InjectResult:
+    async def inject_css(self, paths: Sequence[str]) -> Shown:
         self.injected.append(list(paths))
-        return InjectResult(list(paths), [])
+        return Shown(affected=[], injected=list(paths))
 
     async def stop(self, now: bool = False) -> None:
         if not self._exit.done():
@@ -76,7 +77,9 @@ class RecordingBackend(SandboxBackend):
     async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
         return None
 
-    async def start(self, spec: SandboxSpec, log: LogSink) -> Sandbox:
+    async def start(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> Sandbox:
         sandbox = RecordingSandbox()
         self.sandboxes.append(sandbox)
         return sandbox

@@ -1,0 +1,256 @@
+"""The API side of distributed mode: the same verbs as the embedded default, carried out by
+the worker node that hosts each session.
+
+A request's files go to Redis (a payload hash), its id to the session's inbox,
+and a Celery task to the node's own queue; the API then waits for the worker's
+reply on a Redis list (``BLPOP``): one round trip to publish, one to answer.
+Reads (status, the proxy's routing, events) come straight from Redis.
+"""
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from kontext_preview import events as ev
+from kontext_preview.config import Settings
+from kontext_preview.distributed import registry
+from kontext_preview.distributed.keys import Keys, node_queue
+from kontext_preview.distributed.redis_io import (
+    RedisClient,
+    RedisEventLog,
+    ReplyTimeout,
+    connect,
+    wait_reply,
+    write_payload,
+)
+from kontext_preview.errors import KontextError, SessionNotFound
+from kontext_preview.previews.front import Previews, Route, SessionView
+from kontext_preview.previews.session import SessionStatus, new_session_id
+from kontext_preview.sandbox.base import Endpoint
+
+log = logging.getLogger(__name__)
+_SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
+TOUCH_EVERY_SECONDS = 1.0
+NUDGE_GRACE_SECONDS = 0.5  # then the update goes through Celery too
+
+
+class NoWorkers(KontextError):
+    status_code = 503
+    code = "no_workers"
+
+
+class DistributedPreviews(Previews):
+    def __init__(self, settings: Settings):
+        from workers.app import make_celery
+
+        self.settings = settings
+        self.keys = Keys(settings.redis_prefix)
+        self.redis: RedisClient = connect(settings.redis_url)
+        self.events: RedisEventLog = RedisEventLog(
+            self.redis, self.keys, None, settings.events_kept, settings.events_retention_seconds
+        )
+        self.celery = make_celery(settings)
+        self._touched: dict[str, float] = {}
+
+    async def start(self) -> None:
+        try:
+            await self.redis.ping()
+        except RedisError as exc:
+            raise RuntimeError(
+                f"distributed mode needs Redis at {self.settings.redis_url}: {exc} "
+                "(set KONTEXT_REDIS_URL, or run `kontext-preview doctor`)"
+            ) from exc
+
+    async def shutdown(self) -> None:
+        await self.redis.aclose()
+
+    # -- verbs -------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        files: Mapping[str, bytes],
+        package_json: dict[str, Any] | None,
+        project_type: str | None,
+        session_id: str | None,
+    ) -> SessionView:
+        if session_id is not None:
+            await self._update(session_id, files, (), replace_all=True, package_json=package_json)
+            return await self.view(session_id)
+        node = await self._pick_node()
+        sid, request_id = new_session_id(), secrets.token_hex(16)
+        meta = {
+            "kind": "create",
+            "packageJson": package_json,
+            "projectType": project_type,
+            "receivedAt": time.time(),
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            write_payload(pipe, self.keys, request_id, files, meta)
+            await pipe.execute()
+        await self._send("kontext.create_session", [sid, request_id], node.queue)
+        record = await wait_reply(
+            self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "create"
+        )
+        return registry.view_of(record)
+
+    async def update(
+        self, session_id: str, files: Mapping[str, bytes], deleted: Iterable[str]
+    ) -> dict[str, Any]:
+        return await self._update(session_id, files, deleted)
+
+    async def _update(
+        self,
+        session_id: str,
+        files: Mapping[str, bytes],
+        deleted: Iterable[str],
+        *,
+        replace_all: bool = False,
+        package_json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        node = await self._node_of(session_id)
+        request_id = secrets.token_hex(16)
+        meta = {
+            "kind": "update",
+            "deleted": list(deleted),
+            "replaceAll": replace_all,
+            "packageJson": package_json,
+            "receivedAt": time.time(),
+        }
+        keys = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            write_payload(pipe, keys, request_id, files, meta)
+            pipe.rpush(keys.inbox(session_id), request_id)
+            self.events.write(
+                session_id, ev.UPDATE_RECEIVED, {"updateId": request_id, "files": len(files)}
+            )(pipe)
+            registry.touch(pipe, keys, session_id, self.settings.session_ttl_seconds)
+            pipe.publish(keys.wake(node), session_id)
+            listening = (await pipe.execute())[-1]
+        # The update is durable once it is in the inbox. The node, nudged over pub/sub,
+        # applies it at once; the Celery task (acknowledged late, redelivered if a worker
+        # dies) carries it when no runtime listens (a restart) or none answers in time.
+        timeout = self.settings.update_timeout_seconds
+        if listening:
+            with contextlib.suppress(ReplyTimeout):
+                return await wait_reply(self.redis, keys, request_id, NUDGE_GRACE_SECONDS, "update")
+            timeout -= NUDGE_GRACE_SECONDS
+        await self._send("kontext.apply_updates", [session_id], node_queue(node))
+        return await wait_reply(self.redis, keys, request_id, timeout, "update")
+
+    async def view(self, session_id: str, *, detail: bool = False) -> SessionView:
+        record = await self._record(session_id)
+        logs = None
+        if detail:
+            raw = await self.redis.lrange(self.keys.logs(session_id), 0, -1)
+            logs = [line.decode(errors="replace") for line in raw]
+        await self._touch(session_id, force=True)
+        expires = await registry.expires_at(self.redis, self.keys, session_id)
+        return registry.view_of(record, expires, logs)
+
+    async def wait_settled(self, session_id: str, seconds: float) -> SessionView:
+        deadline = time.monotonic() + seconds
+        after = await self.events.last_id(session_id)
+        while True:
+            view = registry.view_of(await self._record(session_id))
+            remaining = deadline - time.monotonic()
+            if view.settled or remaining <= 0:
+                return view
+            events = await self.events.read(session_id, after, min(remaining, 5.0))
+            if events:
+                after = events[-1].id
+
+    async def delete(self, session_id: str) -> None:
+        record = await self._record(session_id)
+        node = record.get("node", "")
+        alive = {n.name: n for n in await registry.nodes(self.redis, self.keys)}
+        if node in alive and alive[node].alive(self.settings.node_heartbeat_seconds):
+            request_id = secrets.token_hex(16)
+            await self._send(
+                "kontext.delete_session",
+                [session_id, request_id, ev.SESSION_DELETED],
+                alive[node].queue,
+            )
+            await wait_reply(
+                self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "delete"
+            )
+            return
+        log.warning("session %s: its node %r is gone; removing its records", session_id, node)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            registry.purge(
+                pipe,
+                self.keys,
+                session_id,
+                node,
+                self.events.write(session_id, ev.SESSION_DELETED, {"sessionId": session_id}),
+                self.settings.events_retention_seconds,
+            )
+            await pipe.execute()
+
+    async def route(self, session_id: str) -> Route | None:
+        if not _SESSION_ID.match(session_id):
+            return None
+        status, error, host, port = await self.redis.hmget(
+            self.keys.session(session_id), ["status", "error", "host", "port"]
+        )
+        if status is None:
+            return None
+        await self._touch(session_id)
+        endpoint = None
+        if status == SessionStatus.ACTIVE.value.encode() and host and port:
+            endpoint = Endpoint(host.decode(), int(port))
+        return Route(status.decode(), error.decode() if error else None, endpoint)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _record(self, session_id: str) -> dict[str, str]:
+        found = (
+            await registry.record(self.redis, self.keys, session_id)
+            if _SESSION_ID.match(session_id)
+            else None
+        )
+        if found is None:
+            raise SessionNotFound(session_id[:80])
+        return found
+
+    async def _node_of(self, session_id: str) -> str:
+        node = (
+            await self.redis.hget(self.keys.session(session_id), "node")
+            if _SESSION_ID.match(session_id)
+            else None
+        )
+        if node is None:
+            raise SessionNotFound(session_id[:80])
+        return str(node.decode())
+
+    async def _pick_node(self) -> registry.Node:
+        """The live node with the most room (fewest sessions for its capacity)."""
+        beat = self.settings.node_heartbeat_seconds
+        candidates = [n for n in await registry.nodes(self.redis, self.keys) if n.alive(beat)]
+        if not candidates:
+            raise NoWorkers(
+                "no worker node is running (none sent a heartbeat recently); start one with "
+                "`kontext-preview worker`"
+            )
+        return min(candidates, key=lambda n: (n.sessions / max(n.capacity, 1), n.sessions))
+
+    async def _touch(self, session_id: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._touched.get(session_id, 0.0) < TOUCH_EVERY_SECONDS:
+            return
+        self._touched[session_id] = now
+        if len(self._touched) > 10_000:
+            self._touched.clear()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            registry.touch(pipe, self.keys, session_id, self.settings.session_ttl_seconds)
+            await pipe.execute()
+
+    async def _send(self, task: str, args: list[Any], queue: str) -> None:
+        # Celery's publisher is synchronous; keep the event loop free while it talks to Redis.
+        await asyncio.to_thread(self.celery.send_task, task, args=args, queue=queue)

@@ -1,0 +1,179 @@
+"""Session events: what the chat app follows on ``GET /kontext/preview/{id}/events``.
+
+Every session has an ordered, bounded log of named events (``session.ready``,
+``update.applied``, ``preview.error`` …). The SSE endpoint replays it from a
+``Last-Event-ID`` and then follows it live, so a client that reconnects gets
+exactly what it missed. The embedded default keeps the log in memory; the
+distributed mode keeps it in a Redis Stream that the API, every worker and beat
+share (``XADD`` with an approximate ``MAXLEN``; the stream's ids are the SSE ids).
+
+A terminal event (``session.deleted``, ``session.expired``) ends the stream; the
+log is kept a little longer (``events_retention_seconds``) so that a client that
+reconnects late still learns how the session ended.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SESSION_STARTING = "session.starting"
+INSTALL_PROGRESS = "install.progress"
+SESSION_READY = "session.ready"
+SESSION_FAILED = "session.failed"
+UPDATE_RECEIVED = "update.received"
+UPDATE_APPLIED = "update.applied"
+PREVIEW_ERROR = "preview.error"
+DEPLOY_QUEUED = "deploy.queued"
+DEPLOY_PROGRESS = "deploy.progress"
+DEPLOY_SUCCEEDED = "deploy.succeeded"
+DEPLOY_FAILED = "deploy.failed"
+SESSION_HIBERNATED = "session.hibernated"
+SESSION_EXPIRED = "session.expired"
+SESSION_DELETED = "session.deleted"
+
+EVENT_TYPES = (
+    SESSION_STARTING,
+    INSTALL_PROGRESS,
+    SESSION_READY,
+    SESSION_FAILED,
+    UPDATE_RECEIVED,
+    UPDATE_APPLIED,
+    PREVIEW_ERROR,
+    DEPLOY_QUEUED,
+    DEPLOY_PROGRESS,
+    DEPLOY_SUCCEEDED,
+    DEPLOY_FAILED,
+    SESSION_HIBERNATED,
+    SESSION_EXPIRED,
+    SESSION_DELETED,
+)
+TERMINAL = frozenset({SESSION_EXPIRED, SESSION_DELETED})
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    data: dict[str, Any]
+
+    def json(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"))
+
+
+class EventLog(ABC):
+    """Publish a session's events in order; read them from any point, waiting for new ones."""
+
+    @abstractmethod
+    def publish(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
+        """Append an event; returns at once, events of one process stay in order."""
+
+    @abstractmethod
+    async def read(self, session_id: str, after: str | None, wait: float) -> list[Event]:
+        """Events after id ``after`` (None: from the start), waiting up to ``wait`` s for one."""
+
+    @abstractmethod
+    async def exists(self, session_id: str) -> bool:
+        """Whether the session has (or recently had) an event log."""
+
+    @abstractmethod
+    async def end(self, session_id: str) -> None:
+        """The session is gone: keep its log only for the retention time."""
+
+    async def flush(self) -> None:
+        """Wait until everything published so far is stored."""
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def follow(
+        self, session_id: str, after: str | None, wait: float = 15.0
+    ) -> AsyncIterator[Event | None]:
+        """Events from ``after`` on, then live; yields None after ``wait`` s of silence (a
+        chance to send a keep-alive); stops after a terminal event."""
+        while True:
+            events = await self.read(session_id, after, wait)
+            if not events:
+                yield None
+                if not await self.exists(session_id):
+                    return
+            for event in events:
+                after = event.id
+                yield event
+                if event.type in TERMINAL:
+                    return
+
+
+def event_data(type_: str, data: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": type_, "at": round(time.time(), 3), **(data or {})}
+
+
+class MemoryEventLog(EventLog):
+    """The embedded default: the last ``max_events`` events per session, in this process."""
+
+    def __init__(self, max_events: int = 1000, retention_seconds: float = 3600.0):
+        self.max_events = max_events
+        self.retention_seconds = retention_seconds
+        self._logs: dict[str, deque[Event]] = {}
+        self._counters: dict[str, int] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._ended: dict[str, float] = {}
+
+    def publish(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
+        self._forget_old()
+        number = self._counters.get(session_id, 0) + 1
+        self._counters[session_id] = number
+        events = self._logs.setdefault(session_id, deque(maxlen=self.max_events))
+        events.append(Event(str(number), type_, event_data(type_, data)))
+        changed = self._changed.pop(session_id, None)
+        if changed:
+            changed.set()
+
+    async def read(self, session_id: str, after: str | None, wait: float) -> list[Event]:
+        found = self._after(session_id, after)
+        if found or wait <= 0:
+            return found
+        changed = self._changed.setdefault(session_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), wait)
+        return self._after(session_id, after)
+
+    async def exists(self, session_id: str) -> bool:
+        self._forget_old()
+        return session_id in self._logs
+
+    async def end(self, session_id: str) -> None:
+        self._ended[session_id] = time.monotonic()
+
+    def _after(self, session_id: str, after: str | None) -> list[Event]:
+        events = self._logs.get(session_id)
+        if not events:
+            return []
+        number = _event_number(after)
+        return [e for e in events if int(e.id) > number]
+
+    def _forget_old(self) -> None:
+        cutoff = time.monotonic() - self.retention_seconds
+        for session_id, ended in list(self._ended.items()):
+            if ended < cutoff:
+                del self._ended[session_id]
+                self._logs.pop(session_id, None)
+                self._counters.pop(session_id, None)
+
+
+def _event_number(event_id: str | None) -> int:
+    if not event_id:
+        return 0
+    try:
+        return int(event_id)
+    except ValueError:
+        return 0
