@@ -11,17 +11,17 @@ NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: serve test bench lint template chromium node-check clean
+.PHONY: serve test bench lint template chromium redis node-check clean
 
 serve: $(VENV)/.serve-installed template
 	$(PY) -m kontext_preview serve
 
-test: $(VENV)/.test-installed template chromium
+test: $(VENV)/.test-installed template chromium redis
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.test-installed template chromium
+bench: $(VENV)/.test-installed template chromium redis
 	$(PY) -m benchmarks.update_latency
 	$(PY) -m benchmarks.classification
 
@@ -54,6 +54,14 @@ node-check:
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The distributed-mode tests use the machine's Redis on 127.0.0.1:6379 (db 13, keys under a
+# prefix of their own). Start one if it is installed but not running; install it if absent.
+redis:
+	@$(PY) -c 'import redis; redis.Redis(socket_connect_timeout=1).ping()' 2>/dev/null || { \
+	  command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do $(PY) -c 'import redis; redis.Redis().ping()' 2>/dev/null && break; sleep 0.5; done; }
 
 clean:
 	rm -rf $(VENV) $(TEMPLATE)/node_modules

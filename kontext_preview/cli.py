@@ -39,6 +39,8 @@ def serve(host: str | None, port: int | None, log_level: str) -> None:
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     problems = check_environment(settings)
+    if settings.mode == "distributed":
+        problems += check_redis(settings)
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)

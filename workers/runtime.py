@@ -48,6 +48,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# The inbox's request ids, each followed by its payload (HGETALL), in one round trip.
+READ_INBOX = """
+local out = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. id)
+end
+return out
+"""
+
+
 class RedisSessionStore(SessionStore):
     """Mirrors this node's sessions into the registry, through the node's ordered writer."""
 
@@ -89,6 +100,8 @@ class NodeRuntime:
         self._thread = threading.Thread(target=self._run_loop, name="kontext-runtime", daemon=True)
         self._heartbeat: asyncio.Future[None] | None = None
         self._wakes: asyncio.Future[None] | None = None
+        # Each session's files as last committed to Redis: what the next commit diffs against.
+        self.committed: dict[str, dict[str, bytes]] = {}
         self.redis: RedisClient
         self.writer: Writer
         self.events: RedisEventLog
@@ -122,6 +135,7 @@ class NodeRuntime:
         settings = self.settings
         self.redis = connect(settings.redis_url)
         self.writer = Writer(self.redis)
+        self._read_inbox = self.redis.register_script(READ_INBOX)
         self.events = RedisEventLog(
             self.redis,
             self.keys,
@@ -276,6 +290,7 @@ class NodeRuntime:
             self._write_heartbeat(pipe)
 
         await self.writer.run(commit)
+        self.committed[session_id] = created.vfs.files
 
     def _reply_record(self, pipe: Any, session: PreviewSession, request_id: str) -> None:
         self.write_record(pipe, session)
@@ -322,7 +337,7 @@ class NodeRuntime:
                         float(meta.get("receivedAt", time.time())),
                     )
                 )
-            before = session.vfs.files
+            before = self.committed.get(session_id, {})
             self.events.hold(session_id)
             try:
                 if batch:
@@ -335,11 +350,18 @@ class NodeRuntime:
                 (r, error_reply(KontextError("the update's files expired before it was applied")))
                 for r in missing
             ]
+            # Answer first: the updates are durable in the inbox until the commit trims it,
+            # so a worker that dies now leaves them to be applied (once) on restore.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request_id, reply in replies:
+                    write_reply(pipe, keys, request_id, reply)
+                await pipe.execute()
             await self.writer.run(
                 lambda pipe: self._commit_batch(
-                    pipe, session, before, after, len(request_ids), request_ids, replies, held
+                    pipe, session, before, after, len(request_ids), request_ids, held
                 )
             )
+            self.committed[session_id] = after
 
     def _commit_batch(
         self,
@@ -349,7 +371,6 @@ class NodeRuntime:
         after: dict[str, bytes],
         count: int,
         request_ids: list[str],
-        replies: list[tuple[str, bytes]],
         held: list[Write],
     ) -> None:
         keys = self.keys
@@ -359,8 +380,6 @@ class NodeRuntime:
         pipe.delete(*(keys.payload(r) for r in request_ids))
         for write in held:
             write(pipe)
-        for request_id, reply in replies:
-            write_reply(pipe, keys, request_id, reply)
 
     async def _refuse_inbox(self, session_id: str) -> None:
         keys = self.keys
@@ -378,6 +397,7 @@ class NodeRuntime:
 
     async def delete(self, session_id: str, request_id: str | None, reason: str) -> None:
         session = self.service.sessions.get(session_id)
+        self.committed.pop(session_id, None)
         if session is not None:
             await self.service.delete(session_id, reason)
         else:
@@ -430,6 +450,7 @@ class NodeRuntime:
         expires = await registry.expires_at(self.redis, self.keys, session_id)
         if expires is not None:
             session.last_activity = expires - session.ttl_seconds
+        self.committed[session_id] = session.vfs.files
         session.log(f"restored on node {self.node} from {len(files)} stored files")
         log.info("node %s: restored session %s (%d files)", self.node, session_id, len(files))
         return session

@@ -9,6 +9,7 @@ Reads (status, the proxy's routing, events) come straight from Redis.
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import secrets
@@ -31,6 +32,7 @@ from kontext_preview.distributed.redis_io import (
     write_payload,
 )
 from kontext_preview.errors import KontextError, SessionNotFound
+from kontext_preview.events import event_data
 from kontext_preview.previews.front import Previews, Route, SessionView
 from kontext_preview.previews.session import SessionStatus, new_session_id
 from kontext_preview.sandbox.base import Endpoint
@@ -39,6 +41,22 @@ log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
 TOUCH_EVERY_SECONDS = 1.0
 NUDGE_GRACE_SECONDS = 0.5  # then the update goes through Celery too
+
+
+# Queue an update of an existing session, atomically: into its inbox, its received event
+# into its stream, its expiry moved, its node nudged. Nothing (and no payload) if the
+# session is gone. Returns {node, number of runtimes that heard the nudge}.
+ENQUEUE_UPDATE = """
+local node = redis.call('HGET', KEYS[1], 'node')
+if not node then
+  redis.call('DEL', KEYS[5])
+  return false
+end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
+redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[2])
+return {node, redis.call('PUBLISH', ARGV[7] .. node, ARGV[2])}
+"""
 
 
 class NoWorkers(KontextError):
@@ -57,6 +75,7 @@ class DistributedPreviews(Previews):
             self.redis, self.keys, None, settings.events_kept, settings.events_retention_seconds
         )
         self.celery = make_celery(settings)
+        self._enqueue = self.redis.register_script(ENQUEUE_UPDATE)
         self._touched: dict[str, float] = {}
 
     async def start(self) -> None:
@@ -114,7 +133,8 @@ class DistributedPreviews(Previews):
         replace_all: bool = False,
         package_json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        node = await self._node_of(session_id)
+        if not _SESSION_ID.match(session_id):
+            raise SessionNotFound(session_id[:80])
         request_id = secrets.token_hex(16)
         meta = {
             "kind": "update",
@@ -124,15 +144,32 @@ class DistributedPreviews(Previews):
             "receivedAt": time.time(),
         }
         keys = self.keys
-        async with self.redis.pipeline(transaction=True) as pipe:
+        received = event_data(ev.UPDATE_RECEIVED, {"updateId": request_id, "files": len(files)})
+        async with self.redis.pipeline(transaction=True) as pipe:  # one round trip
             write_payload(pipe, keys, request_id, files, meta)
-            pipe.rpush(keys.inbox(session_id), request_id)
-            self.events.write(
-                session_id, ev.UPDATE_RECEIVED, {"updateId": request_id, "files": len(files)}
-            )(pipe)
-            registry.touch(pipe, keys, session_id, self.settings.session_ttl_seconds)
-            pipe.publish(keys.wake(node), session_id)
-            listening = (await pipe.execute())[-1]
+            await self._enqueue(  # queued on the pipeline (script loaded if Redis lacks it)
+                keys=[
+                    keys.session(session_id),
+                    keys.inbox(session_id),
+                    keys.events(session_id),
+                    keys.sessions,
+                    keys.payload(request_id),
+                ],
+                args=[
+                    request_id,
+                    session_id,
+                    time.time() + self.settings.session_ttl_seconds,
+                    ev.UPDATE_RECEIVED,
+                    json.dumps(received),
+                    self.settings.events_kept,
+                    keys.wake(""),
+                ],
+                client=pipe,
+            )
+            enqueued = (await pipe.execute())[-1]
+        if not enqueued:
+            raise SessionNotFound(session_id[:80])
+        node, listening = enqueued[0].decode(), int(enqueued[1])
         # The update is durable once it is in the inbox. The node, nudged over pub/sub,
         # applies it at once; the Celery task (acknowledged late, redelivered if a worker
         # dies) carries it when no runtime listens (a restart) or none answers in time.
@@ -218,16 +255,6 @@ class DistributedPreviews(Previews):
         if found is None:
             raise SessionNotFound(session_id[:80])
         return found
-
-    async def _node_of(self, session_id: str) -> str:
-        node = (
-            await self.redis.hget(self.keys.session(session_id), "node")
-            if _SESSION_ID.match(session_id)
-            else None
-        )
-        if node is None:
-            raise SessionNotFound(session_id[:80])
-        return str(node.decode())
 
     async def _pick_node(self) -> registry.Node:
         """The live node with the most room (fewest sessions for its capacity)."""

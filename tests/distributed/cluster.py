@@ -100,6 +100,22 @@ class Cluster:
             raise RuntimeError(f"worker {name} did not start:\n{worker.log()}")
         return worker
 
+    def add_beat(self) -> Worker:
+        """Celery beat (the periodic cull), logged like a worker."""
+        environ = {**os.environ, "KONTEXT_DATA_DIR": str(self.root / "beat")}
+        environ.update({f"KONTEXT_{k.upper()}": str(v) for k, v in self.settings.items()})
+        log_path = self.root / "beat.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "kontext_preview", "beat"],
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        beat = Worker("beat", process, self.root / "beat", log_path)
+        self.workers["beat"] = beat
+        return beat
+
     def restart_worker(self, name: str, *extra_args: str) -> Worker:
         old = self.workers.pop(name)
         old.stop()

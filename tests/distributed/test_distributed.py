@@ -249,3 +249,45 @@ def test_updates_arrive_as_celery_tasks_when_no_node_listens_for_nudges(
         assert "kontext.apply_updates" in cluster.workers["c1"].log()
     finally:
         cluster.stop()
+
+
+def test_a_worker_restarted_gracefully_brings_its_sessions_back(
+    tmp_path: Path, files: list[dict[str, Any]]
+) -> None:
+    cluster = Cluster.start(tmp_path / "cluster", ("r1",))
+    try:
+        with cluster.api.client() as api:
+            sid = create_session(api, files)["sessionId"]
+            update(api, sid, "Before the restart")
+            old_port = cluster.record(sid)["port"]
+            old_agents = agent_pids(sid)
+            cluster.restart_worker("r1")
+            assert not [p for p in old_agents if Path(f"/proc/{p}").exists()]
+            assert wait_for(lambda: cluster.record(sid).get("status") == "active", timeout=30)
+            assert cluster.record(sid)["port"] != "" and agent_pids(sid)
+            assert "Before the restart" in served_header(cluster, sid)
+            update(api, sid, "After the restart")
+            assert "After the restart" in served_header(cluster, sid)
+            assert old_port  # the new port may differ; the proxy follows the registry
+            api.delete(f"/kontext/preview/{sid}")
+    finally:
+        cluster.stop()
+
+
+def test_beat_expires_idle_sessions(tmp_path: Path, files: list[dict[str, Any]]) -> None:
+    cluster = Cluster.start(
+        tmp_path / "cluster", ("e1",), session_ttl_seconds=3, reap_interval_seconds=1
+    )
+    try:
+        with cluster.api.client() as api:
+            sid = create_session(api, files)["sessionId"]
+            assert agent_pids(sid)
+            cluster.add_beat()
+            events = read_events(cluster.api.base_url, sid, timeout=40)
+            assert events[-1].type == "session.expired", [e.type for e in events]
+            assert api.get(f"/kontext/preview/{sid}").status_code == 404
+            assert wait_for(lambda: not agent_pids(sid))
+            assert cluster.keys(f"*{sid}*") == [f"{cluster.prefix}events:{sid}"]
+            assert not (cluster.workers["e1"].data_dir / "sessions" / sid).exists()
+    finally:
+        cluster.stop()
