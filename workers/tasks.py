@@ -37,12 +37,9 @@ def deploy(session_id: str, reasons: list[str]) -> None:
     runtime = get_runtime()
 
     async def queue() -> None:
-        deployment = await runtime.service.deployer.queue(session_id, reasons)
-        runtime.events.publish(
-            session_id,
-            ev.DEPLOY_QUEUED,
-            {"deploymentId": deployment.id, "reasons": deployment.reasons},
-        )
+        session = runtime.service.sessions.get(session_id)
+        if session is not None:  # a session that has ended needs no deployment
+            await runtime.service.queue_deployment(session, reasons)
 
     runtime.call(queue())
 

@@ -9,24 +9,7 @@ from redis.asyncio.client import Pipeline
 
 from kontext_preview.distributed.keys import Keys, node_queue
 from kontext_preview.distributed.redis_io import RedisClient, decode_hash
-from kontext_preview.events import TERMINAL
 from kontext_preview.previews.front import SessionView
-
-RECORD_FIELDS = (
-    "id",
-    "node",
-    "status",
-    "error",
-    "framework",
-    "viteRoot",
-    "projectType",
-    "host",
-    "port",
-    "files",
-    "createdAt",
-    "ttl",
-    "deployments",
-)
 
 
 @dataclass(frozen=True)
@@ -119,7 +102,3 @@ def purge(
     if event is not None:
         event(pipe)
     pipe.expire(keys.events(session_id), retention)
-
-
-def is_terminal(event_type: str) -> bool:
-    return event_type in TERMINAL

@@ -36,7 +36,7 @@ from kontext_preview import events as ev
 from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
 from kontext_preview.changes.model import most_severe
 from kontext_preview.config import Settings
-from kontext_preview.deploy.base import Deployer, QueuedDeployments
+from kontext_preview.deploy.base import Deployer, Deployment, QueuedDeployments
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
 from kontext_preview.events import EventLog, MemoryEventLog
 from kontext_preview.previews.session import (
@@ -171,7 +171,39 @@ class PreviewService:
         """End a session: its process, files and records go; ``reason`` is the last event
         (``session.deleted`` or ``session.expired``)."""
         session = self.get(session_id)
-        del self.sessions[session_id]
+        await self._release(session)
+        await self.deployer.forget(session_id)
+        await self.store.removed(session_id)
+        self.events.publish(session_id, reason, {"sessionId": session_id})
+        await self.events.end(session_id)
+        log.info("session %s ended (%s)", session_id, reason)
+
+    async def queue_deployment(self, session: PreviewSession, reasons: list[str]) -> Deployment:
+        """Queue a full deployment of the session's files (or join the one queued)."""
+        deployment = await self.deployer.queue(session.id, reasons)
+        session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
+        self.events.publish(
+            session.id,
+            ev.DEPLOY_QUEUED,
+            {"deploymentId": deployment.id, "reasons": deployment.reasons},
+        )
+        self.store.saved(session)
+        return deployment
+
+    async def suspend_all(self) -> None:
+        """Stop every dev server but keep nothing else: the sessions' records stay in the
+        store, for the next process on this node to restore them (distributed mode)."""
+        for session in list(self.sessions.values()):
+            try:
+                await self._release(session)
+            except Exception:
+                log.exception("could not stop session %s", session.id)
+        await self.backend.aclose()
+
+    async def _release(self, session: PreviewSession) -> None:
+        """Take the session out of this process: no more events from it, its dev server
+        stopped, its directory removed."""
+        self.sessions.pop(session.id, None)
         session.listener = None
         for wait in session.acks.values():
             if wait.timer:
@@ -181,27 +213,7 @@ class PreviewService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await session.launch_task
         await self._stop_sandbox(session)
-        shutil.rmtree(self._session_dir(session_id), ignore_errors=True)
-        await self.deployer.forget(session_id)
-        await self.store.removed(session_id)
-        self.events.publish(session_id, reason, {"sessionId": session_id})
-        await self.events.end(session_id)
-        log.info("session %s ended (%s)", session_id, reason)
-
-    async def suspend_all(self) -> None:
-        """Stop every dev server but keep nothing else: the sessions' records stay in the
-        store, for the next process on this node to restore them (distributed mode)."""
-        for session in list(self.sessions.values()):
-            session.listener = None
-            if session.launch_task:
-                session.launch_task.cancel()
-            try:
-                await self._stop_sandbox(session)
-            except Exception:
-                log.exception("could not stop session %s", session.id)
-            shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
-        self.sessions.clear()
-        await self.backend.aclose()
+        shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
 
     async def reap_expired(self, now: float | None = None) -> list[str]:
         """Expire the sessions idle for longer than their TTL; per-session errors are
@@ -344,13 +356,7 @@ class PreviewService:
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
             reasons = [f"{f.name}: {f.change_class}" for _, _, a, _ in accepted for f in a.deciding]
-            deployment = await self.deployer.queue(session.id, reasons)
-            session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
-            self.events.publish(
-                session.id,
-                ev.DEPLOY_QUEUED,
-                {"deploymentId": deployment.id, "reasons": deployment.reasons},
-            )
+            deployment = await self.queue_deployment(session, reasons)
         log.debug("session %s: batch of %d in %.1f ms", session.id, len(batch), _ms(started))
         results = []
         for pending, change_set, analysis, analyze_ms in accepted:
