@@ -26,7 +26,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One real API server (embedded defaults) shared by the tests that need no special settings."""
-    srv = ApiServer.start(tmp_path_factory.mktemp("data"))
+    # A loaded CI machine may take a while to acknowledge; the tests wait for the ack.
+    srv = ApiServer.start(tmp_path_factory.mktemp("data"), browser_ack_timeout_seconds=30)
     yield srv
     srv.stop()
 

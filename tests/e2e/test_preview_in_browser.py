@@ -31,7 +31,9 @@ def server(
     if request.param == "embedded":
         yield request.getfixturevalue("embedded_server")
         return
-    cluster = Cluster.start(tmp_path_factory.mktemp("e2e-cluster"), ("n1",))
+    cluster = Cluster.start(
+        tmp_path_factory.mktemp("e2e-cluster"), ("n1",), browser_ack_timeout_seconds=30
+    )
     yield cluster.api
     cluster.stop()
 
