@@ -18,8 +18,9 @@ COPY kontext_preview ./kontext_preview
 COPY workers ./workers
 COPY sandbox-images ./sandbox-images
 RUN pip install --no-cache-dir . \
-    && cd sandbox-images/template && npm ci --ignore-scripts --no-audit --no-fund \
-    && mkdir -p /data && chown kontext /data
+    && (cd sandbox-images/template && npm ci --ignore-scripts --no-audit --no-fund) \
+    && (cd sandbox-images/deployer && npm ci --ignore-scripts --no-audit --no-fund) \
+    && mkdir -p /data /deployments && chown kontext /data /deployments
 
 USER kontext
 ENV KONTEXT_DATA_DIR=/data \

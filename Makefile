@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TEMPLATE := sandbox-images/template
+DEPLOYER := sandbox-images/deployer
 NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -42,10 +43,11 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.serve-installed
 
-template: node-check $(TEMPLATE)/node_modules/.package-lock.json
+template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(DEPLOYER)/node_modules/.package-lock.json
 
-$(TEMPLATE)/node_modules/.package-lock.json: $(TEMPLATE)/package.json $(TEMPLATE)/package-lock.json
-	cd $(TEMPLATE) && npm ci --ignore-scripts --no-audit --no-fund
+# The Vite template every preview reuses, and the local deployer's tools (the Motoko compiler).
+sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
+	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 node-check:
@@ -64,4 +66,4 @@ redis:
 	  for i in 1 2 3 4 5 6 7 8 9 10; do $(PY) -c 'import redis; redis.Redis().ping()' 2>/dev/null && break; sleep 0.5; done; }
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules
+	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules

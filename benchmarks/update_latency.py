@@ -32,7 +32,7 @@ from kontext_preview.config import Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.distributed.cluster import Cluster
 from tests.project import FIXTURES, project_files
-from tests.server import ApiServer
+from tests.server import ApiServer, auth
 
 HEADER = "src/frontend/src/Header.tsx"
 CSS = "src/frontend/src/index.css"
@@ -99,7 +99,7 @@ def run_kontext(
             page = browser.new_page()
             page.goto(session["previewUrl"])
             page.wait_for_selector("#title")
-            client = httpx.Client(base_url=server.base_url, trust_env=False)
+            client = httpx.Client(base_url=server.base_url, trust_env=False, headers=auth())
 
             def apply(name: str, content: str) -> None:
                 client.post(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kontext_preview import __version__
+from kontext_preview.auth import ApiKeys, current_user
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
+from kontext_preview.deploy.sites import DeployedSites
 from kontext_preview.errors import KontextError, LimitExceeded
 from kontext_preview.previews.front import EmbeddedPreviews, Previews
 from kontext_preview.previews.router import router as previews_router
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
+    api_keys = ApiKeys.from_settings(settings)
     previews = create_previews(settings)
     proxy = PreviewProxy(previews)
 
@@ -53,8 +56,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     api.state.previews = previews
     api.state.settings = settings
-    api.include_router(previews_router)
-    api.include_router(changes_router)
+    api.state.api_keys = api_keys
+    authenticated = [Depends(current_user)]
+    api.include_router(previews_router, dependencies=authenticated)
+    api.include_router(changes_router, dependencies=authenticated)
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         api.add_middleware(
@@ -69,7 +74,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     async def index() -> dict[str, Any]:
         return {"name": "kontext-preview", "version": __version__, "docs": "/docs"}
 
-    return HostRouter(api, proxy, PreviewHosts(settings))
+    return HostRouter(
+        api,
+        proxy,
+        PreviewHosts(settings),
+        DeployedSites(settings),
+        PreviewHosts(settings, settings.deploy_prefix),
+    )
 
 
 def create_previews(settings: Settings) -> Previews:
@@ -82,18 +93,33 @@ def create_previews(settings: Settings) -> Previews:
 
 
 class HostRouter:
-    """Send preview hosts to the proxy and every other host to the API."""
+    """Send preview hosts to the proxy, deployment hosts to their published sites and
+    every other host to the API."""
 
-    def __init__(self, api: FastAPI, proxy: PreviewProxy, hosts: PreviewHosts):
+    def __init__(
+        self,
+        api: FastAPI,
+        proxy: PreviewProxy,
+        hosts: PreviewHosts,
+        sites: DeployedSites,
+        site_hosts: PreviewHosts,
+    ):
         self.api = api
         self.proxy = proxy
         self.hosts = hosts
+        self.sites = sites
+        self.site_hosts = site_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            session_id = self.hosts.session_id(Headers(scope=scope).get("host"))
+            host = Headers(scope=scope).get("host")
+            session_id = self.hosts.session_id(host)
             if session_id is not None:
                 await self.proxy(scope, receive, send, session_id)
+                return
+            session_id = self.site_hosts.session_id(host)
+            if session_id is not None:
+                await self.sites(scope, receive, send, session_id)
                 return
         await self.api(scope, receive, send)
 
@@ -136,6 +162,7 @@ def error_response(exc: KontextError) -> JSONResponse:
     return JSONResponse(
         {"success": False, "error": {"code": exc.code, "message": exc.message}},
         status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 

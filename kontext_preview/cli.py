@@ -17,6 +17,7 @@ import click
 import uvicorn
 
 from kontext_preview.app import create_app
+from kontext_preview.auth import KEY_FILE_NAME, LOCAL_USER, ApiKeys
 from kontext_preview.config import Settings
 
 MIN_NODE = (20, 19)
@@ -41,6 +42,10 @@ def serve(host: str | None, port: int | None, log_level: str) -> None:
     problems = check_environment(settings)
     if settings.mode == "distributed":
         problems += check_redis(settings)
+    try:
+        keys = ApiKeys.from_settings(settings)
+    except (ValueError, OSError) as exc:
+        problems.append(f"API keys: {exc}")
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
@@ -52,6 +57,14 @@ def serve(host: str | None, port: int | None, log_level: str) -> None:
         f"(docs at /docs, previews at {settings.preview_url('<id>')})",
         nl=True,
     )
+    if keys.generated:
+        click.echo(
+            f"API key (user {LOCAL_USER}, kept in {settings.data_dir / KEY_FILE_NAME}): "
+            f"{keys.generated}\n  send it as `Authorization: Bearer <key>`; configure "
+            "KONTEXT_API_KEYS for more users"
+        )
+    else:
+        click.echo(f"API keys: {len(keys.users)} configured")
     sys.stdout.flush()
     config = uvicorn.Config(
         create_app(settings), log_level=log_level, ws_per_message_deflate=False, lifespan="on"
@@ -224,4 +237,12 @@ def check_environment(settings: Settings) -> list[str]:
         problems.append(
             f"the Vite template in {settings.template_dir} is not installed; run `make template`"
         )
+    tools = settings.deployer_tools_dir / "node_modules" / "motoko"
+    if settings.deployer == "local" and not tools.is_dir():
+        problems.append(
+            f"the local deployer's Motoko compiler ({tools}) is not installed; run `make template` "
+            "(or set KONTEXT_DEPLOYER=none or command)"
+        )
+    if settings.deployer == "command" and not settings.deploy_command:
+        problems.append("KONTEXT_DEPLOYER=command needs KONTEXT_DEPLOY_COMMAND")
     return problems

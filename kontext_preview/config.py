@@ -71,14 +71,26 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_IGNORED_DEV_DEPENDENCIES)
     )
 
-    # Limits on what the AI may send.
-    max_sessions: int = 50
+    # Who may call the API: API key → user (JSON), or a file of `user key` lines.
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+
+    # Limits on what the AI may send, and on what runs.
+    max_sessions: int = Field(default=500, description="Sessions one node keeps (all users).")
+    max_sessions_per_user: int = 100
+    max_running_sessions: int = Field(
+        default=20, description="Live Vite processes per node; the LRU idle one hibernates."
+    )
     max_files: int = 2000
     max_file_bytes: int = 5 * MiB
     max_session_bytes: int = 50 * MiB
     max_request_bytes: int = 70 * MiB
     max_path_length: int = 512
     session_ttl_seconds: int = 24 * 60 * 60
+    hibernate_after_seconds: float = 30 * 60
+    expired_retention_seconds: int = 7 * 24 * 60 * 60
+    restart_limit: int = Field(default=3, description="Vite restarts allowed per window.")
+    restart_window_seconds: float = 300.0
     log_lines: int = 200
 
     # Events (GET /kontext/preview/{id}/events).
@@ -87,6 +99,21 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = 15.0
     browser_ack_timeout_seconds: float = 5.0
     reap_interval_seconds: float = 60.0
+
+    # Full deployments (backend/dependency changes, and the fallback when a preview fails).
+    deployer: Literal["local", "command", "none"] = "local"
+    deploy_command: str | None = None
+    deploy_env: list[str] = Field(default_factory=list)
+    deploy_timeout_seconds: float = 600.0
+    deploy_prefix: str = "deploy-"
+    motoko_flags: list[str] = Field(
+        default_factory=lambda: ["--default-persistent-actors"],
+        description="moc flags for the Motoko check (`actor {}` is persistent by default).",
+    )
+    deployments_dir: Path | None = Field(
+        default=None, description="Published sites; default <data_dir>/deployments."
+    )
+    fallback_to_deployment: bool = True
 
     # Distributed mode: the API in front, Celery workers over Redis keep the sessions.
     mode: Literal["embedded", "distributed"] = "embedded"
@@ -108,6 +135,14 @@ class Settings(BaseSettings):
     def agent_dir(self) -> Path:
         return self.sandbox_images_dir / "agent"
 
+    @cached_property
+    def deployer_tools_dir(self) -> Path:
+        return self.sandbox_images_dir / "deployer"
+
+    @property
+    def deploy_root(self) -> Path:
+        return self.deployments_dir or self.data_dir / "deployments"
+
     @property
     def effective_public_port(self) -> int | None:
         port = self.port if self.public_port is None else self.public_port
@@ -117,10 +152,16 @@ class Settings(BaseSettings):
         return f"{self.preview_prefix}{session_id}.{self.preview_domain}"
 
     def preview_origin(self, session_id: str, scheme: str | None = None) -> str:
+        return self._origin(self.preview_host(session_id), scheme)
+
+    def deploy_url(self, session_id: str) -> str:
+        return self._origin(f"{self.deploy_prefix}{session_id}.{self.preview_domain}") + "/"
+
+    def _origin(self, host: str, scheme: str | None = None) -> str:
         port = self.effective_public_port
         default_port = 443 if self.public_scheme == "https" else 80
         suffix = f":{port}" if port and port != default_port else ""
-        return f"{scheme or self.public_scheme}://{self.preview_host(session_id)}{suffix}"
+        return f"{scheme or self.public_scheme}://{host}{suffix}"
 
     def preview_url(self, session_id: str) -> str:
         return self.preview_origin(session_id) + "/"

@@ -9,6 +9,7 @@ with a message a person (or the AI in the chat) can act on.
 class KontextError(Exception):
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
         super().__init__(message)

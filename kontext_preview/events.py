@@ -33,6 +33,8 @@ UPDATE_RECEIVED = "update.received"
 UPDATE_APPLIED = "update.applied"
 PREVIEW_ERROR = "preview.error"
 DEPLOY_QUEUED = "deploy.queued"
+DEPLOY_SUPERSEDED = "deploy.superseded"
+DEPLOY_STARTED = "deploy.started"
 DEPLOY_PROGRESS = "deploy.progress"
 DEPLOY_SUCCEEDED = "deploy.succeeded"
 DEPLOY_FAILED = "deploy.failed"
@@ -49,6 +51,8 @@ EVENT_TYPES = (
     UPDATE_APPLIED,
     PREVIEW_ERROR,
     DEPLOY_QUEUED,
+    DEPLOY_SUPERSEDED,
+    DEPLOY_STARTED,
     DEPLOY_PROGRESS,
     DEPLOY_SUCCEEDED,
     DEPLOY_FAILED,

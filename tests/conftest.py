@@ -1,5 +1,6 @@
 import copy
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +86,38 @@ def with_dependency(files: list[dict[str, Any]], name: str, version: str) -> lis
 
 def session_dir(server: ApiServer, session_id: str) -> Path:
     return server.data_dir / "sessions" / session_id
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole suite (every server stopped): no dev server, build or deploy command,
+    no session workspace or published site, no Redis key of a test session is left."""
+    yield
+    import redis
+
+    base = str(tmp_path_factory.getbasetemp())
+    leftovers = [
+        f"process {pid}: {cmdline[:200]!r}"
+        for pid, cmdline, cwd in _processes()
+        if base.encode() in cmdline or cwd.startswith(base)
+    ]
+    for parent in Path(base).rglob("*"):
+        if parent.is_dir() and parent.name in ("sessions", "deployments"):
+            leftovers += [f"directory {entry}" for entry in parent.iterdir()]
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/13")
+    leftovers += [f"redis key {k!r}" for k in client.scan_iter("kp-test-*")]
+    assert not leftovers, "left behind:\n" + "\n".join(leftovers)
+
+
+def _processes() -> Iterator[tuple[int, bytes, str]]:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            cwd = os.readlink(entry / "cwd")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            yield int(entry.name), cmdline, cwd

@@ -1,5 +1,6 @@
 """A real kontext-preview server in a subprocess, as a user runs it, and helpers around it."""
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,14 @@ from typing import Any
 import httpx
 
 READY = re.compile(r"listening on http://([\d.]+):(\d+)/")
+# The API keys every test server accepts (unless a test passes api_keys itself).
+ALICE_KEY = "kp-test-alice-0123456789abcdef"
+BOB_KEY = "kp-test-bob-0123456789abcdef"
+TEST_KEYS = {ALICE_KEY: "alice", BOB_KEY: "bob"}
+
+
+def auth(key: str = ALICE_KEY) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
 
 
 @dataclass
@@ -24,8 +33,16 @@ class ApiServer:
 
     @classmethod
     def start(cls, data_dir: Path, **settings: Any) -> "ApiServer":
+        """Start a server; ``api_keys`` defaults to TEST_KEYS (None: the generated local key)."""
+        settings.setdefault("api_keys", TEST_KEYS)
         env = {**os.environ, "KONTEXT_DATA_DIR": str(data_dir)}
-        env.update({f"KONTEXT_{k.upper()}": str(v) for k, v in settings.items()})
+        env.update(
+            {
+                f"KONTEXT_{k.upper()}": json.dumps(v) if isinstance(v, dict | list) else str(v)
+                for k, v in settings.items()
+                if v is not None
+            }
+        )
         process = subprocess.Popen(
             [sys.executable, "-m", "kontext_preview", "serve", "--port", "0"],
             env=env,
@@ -54,8 +71,8 @@ class ApiServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=180, trust_env=False)
+    def client(self, key: str = ALICE_KEY) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=180, trust_env=False, headers=auth(key))
 
     def preview_host(self, session_id: str) -> str:
         return f"preview-{session_id}.localhost:{self.port}"

@@ -77,16 +77,18 @@ class RedisSessionStore(SessionStore):
 
         self.runtime.writer.submit(write)
 
-    async def removed(self, session_id: str) -> None:
+    async def removed(self, session_id: str, owner: str, reason: str) -> None:
         runtime = self.runtime
+        settings = runtime.settings
         await runtime.writer.run(
             lambda pipe: registry.purge(
                 pipe,
                 runtime.keys,
                 session_id,
-                runtime.settings.node_name,
+                settings.node_name,
                 None,
-                runtime.settings.events_retention_seconds,
+                settings.events_retention_seconds,
+                registry.ended_for(settings, reason, owner),
             )
         )
 
@@ -100,6 +102,7 @@ class NodeRuntime:
         self._thread = threading.Thread(target=self._run_loop, name="kontext-runtime", daemon=True)
         self._heartbeat: asyncio.Future[None] | None = None
         self._wakes: asyncio.Future[None] | None = None
+        self._cull: asyncio.Future[None] | None = None
         # Each session's files as last committed to Redis: what the next commit diffs against.
         self.committed: dict[str, dict[str, bytes]] = {}
         self.redis: RedisClient
@@ -150,10 +153,11 @@ class NodeRuntime:
         await self._beat()
         self._heartbeat = asyncio.ensure_future(self._beat_forever())
         self._wakes = asyncio.ensure_future(self._listen_for_wakes())
+        self._cull = asyncio.ensure_future(self._cull_forever())
         log.info("node %s: runtime ready (queue %s)", self.node, self.keys.node_sessions(self.node))
 
     async def _teardown(self) -> None:
-        for task in (self._heartbeat, self._wakes):
+        for task in (self._heartbeat, self._wakes, self._cull):
             if task:
                 task.cancel()
         await self.redis.hdel(self.keys.nodes, self.node)  # take no new sessions
@@ -190,6 +194,35 @@ class NodeRuntime:
             except Exception:
                 log.exception("node %s: heartbeat failed", self.node)
 
+    async def _cull_forever(self) -> None:
+        """Hibernate this node's idle sessions (beat expires sessions cluster-wide)."""
+        while True:
+            await asyncio.sleep(self.settings.reap_interval_seconds)
+            try:
+                await self.sync_activity()
+                await self.service.cull(expire=False)
+            except Exception:
+                log.exception("node %s: the cull of idle sessions failed", self.node)
+
+    async def sync_activity(self) -> None:
+        """Activity is recorded by the API (the expiry set): bring it to the sessions here."""
+        ids = list(self.service.sessions)
+        if not ids:
+            return
+        scores = await self.redis.zmscore(self.keys.sessions, ids)
+        for session_id, expires in zip(ids, scores, strict=True):
+            session = self.service.sessions.get(session_id)
+            if session is not None and expires is not None:
+                session.last_activity = max(
+                    session.last_activity, float(expires) - session.ttl_seconds
+                )
+
+    async def resume(self, session_id: str) -> None:
+        session = self.service.sessions.get(session_id)
+        if session is not None:
+            session.touch()
+            self.service.resume(session)
+
     async def _listen_for_wakes(self) -> None:
         """Start applying a session's updates as soon as the API nudges this node, instead of
         when Celery delivers the task (which then finds the inbox empty). Only a shortcut:
@@ -222,6 +255,7 @@ class NodeRuntime:
         return {
             "id": session.id,
             "node": self.node,
+            "owner": session.owner,
             "status": session.status.value,
             "error": session.error or "",
             "framework": session.layout.framework,
@@ -233,8 +267,10 @@ class NodeRuntime:
             "createdAt": repr(session.created_at),
             "ttl": str(session.ttl_seconds),
             "deployments": json.dumps(
-                [deployment_dict(d) for d in self.service.deployer.deployments(session.id)]
+                [deployment_dict(d) for d in self.service.deployments.deployments(session.id)]
             ),
+            "deploymentUrl": self.service.deployment_url(session.id) or "",
+            "fallback": session.fallback or "",
         }
 
     def _commit_files(
@@ -268,7 +304,11 @@ class NodeRuntime:
         files, meta = payload
         try:
             session = await self.service.create(
-                files, meta.get("packageJson"), meta.get("projectType"), new_id=session_id
+                files,
+                meta.get("packageJson"),
+                meta.get("projectType"),
+                owner=meta.get("owner") or "local",
+                new_id=session_id,
             )
         except KontextError as exc:
             refused = error_reply(exc)
@@ -284,6 +324,8 @@ class NodeRuntime:
         def commit(pipe: Any) -> None:
             self._commit_files(pipe, session_id, {}, created.vfs.files)
             pipe.sadd(keys.node_sessions(self.node), session_id)
+            pipe.sadd(keys.owner_sessions(created.owner), session_id)
+            pipe.delete(keys.ended(session_id))
             pipe.zadd(keys.sessions, {session_id: created.expires_at})
             pipe.delete(keys.payload(request_id))
             self._reply_record(pipe, created, request_id)
@@ -411,6 +453,7 @@ class NodeRuntime:
                         record.get("node"),
                         self.events.write(session_id, reason, {"sessionId": session_id}),
                         self.settings.events_retention_seconds,
+                        registry.ended_for(self.settings, reason, record.get("owner") or ""),
                     )
                 )
 
@@ -444,7 +487,11 @@ class NodeRuntime:
         files = {name.decode(): content for name, content in raw.items()}
         shutil.rmtree(self.settings.data_dir / "sessions" / session_id, ignore_errors=True)
         session = await self.service.create(
-            files, None, record.get("projectType") or None, new_id=session_id
+            files,
+            None,
+            record.get("projectType") or None,
+            owner=record.get("owner") or "local",
+            new_id=session_id,
         )
         session.created_at = float(record.get("createdAt") or session.created_at)
         expires = await registry.expires_at(self.redis, self.keys, session_id)

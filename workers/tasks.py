@@ -39,9 +39,16 @@ def deploy(session_id: str, reasons: list[str]) -> None:
     async def queue() -> None:
         session = runtime.service.sessions.get(session_id)
         if session is not None:  # a session that has ended needs no deployment
-            await runtime.service.queue_deployment(session, reasons)
+            runtime.service.queue_deployment(session, reasons)
 
     runtime.call(queue())
+
+
+@app.task(name="kontext.resume_session")
+def resume_session(session_id: str) -> None:
+    """Wake a hibernated session (a request reached its preview URL)."""
+    runtime = get_runtime()
+    runtime.call(runtime.resume(session_id))
 
 
 @app.task(name="kontext.reap_expired")

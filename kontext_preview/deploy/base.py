@@ -1,62 +1,288 @@
-"""Deployer: where a change that needs a full deployment is sent.
+"""Full deployments: a queue per session in front of a :class:`Deployer` pipeline.
 
-The update path calls :meth:`Deployer.queue` when an update's strategy is
-``full-deploy`` (backend, dependency or structural changes); the preview still
-shows what it can in the meantime. One queued deployment per session absorbs
-later requests until it starts, so a burst of AI edits queues one deployment.
+The update path queues a deployment when an update's strategy is ``full-deploy``
+(backend, dependency or structural changes), and the service queues one as the
+fallback when a session's preview cannot serve. :class:`DeploymentQueue` runs
+them one at a time per session; a newer request supersedes a queued older one
+(it carries the newer files and both reasons), so a burst of AI edits builds
+once. Every step is reported through ``report(session_id, event, data)``, which
+the service turns into ``deploy.*`` session events.
 
-:class:`QueuedDeployments`, the embedded default, only records what was queued:
-the deployment pipeline (build, Motoko compile, upload) implements the
-interface in its own issue.
+A :class:`Deployer` runs one deployment: the built-in ``local`` pipeline
+(``kontext_preview.deploy.local``: Motoko type-check, production ``vite build``,
+published under its own origin) or an operator's ``command``
+(``kontext_preview.deploy.command``, e.g. ``dfx deploy``).
 """
 
+import asyncio
+import contextlib
+import logging
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kontext_preview import events as ev
+from kontext_preview.sandbox.process import terminate_group
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, SUPERSEDED = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "superseded",
+)
 
 
 @dataclass
 class Deployment:
     id: str
     session_id: str
-    status: str  # queued | running | succeeded | failed
+    status: str  # queued | running | succeeded | failed | superseded
     queued_at: float
     reasons: list[str] = field(default_factory=list)
+    fallback: bool = False  # queued because the preview could not serve
+    started_at: float | None = None
+    finished_at: float | None = None
+    url: str | None = None
+    error: str | None = None
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeployJob:
+    """What a deployer builds: a snapshot of the session's files when it was queued."""
+
+    deployment: Deployment
+    files: Mapping[str, bytes]
+    vite_root: str  # folder of index.html ("" at the top)
+    package_dir: str  # folder of the package.json the frontend uses
+    add_react_plugin: bool = False  # as for the preview: React without a vite.config
+
+
+@dataclass
+class DeployResult:
+    url: str | None = None
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+
+
+class DeployFailed(Exception):
+    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.diagnostics = diagnostics or []
+
+
+Progress = Callable[[str], None]
+Reporter = Callable[[str, str, dict[str, Any]], None]  # (session id, event type, data)
 
 
 class Deployer(ABC):
-    @abstractmethod
-    async def queue(self, session_id: str, reasons: list[str]) -> Deployment:
-        """Queue a deployment of the session's current files (or join the one queued)."""
+    """Runs one deployment; raises :class:`DeployFailed` with what a person can act on."""
+
+    name = "deployer"
 
     @abstractmethod
-    def deployments(self, session_id: str) -> list[Deployment]:
-        """The session's deployments, oldest first."""
+    async def run(self, job: DeployJob, progress: Progress) -> DeployResult: ...
 
     async def forget(self, session_id: str) -> None:
-        """Drop what is kept about a deleted session."""
+        """Remove what was published for a session that has ended."""
         return None
 
 
-class QueuedDeployments(Deployer):
-    def __init__(self) -> None:
-        self._by_session: dict[str, list[Deployment]] = {}
+class RecordOnly(Deployer):
+    """``KONTEXT_DEPLOYER=none``: record deployments, build nothing (the chat app deploys)."""
 
-    async def queue(self, session_id: str, reasons: list[str]) -> Deployment:
-        history = self._by_session.setdefault(session_id, [])
-        if history and history[-1].status == "queued":
-            pending = history[-1]
-            pending.reasons += [r for r in reasons if r not in pending.reasons]
-            return pending
+    name = "none"
+
+    async def run(self, job: DeployJob, progress: Progress) -> DeployResult:
+        progress("no deployer is configured (KONTEXT_DEPLOYER=none): nothing was built")
+        return DeployResult()
+
+
+@dataclass
+class _SessionQueue:
+    history: list[Deployment] = field(default_factory=list)
+    waiting: DeployJob | None = None
+    runner: asyncio.Task[None] | None = None
+
+
+class DeploymentQueue:
+    """One deployment at a time per session; the newest queued request wins."""
+
+    def __init__(self, deployer: Deployer, report: Reporter, keep: int = 20):
+        self.deployer = deployer
+        self.report = report
+        self.keep = keep
+        self._queues: dict[str, _SessionQueue] = {}
+
+    def queue(
+        self,
+        session_id: str,
+        files: Mapping[str, bytes],
+        vite_root: str,
+        package_dir: str,
+        reasons: list[str],
+        *,
+        fallback: bool = False,
+        add_react_plugin: bool = False,
+    ) -> Deployment:
+        state = self._queues.setdefault(session_id, _SessionQueue())
+        older = state.waiting.deployment if state.waiting else None
+        if older is not None:
+            reasons = older.reasons + [r for r in reasons if r not in older.reasons]
+            fallback = fallback or older.fallback
         deployment = Deployment(
-            secrets.token_hex(8), session_id, "queued", time.time(), list(reasons)
+            secrets.token_hex(8), session_id, QUEUED, time.time(), list(reasons), fallback
         )
-        history.append(deployment)
+        if older is not None:
+            older.status, older.finished_at = SUPERSEDED, time.time()
+            self.report(
+                session_id,
+                ev.DEPLOY_SUPERSEDED,
+                {"deploymentId": older.id, "by": deployment.id},
+            )
+        state.history.append(deployment)
+        del state.history[: -self.keep]
+        state.waiting = DeployJob(deployment, dict(files), vite_root, package_dir, add_react_plugin)
+        self.report(
+            session_id,
+            ev.DEPLOY_QUEUED,
+            {"deploymentId": deployment.id, "reasons": deployment.reasons, "fallback": fallback},
+        )
+        if state.runner is None or state.runner.done():
+            state.runner = asyncio.create_task(self._run_queue(session_id, state))
         return deployment
 
     def deployments(self, session_id: str) -> list[Deployment]:
-        return list(self._by_session.get(session_id, []))
+        state = self._queues.get(session_id)
+        return list(state.history) if state else []
+
+    def latest_url(self, session_id: str) -> str | None:
+        for deployment in reversed(self.deployments(session_id)):
+            if deployment.status == SUCCEEDED and deployment.url:
+                return deployment.url
+        return None
 
     async def forget(self, session_id: str) -> None:
-        self._by_session.pop(session_id, None)
+        state = self._queues.pop(session_id, None)
+        if state and state.runner and not state.runner.done():
+            state.runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await state.runner
+        try:
+            await self.deployer.forget(session_id)
+        except Exception:
+            log.exception("session %s: could not remove its deployments", session_id)
+
+    async def aclose(self) -> None:
+        for session_id in list(self._queues):
+            state = self._queues[session_id]
+            if state.runner and not state.runner.done():
+                state.runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await state.runner
+
+    async def _run_queue(self, session_id: str, state: _SessionQueue) -> None:
+        while state.waiting is not None:
+            job, state.waiting = state.waiting, None
+            await self._run_one(session_id, job)
+
+    async def _run_one(self, session_id: str, job: DeployJob) -> None:
+        deployment = job.deployment
+        deployment.status, deployment.started_at = RUNNING, time.time()
+        self.report(
+            session_id,
+            ev.DEPLOY_STARTED,
+            {"deploymentId": deployment.id, "deployer": self.deployer.name},
+        )
+
+        def progress(line: str) -> None:
+            self.report(
+                session_id, ev.DEPLOY_PROGRESS, {"deploymentId": deployment.id, "line": line}
+            )
+
+        try:
+            result = await self.deployer.run(job, progress)
+        except asyncio.CancelledError:
+            deployment.status, deployment.error = FAILED, "cancelled: the session ended"
+            raise
+        except DeployFailed as exc:
+            self._finish(deployment, FAILED, error=exc.message, diagnostics=exc.diagnostics)
+        except Exception as exc:
+            log.exception("session %s: deployment %s crashed", session_id, deployment.id)
+            self._finish(deployment, FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self._finish(deployment, SUCCEEDED, url=result.url, diagnostics=result.diagnostics)
+
+    def _finish(
+        self,
+        deployment: Deployment,
+        status: str,
+        *,
+        url: str | None = None,
+        error: str | None = None,
+        diagnostics: list[dict[str, Any]] | None = None,
+    ) -> None:
+        deployment.status, deployment.finished_at = status, time.time()
+        deployment.url, deployment.error = url, error
+        deployment.diagnostics = diagnostics or []
+        took = round((deployment.finished_at - (deployment.started_at or 0)) * 1000)
+        data: dict[str, Any] = {
+            "deploymentId": deployment.id,
+            "durationMs": took,
+            "diagnostics": deployment.diagnostics,
+        }
+        if status == SUCCEEDED:
+            self.report(deployment.session_id, ev.DEPLOY_SUCCEEDED, {**data, "url": url})
+        else:
+            self.report(deployment.session_id, ev.DEPLOY_FAILED, {**data, "error": error})
+
+
+async def run_step(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    limit_seconds: float,
+    what: str,
+    on_line: Callable[[str], None],
+) -> None:
+    """Run one deployment step in its own process group, its output (stdout and stderr)
+    line by line to ``on_line``. A step past ``limit_seconds`` is stopped, group and all; a
+    failed step raises :class:`DeployFailed` with the last lines of its output."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise DeployFailed(f"could not run {what} ({argv[0]}): {exc.strerror}") from None
+    assert process.stdout
+    tail: deque[str] = deque(maxlen=5)
+    try:
+        async with asyncio.timeout(limit_seconds):
+            while raw := await process.stdout.readline():
+                line = raw.decode(errors="replace").rstrip()
+                tail.append(line)
+                on_line(line)
+            code = await process.wait()
+    except TimeoutError:
+        raise DeployFailed(
+            f"{what} ran longer than {limit_seconds:g} s "
+            "(KONTEXT_DEPLOY_TIMEOUT_SECONDS) and was stopped"
+        ) from None
+    finally:
+        await terminate_group(process, 2.0)
+    if code != 0:
+        raise DeployFailed(f"{what} failed (exit code {code}): " + " | ".join(tail))

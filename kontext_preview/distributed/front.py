@@ -31,10 +31,10 @@ from kontext_preview.distributed.redis_io import (
     wait_reply,
     write_payload,
 )
-from kontext_preview.errors import KontextError, SessionNotFound
+from kontext_preview.errors import KontextError, SessionNotFound, TooManySessions
 from kontext_preview.events import event_data
-from kontext_preview.previews.front import Previews, Route, SessionView
-from kontext_preview.previews.session import SessionStatus, new_session_id
+from kontext_preview.previews.front import Previews, Route, SessionView, expired_view
+from kontext_preview.previews.session import EXPIRED, SessionStatus, new_session_id
 from kontext_preview.sandbox.base import Endpoint
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,27 @@ class DistributedPreviews(Previews):
 
     async def create(
         self,
+        owner: str,
         files: Mapping[str, bytes],
         package_json: dict[str, Any] | None,
         project_type: str | None,
         session_id: str | None,
     ) -> SessionView:
+        sid = new_session_id()
         if session_id is not None:
-            await self._update(session_id, files, (), replace_all=True, package_json=package_json)
-            return await self.view(session_id)
+            if not await self._restorable(session_id, owner):
+                await self._record(session_id, owner)
+                await self._update(
+                    session_id, files, (), replace_all=True, package_json=package_json
+                )
+                return await self.view(session_id, owner)
+            sid = session_id  # an expired session, restored with these files
+        await self._check_room(owner)
         node = await self._pick_node()
-        sid, request_id = new_session_id(), secrets.token_hex(16)
+        request_id = secrets.token_hex(16)
         meta = {
             "kind": "create",
+            "owner": owner,
             "packageJson": package_json,
             "projectType": project_type,
             "receivedAt": time.time(),
@@ -120,8 +129,9 @@ class DistributedPreviews(Previews):
         return registry.view_of(record)
 
     async def update(
-        self, session_id: str, files: Mapping[str, bytes], deleted: Iterable[str]
+        self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
     ) -> dict[str, Any]:
+        await self._record(session_id, owner)
         return await self._update(session_id, files, deleted)
 
     async def _update(
@@ -181,8 +191,13 @@ class DistributedPreviews(Previews):
         await self._send("kontext.apply_updates", [session_id], node_queue(node))
         return await wait_reply(self.redis, keys, request_id, timeout, "update")
 
-    async def view(self, session_id: str, *, detail: bool = False) -> SessionView:
-        record = await self._record(session_id)
+    async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
+        try:
+            record = await self._record(session_id, owner)
+        except SessionNotFound:
+            if await self._restorable(session_id, owner):
+                return expired_view(session_id)
+            raise
         logs = None
         if detail:
             raw = await self.redis.lrange(self.keys.logs(session_id), 0, -1)
@@ -191,11 +206,11 @@ class DistributedPreviews(Previews):
         expires = await registry.expires_at(self.redis, self.keys, session_id)
         return registry.view_of(record, expires, logs)
 
-    async def wait_settled(self, session_id: str, seconds: float) -> SessionView:
+    async def wait_settled(self, session_id: str, owner: str, seconds: float) -> SessionView:
         deadline = time.monotonic() + seconds
         after = await self.events.last_id(session_id)
         while True:
-            view = registry.view_of(await self._record(session_id))
+            view = registry.view_of(await self._record(session_id, owner))
             remaining = deadline - time.monotonic()
             if view.settled or remaining <= 0:
                 return view
@@ -203,8 +218,8 @@ class DistributedPreviews(Previews):
             if events:
                 after = events[-1].id
 
-    async def delete(self, session_id: str) -> None:
-        record = await self._record(session_id)
+    async def delete(self, session_id: str, owner: str) -> None:
+        record = await self._record(session_id, owner)
         node = record.get("node", "")
         alive = {n.name: n for n in await registry.nodes(self.redis, self.keys)}
         if node in alive and alive[node].alive(self.settings.node_heartbeat_seconds):
@@ -227,34 +242,83 @@ class DistributedPreviews(Previews):
                 node,
                 self.events.write(session_id, ev.SESSION_DELETED, {"sessionId": session_id}),
                 self.settings.events_retention_seconds,
+                registry.ended_for(self.settings, ev.SESSION_DELETED, owner),
             )
             await pipe.execute()
 
-    async def route(self, session_id: str) -> Route | None:
+    async def owns(self, session_id: str, owner: str) -> bool:
+        if not _SESSION_ID.match(session_id):
+            return False
+        live = await self.redis.hget(self.keys.session(session_id), "owner")
+        if live is None:
+            live = await self.redis.hget(self.keys.ended(session_id), "owner")
+        return live is not None and live.decode() == owner
+
+    async def route(self, session_id: str, *, resume: bool = True) -> Route | None:
         if not _SESSION_ID.match(session_id):
             return None
-        status, error, host, port = await self.redis.hmget(
-            self.keys.session(session_id), ["status", "error", "host", "port"]
+        fields = ["status", "error", "host", "port", "node", "fallback", "deploymentUrl"]
+        status, error, host, port, node, fallback, url = await self.redis.hmget(
+            self.keys.session(session_id), fields
         )
         if status is None:
-            return None
-        await self._touch(session_id)
+            reason = await self.redis.hget(self.keys.ended(session_id), "reason")
+            return Route(EXPIRED, None, None) if reason == ev.SESSION_EXPIRED.encode() else None
+        touched = await self._touch(session_id)
+        if resume and touched and status == SessionStatus.HIBERNATED.value.encode() and node:
+            await self._send("kontext.resume_session", [session_id], node_queue(node.decode()))
         endpoint = None
         if status == SessionStatus.ACTIVE.value.encode() and host and port:
             endpoint = Endpoint(host.decode(), int(port))
-        return Route(status.decode(), error.decode() if error else None, endpoint)
+        deploy_error = None
+        if fallback and not url:
+            deploy_error = await self._fallback_error(session_id)
+        return Route(
+            status.decode(),
+            error.decode() if error else None,
+            endpoint,
+            fallback.decode() if fallback else None,
+            url.decode() if url else None,
+            deploy_error,
+        )
+
+    async def _fallback_error(self, session_id: str) -> str | None:
+        raw = await self.redis.hget(self.keys.session(session_id), "deployments")
+        deployments = json.loads(raw or b"[]")
+        last = deployments[-1] if deployments else None
+        return last.get("error") if last and last.get("status") == "failed" else None
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _record(self, session_id: str) -> dict[str, str]:
+    async def _record(self, session_id: str, owner: str) -> dict[str, str]:
         found = (
             await registry.record(self.redis, self.keys, session_id)
             if _SESSION_ID.match(session_id)
             else None
         )
-        if found is None:
+        if found is None or found.get("owner") != owner:
             raise SessionNotFound(session_id[:80])
         return found
+
+    async def _restorable(self, session_id: str, owner: str) -> bool:
+        if not _SESSION_ID.match(session_id):
+            return False
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self.keys.session(session_id))
+            pipe.hmget(self.keys.ended(session_id), ["owner", "reason"])
+            live, (who, reason) = await pipe.execute()
+        return not live and who == owner.encode() and reason == ev.SESSION_EXPIRED.encode()
+
+    async def _check_room(self, owner: str) -> None:
+        """The per-user limit, across every node (each node also enforces its own)."""
+        mine = await self.redis.scard(self.keys.owner_sessions(owner))
+        limit = self.settings.max_sessions_per_user
+        if mine >= limit:
+            raise TooManySessions(
+                f"you have {mine} live preview sessions, the limit per user "
+                f"(KONTEXT_MAX_SESSIONS_PER_USER) is {limit}: delete one with "
+                "DELETE /kontext/preview/{id}, or let idle ones expire"
+            )
 
     async def _pick_node(self) -> registry.Node:
         """The live node with the most room (fewest sessions for its capacity)."""
@@ -267,16 +331,18 @@ class DistributedPreviews(Previews):
             )
         return min(candidates, key=lambda n: (n.sessions / max(n.capacity, 1), n.sessions))
 
-    async def _touch(self, session_id: str, *, force: bool = False) -> None:
+    async def _touch(self, session_id: str, *, force: bool = False) -> bool:
+        """Record activity (at most once a second per session, unless ``force``)."""
         now = time.monotonic()
         if not force and now - self._touched.get(session_id, 0.0) < TOUCH_EVERY_SECONDS:
-            return
+            return False
         self._touched[session_id] = now
         if len(self._touched) > 10_000:
             self._touched.clear()
         async with self.redis.pipeline(transaction=False) as pipe:
             registry.touch(pipe, self.keys, session_id, self.settings.session_ttl_seconds)
             await pipe.execute()
+        return True
 
     async def _send(self, task: str, args: list[Any], queue: str) -> None:
         # Celery's publisher is synchronous; keep the event loop free while it talks to Redis.

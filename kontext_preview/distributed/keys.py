@@ -44,6 +44,12 @@ class Keys:
     def reply(self, request_id: str) -> str:  # list: a worker's answer to a request
         return f"{self.prefix}reply:{request_id}"
 
+    def owner_sessions(self, owner: str) -> str:  # set: a user's live sessions
+        return f"{self.prefix}owner:{owner}:sessions"
+
+    def ended(self, session_id: str) -> str:  # hash {owner, reason}: expires with retention
+        return f"{self.prefix}ended:{session_id}"
+
     def session_keys(self, session_id: str) -> list[str]:
         """Everything kept about a session but its event stream (kept for late readers)."""
         return [

@@ -71,6 +71,8 @@ def view_of(
         files=int(record.get("files") or 0),
         logs=logs or [],
         deployments=json.loads(record.get("deployments") or "[]"),
+        deployment_url=record.get("deploymentUrl") or None,
+        fallback=record.get("fallback") or None,
     )
 
 
@@ -92,13 +94,35 @@ def touch(pipe: Pipeline, keys: Keys, session_id: str, ttl: int, at: float | Non
 
 
 def purge(
-    pipe: Pipeline, keys: Keys, session_id: str, node: str | None, event: Any, retention: int
+    pipe: Pipeline,
+    keys: Keys,
+    session_id: str,
+    node: str | None,
+    event: Any,
+    retention: int,
+    ended: tuple[str, str, int] | None = None,
 ) -> None:
-    """Drop every registry key of a session (its event stream expires later)."""
+    """Drop every registry key of a session (its event stream expires later). ``ended``
+    (owner, reason, seconds) leaves a note of how it ended, for its owner: the expired
+    page, the restore, a late SSE reader."""
     pipe.delete(*keys.session_keys(session_id))
     pipe.zrem(keys.sessions, session_id)
     if node:
         pipe.srem(keys.node_sessions(node), session_id)
+    if ended is not None:
+        owner, reason, keep = ended
+        pipe.srem(keys.owner_sessions(owner), session_id)
+        pipe.hset(keys.ended(session_id), mapping={"owner": owner, "reason": reason})
+        pipe.expire(keys.ended(session_id), keep)
     if event is not None:
         event(pipe)
     pipe.expire(keys.events(session_id), retention)
+
+
+def ended_for(settings: Any, reason: str, owner: str) -> tuple[str, str, int]:
+    keep = (
+        settings.expired_retention_seconds
+        if reason == "session.expired"
+        else settings.events_retention_seconds
+    )
+    return owner, reason, int(keep)

@@ -11,6 +11,7 @@ response's fields), so the API behaves the same in both.
 import asyncio
 import contextlib
 import logging
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from typing import Any
 
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import Deployment
+from kontext_preview.errors import SessionNotFound
 from kontext_preview.events import EventLog
 from kontext_preview.previews.service import PreviewService
-from kontext_preview.previews.session import PreviewSession, SessionStatus
+from kontext_preview.previews.session import EXPIRED, SETTLED, PreviewSession, SessionStatus
 from kontext_preview.previews.updates import UpdateResult
 from kontext_preview.sandbox.base import Endpoint
 
@@ -39,10 +41,15 @@ class SessionView:
     files: int = 0
     logs: list[str] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    deployment_url: str | None = None
+    fallback: str | None = None  # why the deployment serves instead of the live preview
 
     @property
     def settled(self) -> bool:
-        return self.status in (SessionStatus.ACTIVE.value, SessionStatus.FAILED.value)
+        return self.status in SETTLED_VALUES
+
+
+SETTLED_VALUES = frozenset({*(s.value for s in SETTLED), EXPIRED})
 
 
 @dataclass(frozen=True)
@@ -52,39 +59,67 @@ class Route:
     status: str
     error: str | None
     endpoint: Endpoint | None
+    fallback: str | None = None
+    deployment_url: str | None = None
+    deploy_error: str | None = None  # the fallback deployment failed too
+
+
+def expired_view(session_id: str) -> SessionView:
+    return SessionView(
+        id=session_id,
+        status=EXPIRED,
+        error="the session was idle longer than its time to live and was cleaned up; "
+        "create it again with this sessionId and the project's files to restore it",
+        framework="",
+        vite_root="",
+        project_type=None,
+        expires_at=0,
+    )
 
 
 class Previews(ABC):
     settings: Settings
     events: EventLog
 
+    # Every verb takes the calling user (``owner``): another user's session is answered
+    # exactly like an unknown one (SessionNotFound).
+
     @abstractmethod
     async def create(
         self,
+        owner: str,
         files: Mapping[str, bytes],
         package_json: dict[str, Any] | None,
         project_type: str | None,
         session_id: str | None,
-    ) -> SessionView: ...
+    ) -> SessionView:
+        """Create a session; with ``session_id``, replace its files (or restore it if it
+        expired)."""
 
     @abstractmethod
     async def update(
-        self, session_id: str, files: Mapping[str, bytes], deleted: Iterable[str]
+        self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
     ) -> dict[str, Any]:
         """Apply an update; answer the update response's fields."""
 
     @abstractmethod
-    async def view(self, session_id: str, *, detail: bool = False) -> SessionView: ...
+    async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
+        """The session (an expired one, while remembered, with status ``expired``)."""
 
     @abstractmethod
-    async def wait_settled(self, session_id: str, seconds: float) -> SessionView: ...
+    async def wait_settled(self, session_id: str, owner: str, seconds: float) -> SessionView: ...
 
     @abstractmethod
-    async def delete(self, session_id: str) -> None: ...
+    async def delete(self, session_id: str, owner: str) -> None: ...
 
     @abstractmethod
-    async def route(self, session_id: str) -> Route | None:
-        """Where to send a preview request (and note it as activity); None if unknown."""
+    async def owns(self, session_id: str, owner: str) -> bool:
+        """Whether the session (live, or ended and still remembered) is the owner's."""
+
+    @abstractmethod
+    async def route(self, session_id: str, *, resume: bool = True) -> Route | None:
+        """Where to send a preview request, noted as activity; a hibernated session is
+        woken (``resume``). None if unknown."""
 
     async def start(self) -> None:
         return None
@@ -99,6 +134,12 @@ def deployment_dict(deployment: Deployment) -> dict[str, Any]:
         "status": deployment.status,
         "queuedAt": deployment.queued_at,
         "reasons": list(deployment.reasons),
+        "fallback": deployment.fallback,
+        "startedAt": deployment.started_at,
+        "finishedAt": deployment.finished_at,
+        "url": deployment.url,
+        "error": deployment.error,
+        "diagnostics": list(deployment.diagnostics),
     }
 
 
@@ -116,8 +157,12 @@ def session_view(
         files=len(session.vfs.files),
         logs=list(session.logs) if detail else [],
         deployments=(
-            [deployment_dict(d) for d in service.deployer.deployments(session.id)] if detail else []
+            [deployment_dict(d) for d in service.deployments.deployments(session.id)]
+            if detail
+            else []
         ),
+        deployment_url=service.deployment_url(session.id),
+        fallback=session.fallback,
     )
 
 
@@ -152,46 +197,83 @@ class EmbeddedPreviews(Previews):
 
     async def create(
         self,
+        owner: str,
         files: Mapping[str, bytes],
         package_json: dict[str, Any] | None,
         project_type: str | None,
         session_id: str | None,
     ) -> SessionView:
-        session = await self.service.create(files, package_json, project_type, session_id)
+        session = await self.service.create(
+            files, package_json, project_type, session_id, owner=owner
+        )
         return session_view(self.service, session)
 
     async def update(
-        self, session_id: str, files: Mapping[str, bytes], deleted: Iterable[str]
+        self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
     ) -> dict[str, Any]:
-        result = await self.service.update(session_id, files, deleted)
+        result = await self.service.update(session_id, files, deleted, owner=owner)
         return update_response(result, self.service.get(session_id).status.value)
 
-    async def view(self, session_id: str, *, detail: bool = False) -> SessionView:
-        session = self.service.get(session_id)
+    async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
+        try:
+            session = self.service.get(session_id, owner)
+        except SessionNotFound:
+            if self.service.restorable(session_id, owner):
+                return expired_view(session_id)
+            raise
         session.touch()
         return session_view(self.service, session, detail=detail)
 
-    async def wait_settled(self, session_id: str, seconds: float) -> SessionView:
-        session = self.service.get(session_id)
+    async def wait_settled(self, session_id: str, owner: str, seconds: float) -> SessionView:
+        session = self.service.get(session_id, owner)
         await self.service.wait_settled(session, seconds)
         return session_view(self.service, session)
 
-    async def delete(self, session_id: str) -> None:
-        await self.service.delete(session_id)
+    async def delete(self, session_id: str, owner: str) -> None:
+        await self.service.delete(session_id, owner=owner)
 
-    async def route(self, session_id: str) -> Route | None:
-        session = self.service.sessions.get(session_id)
+    async def owns(self, session_id: str, owner: str) -> bool:
+        return self.service.owns(session_id, owner)
+
+    async def route(self, session_id: str, *, resume: bool = True) -> Route | None:
+        service = self.service
+        session = service.sessions.get(session_id)
         if session is None:
-            return None
+            ended = service.ended_as(session_id)
+            return Route(EXPIRED, None, None) if ended and ended.expired else None
         session.touch()
+        status = session.status
+        if resume:
+            service.resume(session)  # the browser is told it is waking up
         sandbox = session.sandbox
         active = session.status is SessionStatus.ACTIVE and sandbox is not None
+        deployments = service.deployments.deployments(session_id)
+        last = deployments[-1] if deployments else None
         return Route(
-            session.status.value, session.error, sandbox.endpoint if sandbox and active else None
+            status.value,
+            session.error,
+            sandbox.endpoint if sandbox and active else None,
+            session.fallback,
+            service.deployment_url(session_id),
+            last.error if last and last.status == "failed" else None,
         )
 
     async def start(self) -> None:
+        self._remove_leftovers()
         self._reaper = asyncio.create_task(self._reap_forever())
+
+    def _remove_leftovers(self) -> None:
+        """Embedded sessions live in this process: workspaces and published sites found
+        at start belong to a run that was killed, and nothing can reach them."""
+        settings = self.settings
+        found = 0
+        for parent in (settings.data_dir / "sessions", settings.deploy_root):
+            if parent.is_dir():
+                for entry in parent.iterdir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                    found += 1
+        if found:
+            log.warning("removed %d session directories left by a previous run", found)
 
     async def shutdown(self) -> None:
         if self._reaper:
@@ -201,10 +283,11 @@ class EmbeddedPreviews(Previews):
         await self.service.shutdown()
 
     async def _reap_forever(self) -> None:
-        """The embedded cull: expire idle sessions; a failing sweep is logged, never fatal."""
+        """The embedded cull: hibernate and expire idle sessions; a failing sweep is
+        logged, never fatal."""
         while True:
             await asyncio.sleep(self.settings.reap_interval_seconds)
             try:
-                await self.service.reap_expired()
+                await self.service.cull()
             except Exception:
-                log.exception("expiring idle sessions failed")
+                log.exception("the cull of idle sessions failed")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from kontext_preview.auth import User
 from kontext_preview.config import Settings
 from kontext_preview.errors import SessionNotFound
 from kontext_preview.events import EVENT_TYPES
@@ -23,7 +24,7 @@ from kontext_preview.previews.schemas import (
 from kontext_preview.workspace.schemas import decode_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 429, 502, 503, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 502, 503, 504)
 }
 router = APIRouter(prefix="/kontext/preview", tags=["previews"], responses=ERRORS)
 
@@ -48,24 +49,26 @@ def session_fields(settings: Settings, view: SessionView) -> dict[str, Any]:
         "framework": view.framework,
         "viteRoot": view.vite_root,
         "projectType": view.project_type,
+        "deploymentUrl": view.deployment_url,
+        "fallback": view.fallback,
     }
 
 
-async def _settle(service: Service, view: SessionView, wait: bool) -> SessionView:
+async def _settle(service: Service, view: SessionView, wait: bool, user: str) -> SessionView:
     if not wait or view.settled:
         return view
     timeout = service.settings.install_timeout_seconds + service.settings.startup_timeout_seconds
-    return await service.wait_settled(view.id, timeout)
+    return await service.wait_settled(view.id, user, timeout)
 
 
 @router.post("", response_model=PreviewSessionResponse, summary="Create a preview session")
 async def create_preview(
-    body: CreatePreviewRequest, service: Service, wait: WaitParam = False
+    body: CreatePreviewRequest, service: Service, user: User, wait: WaitParam = False
 ) -> PreviewSessionResponse:
     view = await service.create(
-        decode_files(body.files), body.packageJson, body.projectType, body.sessionId
+        user, decode_files(body.files), body.packageJson, body.projectType, body.sessionId
     )
-    view = await _settle(service, view, wait)
+    view = await _settle(service, view, wait, user)
     return PreviewSessionResponse(**session_fields(service.settings, view))
 
 
@@ -76,18 +79,22 @@ async def create_preview(
     summary="Push changed files",
 )
 async def update_preview(
-    session_id: str, body: UpdatePreviewRequest, service: Service, wait: WaitParam = False
+    session_id: str,
+    body: UpdatePreviewRequest,
+    service: Service,
+    user: User,
+    wait: WaitParam = False,
 ) -> UpdatePreviewResponse:
-    fields = await service.update(session_id, decode_files(body.files), body.deletedFiles)
+    fields = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
     if wait:
-        view = await _settle(service, await service.view(session_id), wait)
+        view = await _settle(service, await service.view(session_id, user), wait, user)
         fields = {**fields, "status": view.status}
     return UpdatePreviewResponse(**fields)
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
-async def get_preview(session_id: str, service: Service) -> PreviewStatusResponse:
-    view = await service.view(session_id, detail=True)
+async def get_preview(session_id: str, service: Service, user: User) -> PreviewStatusResponse:
+    view = await service.view(session_id, user, detail=True)
     return PreviewStatusResponse(
         **session_fields(service.settings, view),
         files=view.files,
@@ -97,8 +104,8 @@ async def get_preview(session_id: str, service: Service) -> PreviewStatusRespons
 
 
 @router.delete("/{session_id}", response_model=DeletePreviewResponse, summary="End a session")
-async def delete_preview(session_id: str, service: Service) -> DeletePreviewResponse:
-    await service.delete(session_id)
+async def delete_preview(session_id: str, service: Service, user: User) -> DeletePreviewResponse:
+    await service.delete(session_id, user)
     return DeletePreviewResponse()
 
 
@@ -121,12 +128,13 @@ EVENTS_DESCRIPTION = (
 async def preview_events(
     session_id: str,
     service: Service,
+    user: User,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
         str | None, Query(description="Replay after this event id (as Last-Event-ID).")
     ] = None,
 ) -> EventSourceResponse:
-    if not session_id.isalnum() or not await service.events.exists(session_id):
+    if not await service.owns(session_id, user) or not await service.events.exists(session_id):
         raise SessionNotFound(session_id[:80])
     keepalive = service.settings.sse_keepalive_seconds
 

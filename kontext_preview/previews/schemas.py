@@ -20,7 +20,8 @@ class CreatePreviewRequest(BaseModel):
     sessionId: str | None = Field(
         default=None,
         max_length=64,
-        description="An existing session to replace the files of (files not sent are deleted).",
+        description="An existing session to replace the files of (files not sent are "
+        "deleted), or an expired one to restore with these files.",
     )
 
 
@@ -37,18 +38,48 @@ class PreviewSessionResponse(BaseModel):
     previewUrl: str
     wsUrl: str
     expiresAt: int = Field(description="Unix seconds; moves forward with activity.")
-    status: str = Field(description="installing | starting | active | failed")
+    status: str = Field(
+        description="installing | starting | active | failed | hibernated (idle: resumed by "
+        "the next preview request or update) | expired (create again to restore)"
+    )
     error: str | None = Field(default=None, description="Why the session failed, if it did.")
     framework: str
     viteRoot: str = Field(description="Folder of the app's index.html, '' for the project root.")
     projectType: str | None = None
+    deploymentUrl: str | None = Field(
+        default=None, description="Where the latest successful full deployment is published."
+    )
+    fallback: str | None = Field(
+        default=None,
+        description="Set when the live preview cannot serve: why. A deployment runs instead and "
+        "the preview URL redirects to deploymentUrl once it is up.",
+    )
+
+
+class Diagnostic(BaseModel):
+    file: str
+    line: int
+    column: int
+    endLine: int | None = None
+    endColumn: int | None = None
+    severity: str = Field(description="error | warning")
+    code: str | None = None
+    message: str
 
 
 class DeploymentOut(BaseModel):
     id: str
-    status: str = Field(description="queued | running | succeeded | failed")
+    status: str = Field(description="queued | running | succeeded | failed | superseded")
     queuedAt: float
     reasons: list[str]
+    fallback: bool = Field(default=False, description="Queued because the preview failed.")
+    startedAt: float | None = None
+    finishedAt: float | None = None
+    url: str | None = None
+    error: str | None = None
+    diagnostics: list[Diagnostic] = Field(
+        default_factory=list, description="Compiler diagnostics (Motoko), 1-based lines."
+    )
 
 
 class PreviewStatusResponse(PreviewSessionResponse):

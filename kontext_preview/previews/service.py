@@ -14,6 +14,15 @@ chat app follows them over SSE. Updates shown to a browser are acknowledged by
 the page (see the agent's client module), and ``update.applied`` carries the
 time from receipt to the browser's acknowledgement.
 
+Lifecycle: every session has an owner (the API key's user; other users get
+SessionNotFound). ``cull`` hibernates idle sessions (dev server stopped, files
+kept) and expires those past their TTL, remembering how they ended (``ended``)
+so the preview can say "expired" and a create with the same id restores it.
+``_make_room`` keeps live dev servers under ``max_running_sessions`` by
+hibernating the least recently used idle one. ``_monitor`` restarts a dying dev
+server within a budget; past it, or when a start fails, ``_fail`` falls back
+to a full deployment (``kontext_preview.deploy``), which the proxy redirects to.
+
 Sessions are kept in this process. In the embedded default this is all there
 is; in distributed mode each worker node runs one PreviewService for the
 sessions it hosts, and mirrors them into Redis through a ``SessionStore``.
@@ -27,8 +36,9 @@ import re
 import secrets
 import shutil
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +46,8 @@ from kontext_preview import events as ev
 from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
 from kontext_preview.changes.model import most_severe
 from kontext_preview.config import Settings
-from kontext_preview.deploy.base import Deployer, Deployment, QueuedDeployments
+from kontext_preview.deploy import create_deployer
+from kontext_preview.deploy.base import Deployer, Deployment, DeploymentQueue
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
 from kontext_preview.events import EventLog, MemoryEventLog
 from kontext_preview.previews.session import (
@@ -61,6 +72,19 @@ log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
 
 
+@dataclass(frozen=True)
+class Ended:
+    """What is remembered of an ended session: whose it was, and how it ended."""
+
+    owner: str
+    reason: str  # session.deleted | session.expired
+    until: float  # forgotten after this (unix s)
+
+    @property
+    def expired(self) -> bool:
+        return self.reason == ev.SESSION_EXPIRED
+
+
 class PreviewService:
     def __init__(
         self,
@@ -72,7 +96,11 @@ class PreviewService:
     ):
         self.settings = settings
         self.backend = backend
-        self.deployer = deployer or QueuedDeployments()
+        self.deployments = DeploymentQueue(
+            deployer or create_deployer(settings), self._on_deploy_event
+        )
+        self.ended: OrderedDict[str, Ended] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
         self.events = events or MemoryEventLog(
             settings.events_kept, settings.events_retention_seconds
         )
@@ -95,20 +123,20 @@ class PreviewService:
         project_type: str | None = None,
         session_id: str | None = None,
         *,
+        owner: str = "local",
         new_id: str | None = None,
     ) -> PreviewSession:
         """Create a session (``new_id``: with an id chosen by the caller, as the
-        distributed API and a restoring worker do), or, given ``session_id``,
-        replace the files of that existing session."""
+        distributed API and a restoring worker do). Given ``session_id``: replace the
+        files of that existing session, or restore it with these files if it expired."""
         files = with_package_json(files, package_json)
         if session_id is not None:
-            await self.update(session_id, files, replace_all=True)
-            return self.get(session_id)
-        if len(self.sessions) >= self.settings.max_sessions:
-            raise TooManySessions(
-                f"{len(self.sessions)} preview sessions are live, the limit "
-                f"(KONTEXT_MAX_SESSIONS) is {self.settings.max_sessions}; delete one first"
-            )
+            if self.restorable(session_id, owner):
+                new_id = session_id
+            else:
+                await self.update(session_id, files, replace_all=True, owner=owner)
+                return self.get(session_id, owner)
+        self.check_room(owner)
         sid = new_id or new_session_id()
         if sid in self.sessions:
             raise KontextError(f"session {sid} already exists", status_code=409, code="conflict")
@@ -121,14 +149,18 @@ class PreviewService:
             vfs,
             layout,
             self.settings.session_ttl_seconds,
+            owner=owner,
             project_type=project_type,
             logs=deque(maxlen=self.settings.log_lines),
         )
         session.listener = self._on_session
         self.sessions[sid] = session
+        restored = self.ended.pop(sid, None) is not None
         log.info(
-            "session %s created: %d files, %s at /%s",
+            "session %s %s for %s: %d files, %s at /%s",
             sid,
+            "restored" if restored else "created",
+            owner,
             len(vfs.files),
             layout.framework,
             layout.vite_root,
@@ -143,11 +175,12 @@ class PreviewService:
         deleted: Iterable[str] = (),
         *,
         replace_all: bool = False,
+        owner: str | None = None,
     ) -> UpdateResult:
         """Apply an update. Updates that arrive while one is being applied are applied
         together in the next batch (one write, one notification); an update that
         finds the session idle starts at once. No timer delays anything."""
-        session = self.get(session_id)
+        session = self.get(session_id, owner)
         session.touch()
         update_id = secrets.token_hex(8)
         self.events.publish(
@@ -161,34 +194,118 @@ class PreviewService:
             session.applier = asyncio.create_task(self._apply_pending(session))
         return await asyncio.shield(future)
 
-    def get(self, session_id: str) -> PreviewSession:
+    def get(self, session_id: str, owner: str | None = None) -> PreviewSession:
+        """The session; another owner's is answered exactly like an unknown one."""
         session = self.sessions.get(session_id) if _SESSION_ID.match(session_id) else None
-        if session is None:
+        if session is None or (owner is not None and session.owner != owner):
             raise SessionNotFound(session_id[:80])
         return session
 
-    async def delete(self, session_id: str, reason: str = ev.SESSION_DELETED) -> None:
-        """End a session: its process, files and records go; ``reason`` is the last event
-        (``session.deleted`` or ``session.expired``)."""
-        session = self.get(session_id)
+    def ended_as(self, session_id: str, owner: str | None = None) -> Ended | None:
+        """How the owner's session ended, while that is remembered."""
+        ended = self.ended.get(session_id)
+        if ended is None or ended.until < time.time():
+            return None
+        return ended if owner is None or ended.owner == owner else None
+
+    def restorable(self, session_id: str, owner: str) -> bool:
+        ended = self.ended_as(session_id, owner)
+        return session_id not in self.sessions and ended is not None and ended.expired
+
+    def owns(self, session_id: str, owner: str) -> bool:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return session.owner == owner
+        return self.ended_as(session_id, owner) is not None
+
+    def check_room(self, owner: str) -> None:
+        settings = self.settings
+        if len(self.sessions) >= settings.max_sessions:
+            raise TooManySessions(
+                f"{len(self.sessions)} preview sessions are live on this node, the limit "
+                f"(KONTEXT_MAX_SESSIONS) is {settings.max_sessions}; delete one first"
+            )
+        mine = sum(1 for s in self.sessions.values() if s.owner == owner)
+        if mine >= settings.max_sessions_per_user:
+            raise TooManySessions(
+                f"you have {mine} live preview sessions, the limit per user "
+                f"(KONTEXT_MAX_SESSIONS_PER_USER) is {settings.max_sessions_per_user}: delete one "
+                "with DELETE /kontext/preview/{id}, or let idle ones expire"
+            )
+
+    async def delete(
+        self, session_id: str, reason: str = ev.SESSION_DELETED, owner: str | None = None
+    ) -> None:
+        """End a session: its process, files, deployments and records go; ``reason`` is
+        the last event (``session.deleted`` or ``session.expired``)."""
+        session = self.get(session_id, owner)
         await self._release(session)
-        await self.deployer.forget(session_id)
-        await self.store.removed(session_id)
+        await self.deployments.forget(session_id)
+        await self.store.removed(session_id, session.owner, reason)
+        self.remember_end(session_id, session.owner, reason)
         self.events.publish(session_id, reason, {"sessionId": session_id})
         await self.events.end(session_id)
         log.info("session %s ended (%s)", session_id, reason)
 
-    async def queue_deployment(self, session: PreviewSession, reasons: list[str]) -> Deployment:
-        """Queue a full deployment of the session's files (or join the one queued)."""
-        deployment = await self.deployer.queue(session.id, reasons)
-        session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
-        self.events.publish(
-            session.id,
-            ev.DEPLOY_QUEUED,
-            {"deploymentId": deployment.id, "reasons": deployment.reasons},
+    def remember_end(self, session_id: str, owner: str, reason: str) -> None:
+        settings = self.settings
+        keep = (
+            settings.expired_retention_seconds
+            if reason == ev.SESSION_EXPIRED
+            else settings.events_retention_seconds
         )
-        self.store.saved(session)
+        now = time.time()
+        self.ended.pop(session_id, None)
+        self.ended[session_id] = Ended(owner, reason, now + keep)
+        while self.ended and (
+            next(iter(self.ended.values())).until < now or len(self.ended) > 100_000
+        ):
+            self.ended.popitem(last=False)
+
+    def queue_deployment(
+        self, session: PreviewSession, reasons: list[str], *, fallback: bool = False
+    ) -> Deployment:
+        """Queue a full deployment of the session's current files; it supersedes a queued
+        older one."""
+        layout = session.layout
+        deployment = self.deployments.queue(
+            session.id,
+            session.vfs.files,
+            layout.vite_root,
+            layout.package_dir,
+            reasons,
+            fallback=fallback,
+            add_react_plugin=layout.framework == "vite-react" and layout.config_file is None,
+        )
+        session.log(f"deployment {deployment.id} queued: {', '.join(reasons)}")
         return deployment
+
+    def deployment_url(self, session_id: str) -> str | None:
+        return self.deployments.latest_url(session_id)
+
+    async def hibernate(self, session: PreviewSession, reason: str) -> None:
+        """Stop the dev server but keep the files; the next preview request or update
+        resumes it."""
+        if (
+            session.status is SessionStatus.HIBERNATED
+            or self.sessions.get(session.id) is not session
+        ):
+            return
+        if session.launch_task and not session.launch_task.done():
+            session.launch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await session.launch_task
+        self._drop_acks(session, "hibernated")
+        await self._stop_sandbox(session)
+        session.set_status(SessionStatus.HIBERNATED)
+        session.log(f"hibernated ({reason}): dev server stopped, files kept")
+        self.events.publish(session.id, ev.SESSION_HIBERNATED, {"reason": reason})
+
+    def resume(self, session: PreviewSession) -> None:
+        """Wake a hibernated session (in the background)."""
+        if session.status is SessionStatus.HIBERNATED:
+            session.log("resuming")
+            self._launch(session)
 
     async def suspend_all(self) -> None:
         """Stop every dev server but keep nothing else: the sessions' records stay in the
@@ -215,18 +332,27 @@ class PreviewService:
         await self._stop_sandbox(session)
         shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
 
-    async def reap_expired(self, now: float | None = None) -> list[str]:
-        """Expire the sessions idle for longer than their TTL; per-session errors are
-        logged and never stop the sweep."""
+    async def cull(self, now: float | None = None, *, expire: bool = True) -> list[str]:
+        """The periodic cull: hibernate sessions idle for ``hibernate_after_seconds`` and
+        (``expire``) end those idle longer than their TTL. A failure for one session is
+        logged and never stops the sweep. Returns the expired ids."""
         now = time.time() if now is None else now
-        expired = [s.id for s in list(self.sessions.values()) if s.expires_at <= now]
-        for session_id in expired:
+        expired = []
+        for session in list(self.sessions.values()):
             try:
-                await self.delete(session_id, ev.SESSION_EXPIRED)
+                if expire and session.expires_at <= now:
+                    await self.delete(session.id, ev.SESSION_EXPIRED)
+                    expired.append(session.id)
+                elif (
+                    session.status is SessionStatus.ACTIVE
+                    and now - session.last_activity >= self.settings.hibernate_after_seconds
+                    and not session.pending
+                ):
+                    await self.hibernate(session, "idle")
             except SessionNotFound:
                 pass
             except Exception:
-                log.exception("could not expire session %s", session_id)
+                log.exception("cull: could not hibernate or expire session %s", session.id)
         return expired
 
     async def wait_settled(self, session: PreviewSession, seconds: float) -> None:
@@ -239,6 +365,7 @@ class PreviewService:
                 await self.delete(session_id)
             except Exception:
                 log.exception("could not clean up session %s", session_id)
+        await self.deployments.aclose()
         await self.backend.aclose()
         await self.events.flush()
 
@@ -250,6 +377,7 @@ class PreviewService:
             session.launch_task.cancel()
         previous, session.sandbox = session.sandbox, None
         self._drop_acks(session, "restarted")
+        self._make_room(session)
         session.set_status(SessionStatus.INSTALLING)
         session.launch_task = asyncio.create_task(self._run_launch(session, previous))
 
@@ -280,19 +408,73 @@ class PreviewService:
             session.set_status(SessionStatus.ACTIVE)
         session.monitor_task = asyncio.create_task(self._monitor(session, sandbox))
 
-    async def _monitor(self, session: PreviewSession, sandbox: Sandbox) -> None:
-        code = await sandbox.wait()
-        if session.sandbox is sandbox and self.sessions.get(session.id) is session:
-            tail = " | ".join(list(session.logs)[-5:])
-            await self._fail(
-                session, f"the Vite dev server stopped unexpectedly (exit code {code}): {tail}"
+    def _make_room(self, session: PreviewSession) -> None:
+        """Keep live dev servers within ``max_running_sessions``: hibernate the least
+        recently used idle ones (in the background) to make room for this one."""
+        running = [
+            s
+            for s in self.sessions.values()
+            if s is not session
+            and (s.sandbox is not None or (s.launch_task is not None and not s.launch_task.done()))
+        ]
+        excess = len(running) + 1 - self.settings.max_running_sessions
+        if excess <= 0:
+            return
+        idle = sorted(
+            (
+                s
+                for s in running
+                if s.status is SessionStatus.ACTIVE and not s.pending and not s.lock.locked()
+            ),
+            key=lambda s: s.last_activity,
+        )
+        for victim in idle[:excess]:
+            task = asyncio.create_task(self.hibernate(victim, "node full"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        if len(idle) < excess:
+            log.warning(
+                "%d dev servers are starting or busy; over KONTEXT_MAX_RUNNING_SESSIONS (%d) "
+                "until they settle",
+                len(running) + 1,
+                self.settings.max_running_sessions,
             )
+
+    async def _monitor(self, session: PreviewSession, sandbox: Sandbox) -> None:
+        """Supervision: a dev server that dies is restarted from the session's files, at
+        most ``restart_limit`` times in ``restart_window_seconds``; then the session
+        fails (and falls back to a deployment)."""
+        code = await sandbox.wait()
+        if session.sandbox is not sandbox or self.sessions.get(session.id) is not session:
+            return
+        settings = self.settings
+        now = time.monotonic()
+        session.crashes.append(now)
+        while session.crashes and now - session.crashes[0] > settings.restart_window_seconds:
+            session.crashes.popleft()
+        tail = " | ".join(list(session.logs)[-5:])
+        if len(session.crashes) <= settings.restart_limit:
+            session.log(
+                f"the Vite dev server stopped unexpectedly (exit code {code}); restarting it "
+                f"({len(session.crashes)} of {settings.restart_limit} restarts allowed in "
+                f"{settings.restart_window_seconds:g} s)"
+            )
+            self._launch(session)
+            return
+        await self._fail(
+            session,
+            f"the Vite dev server kept stopping ({len(session.crashes)} times in "
+            f"{settings.restart_window_seconds:g} s, last exit code {code}): {tail}",
+        )
 
     async def _fail(self, session: PreviewSession, message: str) -> None:
         await self._stop_sandbox(session)
         session.vfs.remove_from_disk()
         shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
         session.set_status(SessionStatus.FAILED, message)
+        if self.settings.fallback_to_deployment and self.sessions.get(session.id) is session:
+            session.fallback = message
+            self.queue_deployment(session, [f"preview unavailable: {message[:300]}"], fallback=True)
 
     async def _stop_sandbox(self, session: PreviewSession) -> None:
         sandbox, session.sandbox = session.sandbox, None
@@ -348,7 +530,7 @@ class PreviewService:
         strategy = most_severe(a.strategy for _, _, a, _ in accepted)
         shown = Shown(affected=[])
         notified = time.perf_counter()
-        if restart or session.status is SessionStatus.FAILED:
+        if restart or session.status in (SessionStatus.FAILED, SessionStatus.HIBERNATED):
             self._launch(session)
         elif session.status is SessionStatus.ACTIVE and combined.changes:
             shown = await self._show(session, combined.changes, strategy)
@@ -356,7 +538,7 @@ class PreviewService:
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
             reasons = [f"{f.name}: {f.change_class}" for _, _, a, _ in accepted for f in a.deciding]
-            deployment = await self.queue_deployment(session, reasons)
+            deployment = self.queue_deployment(session, reasons)
         log.debug("session %s: batch of %d in %.1f ms", session.id, len(batch), _ms(started))
         results = []
         for pending, change_set, analysis, analyze_ms in accepted:
@@ -488,6 +670,7 @@ class PreviewService:
         if status in (SessionStatus.INSTALLING, SessionStatus.STARTING):
             self.events.publish(session.id, ev.SESSION_STARTING, {"phase": status.value})
         elif status is SessionStatus.ACTIVE:
+            session.fallback = None
             self.events.publish(
                 session.id,
                 ev.SESSION_READY,
@@ -496,6 +679,19 @@ class PreviewService:
         elif status is SessionStatus.FAILED:
             self.events.publish(session.id, ev.SESSION_FAILED, {"error": session.error})
         self.store.saved(session)
+
+    def _on_deploy_event(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        """A deployment moved on: publish it, log it, keep the store current."""
+        self.events.publish(session_id, kind, data)
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        if kind == ev.DEPLOY_SUCCEEDED:
+            session.log(f"deployment {data['deploymentId']} succeeded: {data.get('url') or ''}")
+        elif kind == ev.DEPLOY_FAILED:
+            session.log(f"deployment {data['deploymentId']} failed: {data.get('error')}")
+        if kind != ev.DEPLOY_PROGRESS:
+            self.store.saved(session)
 
     def _needs_restart(
         self, session: PreviewSession, layout: ProjectLayout, change_set: ChangeSet

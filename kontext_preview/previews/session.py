@@ -30,9 +30,12 @@ class SessionStatus(StrEnum):
     STARTING = "starting"  # dev server starting
     ACTIVE = "active"  # serving
     FAILED = "failed"  # could not start or stopped unexpectedly; `error` says why
+    HIBERNATED = "hibernated"  # idle: dev server stopped, files kept; traffic resumes it
 
 
-SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED})
+# The status an ended session is shown with (for `session_expired_retention_seconds`).
+EXPIRED = "expired"
+SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED, SessionStatus.HIBERNATED})
 
 # Told of every log line ("log", {"line"}) and status change ("status", {}).
 SessionListener = Callable[["PreviewSession", str, dict[str, Any]], None]
@@ -53,6 +56,7 @@ class PreviewSession:
     vfs: VirtualFileSystem
     layout: ProjectLayout
     ttl_seconds: int
+    owner: str = "local"
     project_type: str | None = None
     status: SessionStatus = SessionStatus.INSTALLING
     error: str | None = None
@@ -68,6 +72,8 @@ class PreviewSession:
     applier: asyncio.Task[None] | None = None  # applies pending updates, a batch at a time
     acks: dict[int, AckWait] = field(default_factory=dict)  # shown, not yet acknowledged
     listener: SessionListener | None = None
+    crashes: deque[float] = field(default_factory=deque)  # when the dev server died (monotonic)
+    fallback: str | None = None  # why the session is served by its deployment instead
 
     @property
     def expires_at(self) -> int:

@@ -23,8 +23,9 @@ class SessionStore:
     def logged(self, session: "PreviewSession", line: str) -> None:
         """The session logged a line (install and dev-server output)."""
 
-    async def removed(self, session_id: str) -> None:
-        """The session ended: drop everything kept about it."""
+    async def removed(self, session_id: str, owner: str, reason: str) -> None:
+        """The session ended (``reason``: session.deleted or session.expired): drop
+        everything kept about it but a note of how it ended."""
 
 
 class NullStore(SessionStore):

@@ -43,10 +43,51 @@ def not_found() -> HTMLResponse:
 
 
 def starting(status: str) -> HTMLResponse:
+    if status == "hibernated":
+        return _page(
+            503,
+            "waking",
+            "Waking up the preview…",
+            "This preview was asleep after a while without use. It is starting again; "
+            "this page refreshes itself.",
+            refresh=1,
+        )
     what = "Installing dependencies" if status == "installing" else "Starting the dev server"
     return _page(
         503, "starting", "Preview starting…", f"{what}. This page refreshes itself.", refresh=1
     )
+
+
+def expired() -> HTMLResponse:
+    return _page(
+        410,
+        "expired",
+        "This preview has expired",
+        "It was not used for a long time and was cleaned up. Ask the chat to open the "
+        "preview again: it is restored from the project's files.",
+    )
+
+
+def deploying(reason: str) -> HTMLResponse:
+    return _page(
+        503,
+        "deploying",
+        "The live preview is unavailable: deploying instead…",
+        "The dev server could not serve this project, so a full build is being deployed. "
+        "This page moves to it when it is up.",
+        detail=reason,
+        refresh=2,
+    )
+
+
+def not_deployed() -> HTMLResponse:
+    return _page(
+        404, "not-deployed", "Nothing deployed here", "No deployment is published at this address."
+    )
+
+
+def error_page(status: int, text: str) -> HTMLResponse:
+    return _page(status, "error", "Request not served", text)
 
 
 def failed(reason: str) -> HTMLResponse:

@@ -20,7 +20,7 @@ import re
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
@@ -29,7 +29,7 @@ from websockets.typing import Origin, Subprotocol
 
 from kontext_preview.config import Settings
 from kontext_preview.previews.front import Previews, Route
-from kontext_preview.previews.session import SessionStatus
+from kontext_preview.previews.session import EXPIRED, SessionStatus
 from kontext_preview.proxy import pages
 
 CONTROL_PREFIX = b"/__kontext/"
@@ -51,10 +51,11 @@ UPSTREAM_CONNECT_SECONDS = 5.0
 
 
 class PreviewHosts:
-    """Recognises preview hosts: ``{prefix}{id}.{domain}`` with an optional port."""
+    """Recognises preview hosts: ``{prefix}{id}.{domain}`` with an optional port (the
+    deployment hosts with ``prefix=settings.deploy_prefix``)."""
 
-    def __init__(self, settings: Settings):
-        prefix = re.escape(settings.preview_prefix)
+    def __init__(self, settings: Settings, prefix_setting: str | None = None):
+        prefix = re.escape(prefix_setting or settings.preview_prefix)
         domain = re.escape(settings.preview_domain)
         self._pattern = re.compile(rf"^{prefix}([a-z0-9]{{1,63}})\.{domain}$")
 
@@ -79,7 +80,9 @@ class PreviewProxy:
         await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
-        route = await self.previews.route(session_id)
+        # A page load wakes a hibernated session; an HMR socket (re)connecting does not, or
+        # every open tab would keep its session awake forever.
+        route = await self.previews.route(session_id, resume=scope["type"] == "http")
         if scope["type"] == "websocket":
             await self._websocket(WebSocket(scope, receive, send), route)
             return
@@ -89,8 +92,18 @@ class PreviewProxy:
     async def _http(self, request: Request, route: Route | None) -> Response:
         if route is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
             return pages.not_found()
+        if route.status == EXPIRED:
+            return pages.expired()
         if route.status == SessionStatus.FAILED.value:
-            return pages.failed(route.error or "unknown error")
+            reason = route.error or "unknown error"
+            if route.fallback is None:
+                return pages.failed(reason)
+            if route.deployment_url:
+                target = route.deployment_url.rstrip("/") + _target(request.scope)
+                return RedirectResponse(target, 307, headers={"cache-control": "no-store"})
+            if route.deploy_error:
+                return pages.failed(f"{reason}\n\nThe deployment failed too: {route.deploy_error}")
+            return pages.deploying(reason)
         if route.endpoint is None:
             return pages.starting(route.status)
         upstream_request = self.client.build_request(

@@ -355,7 +355,30 @@ async function main() {
   process.on("SIGINT", shutdown);
 }
 
-main().catch((err) => {
+// Build mode (`"mode": "build"`): a production `vite build` of the same project with
+// the same plugins, for the local deployer; emits {"type":"built"} and exits.
+async function build() {
+  const lookup = [config.root, config.templateDir];
+  const vite = await importFrom("vite", lookup);
+  const plugins = [];
+  if (config.addReactPlugin) {
+    const react = await importFrom("@vitejs/plugin-react", lookup);
+    plugins.push(react.default());
+  }
+  await vite.build({
+    root: config.root,
+    cacheDir: config.cacheDir,
+    base: "/",
+    clearScreen: false,
+    logLevel: "info",
+    customLogger: createForwardingLogger(vite.createLogger),
+    plugins,
+    build: { outDir: config.outDir, emptyOutDir: true },
+  });
+  emit("built", { outDir: config.outDir, viteVersion: vite.version });
+}
+
+(config.mode === "build" ? build().then(() => process.exit(0)) : main()).catch((err) => {
   if (err?.code === "EADDRINUSE") fail(`port ${config.port} is already in use`, err);
   fail(err?.message ?? String(err), err);
 });

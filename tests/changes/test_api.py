@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import create_session, replace_file, with_dependency
-from tests.server import ApiServer
+from tests.server import ApiServer, wait_for
 
 HEADER = "src/frontend/src/Header.tsx"
 APP = "src/frontend/src/App.tsx"
@@ -120,22 +120,32 @@ def test_updates_say_how_each_file_is_shown_and_queue_deployments(
 
     backend = update(MOTOKO, content(files, MOTOKO).replace("Hello", "Hi"))
     assert backend["strategy"] == "full-deploy" and backend["hmrTriggered"] is False
-    assert backend["deploy"]["status"] == "queued"
+    assert backend["deploy"]["status"] in ("queued", "running")
     assert "src/backend/main.mo: backend" in backend["deploy"]["reasons"]
 
-    # A second full-deploy change before the deployment starts joins it.
+    # A second full-deploy change: a new deployment with the newer files. It waits for the
+    # running one; if the first had still been queued, the new one would supersede it.
     package = next(
         f
         for f in with_dependency(files, "semver", "^7.0.0")
         if f["name"] == "src/frontend/package.json"
     )
     deps = update(package["name"], package["content"])
-    assert deps["deploy"]["id"] == backend["deploy"]["id"]
+    assert deps["deploy"]["id"] != backend["deploy"]["id"]
     assert deps["changes"][0]["class"] == "dependencies"
     assert deps["changes"][0]["reasons"] == ["dependency semver added (^7.0.0)"]
     assert deps["restarted"] is True  # the preview installs and restarts meanwhile
 
-    status = api.get(f"/kontext/preview/{sid}").json()
-    assert [d["id"] for d in status["deployments"]] == [backend["deploy"]["id"]]
-    assert json.dumps(status["deployments"][0]["reasons"]).count("main.mo") == 1
+    def deployments() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = api.get(f"/kontext/preview/{sid}").json()["deployments"]
+        return found
+
+    done = ("succeeded", "failed", "superseded")
+    finished = wait_for(lambda: all(d["status"] in done for d in deployments()), timeout=120)
+    assert finished, deployments()
+    history = deployments()
+    assert [d["id"] for d in history] == [backend["deploy"]["id"], deps["deploy"]["id"]]
+    assert json.dumps(history[0]["reasons"]).count("main.mo") == 1
+    assert [d["status"] for d in history] == ["succeeded", "succeeded"], json.dumps(history)
+    assert history[-1]["url"] == f"http://deploy-{sid}.localhost:{server.port}/"
     api.delete(f"/kontext/preview/{sid}")

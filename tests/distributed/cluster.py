@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import redis
 
-from tests.server import ApiServer, wait_for
+from tests.server import ALICE_KEY, ApiServer, auth, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -160,9 +160,11 @@ def read_events(
     until: Callable[[SseEvent], bool] | None = None,
     last_event_id: str | None = None,
     timeout: float = 30.0,
+    key: str = ALICE_KEY,
 ) -> list[SseEvent]:
     """Follow a session's SSE stream until ``until`` holds, the stream ends or time runs out."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    headers.update(auth(key))
     events: list[SseEvent] = []
     deadline = time.monotonic() + timeout
     with httpx.stream(

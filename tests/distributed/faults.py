@@ -22,7 +22,9 @@ HOLD = Path(os.environ.get("KONTEXT_TEST_HOLD", "/nonexistent"))
 def _hold_here(batch: Any) -> bool:
     if not HOLD.exists():
         return False
-    HOLD.with_suffix(".held").write_text(",".join(p.update_id for p in batch))
+    partial = HOLD.with_suffix(".partial")  # written whole, then renamed: the test reads it
+    partial.write_text(",".join(p.update_id for p in batch))
+    partial.rename(HOLD.with_suffix(".held"))
     return True
 
 

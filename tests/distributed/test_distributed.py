@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import create_session, replace_file
 from tests.distributed.cluster import Cluster, SseEvent, read_events
-from tests.server import agent_pids, wait_for
+from tests.server import BOB_KEY, agent_pids, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.distributed]
 
@@ -83,8 +83,10 @@ def test_create_update_events_in_order_then_delete(
         assert api.get(f"/kontext/preview/{sid}").status_code == 404
         assert cluster.api.preview_get(sid).status_code == 404
         assert wait_for(lambda: not agent_pids(sid))
-        # Nothing is left in Redis but the event stream, which expires.
-        assert cluster.keys(f"*{sid}*") == [f"{cluster.prefix}events:{sid}"]
+        # Nothing is left but the event stream and the note of how it ended; both expire.
+        left = [f"{cluster.prefix}{k}:{sid}" for k in ("ended", "events")]
+        assert cluster.keys(f"*{sid}*") == left
+        assert 0 < cluster.redis.ttl(f"{cluster.prefix}ended:{sid}") <= 3600
         assert cluster.redis.ttl(f"{cluster.prefix}events:{sid}") > 0
 
 
@@ -285,9 +287,59 @@ def test_beat_expires_idle_sessions(tmp_path: Path, files: list[dict[str, Any]])
             cluster.add_beat()
             events = read_events(cluster.api.base_url, sid, timeout=40)
             assert events[-1].type == "session.expired", [e.type for e in events]
-            assert api.get(f"/kontext/preview/{sid}").status_code == 404
             assert wait_for(lambda: not agent_pids(sid))
-            assert cluster.keys(f"*{sid}*") == [f"{cluster.prefix}events:{sid}"]
+            # Nothing is left but the event stream and the note of how it ended; both expire.
+            left = [f"{cluster.prefix}{k}:{sid}" for k in ("ended", "events")]
+            assert cluster.keys(f"*{sid}*") == left
+            week = 7 * 24 * 3600
+            assert week - 60 < cluster.redis.ttl(f"{cluster.prefix}ended:{sid}") <= week
+            assert api.get(f"/kontext/preview/{sid}").json()["status"] == "expired"
+            with cluster.api.client(BOB_KEY) as bob:
+                assert bob.get(f"/kontext/preview/{sid}").status_code == 404
+            assert cluster.api.preview_get(sid).status_code == 410
             assert not (cluster.workers["e1"].data_dir / "sessions" / sid).exists()
+            # Creating it again with the files restores it, under the same id.
+            restored = create_session(api, files, sessionId=sid)
+            assert restored["sessionId"] == sid and restored["status"] == "active", restored
+            assert cluster.api.preview_get(sid).status_code == 200
+            assert not cluster.keys(f"ended:{sid}")
+    finally:
+        cluster.stop()
+
+
+def test_owners_limits_hibernation_and_resume_across_the_cluster(
+    tmp_path: Path, files: list[dict[str, Any]]
+) -> None:
+    cluster = Cluster.start(
+        tmp_path / "cluster",
+        ("h1",),
+        hibernate_after_seconds=2,
+        reap_interval_seconds=0.5,
+        max_sessions_per_user=1,
+    )
+    try:
+        with cluster.api.client() as alice, cluster.api.client(BOB_KEY) as bob:
+            sid = create_session(alice, files)["sessionId"]
+            for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/events")):
+                answer = bob.request(method, f"/kontext/preview/{sid}{path}")
+                assert answer.status_code == 404, answer.text
+            update = bob.post(f"/kontext/preview/{sid}/update", json={"files": []})
+            assert update.status_code == 404
+            second = alice.post("/kontext/preview", json={"files": files})
+            assert second.status_code == 429 and "limit per user" in second.text
+            assert bob.post("/kontext/preview", json={"files": files}).status_code == 200
+
+            events = read_events(
+                cluster.api.base_url, sid, until=lambda e: e.type == "session.hibernated"
+            )
+            assert events[-1].type == "session.hibernated"
+            assert wait_for(lambda: not agent_pids(sid))
+            assert alice.get(f"/kontext/preview/{sid}").json()["status"] == "hibernated"
+            waking = cluster.api.preview_get(sid)
+            assert waking.status_code == 503 and 'data-kontext-page="waking"' in waking.text
+            assert wait_for(
+                lambda: cluster.api.preview_get(sid, "/src/Header.tsx").status_code == 200, 60
+            )
+            assert agent_pids(sid)
     finally:
         cluster.stop()

@@ -1,0 +1,47 @@
+"""Published deployments, each on its own origin: ``{deploy_prefix}{id}.{domain}``.
+
+The local deployer publishes a session's built site into
+``<deployments_dir>/<id>/site``; this serves it as static files (Starlette's
+StaticFiles: no path escapes, ETags, ranges). A path that names no file gets the
+site's ``index.html``, so client-side routes work as in the preview.
+"""
+
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from kontext_preview.config import Settings
+from kontext_preview.proxy import pages
+
+
+class DeployedSites:
+    def __init__(self, settings: Settings):
+        self.root = settings.deploy_root
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+        site = self.root / session_id / "site"
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})  # static sites have none
+            return
+        if not (site / "index.html").is_file():
+            await pages.not_deployed()(scope, receive, send)
+            return
+        try:
+            await _SpaFiles(site)(scope, receive, send)
+        except HTTPException as exc:  # method not allowed and the like
+            await pages.error_page(exc.status_code, str(exc.detail))(scope, receive, send)
+
+
+class _SpaFiles(StaticFiles):
+    def __init__(self, site: Path):
+        super().__init__(directory=site, html=True, check_dir=False)
+
+    async def get_response(self, path: str, scope: Scope):  # type: ignore[no-untyped-def]
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404 or "." in path.rsplit("/", 1)[-1]:
+                raise
+            return await super().get_response("index.html", scope)

@@ -1,0 +1,221 @@
+"""Full deployments: the local pipeline (a real Motoko compile, a real `vite build`, the site
+published on its own origin), the command deployer, the queue, and the fallback a crashing
+preview falls back to."""
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, replace_file
+from tests.distributed.cluster import SseEvent, read_events
+from tests.server import ApiServer, agent_pids, wait_for
+
+pytestmark = [pytest.mark.vite]
+CONFIG = "src/frontend/vite.config.ts"
+MOTOKO = "src/backend/main.mo"
+
+# The dev server dies 1.5 s after every start; `vite build` is unaffected.
+CRASHING_CONFIG = """import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+export default defineConfig(({ command }) => {
+  if (command === "serve") setTimeout(() => process.exit(3), 1500);
+  return { plugins: [react()] };
+});
+"""
+
+TYPE_ERROR = """actor {
+  public query func greet(name : Text) : async Text {
+    return "Hello, " # name # "!";
+  };
+
+  public func count() : async Nat {
+    "not a number"
+  };
+};
+"""
+
+
+def until_deployed(event: SseEvent) -> bool:
+    return event.type in ("deploy.succeeded", "deploy.failed")
+
+
+def push(api: httpx.Client, sid: str, name: str, content: str) -> dict[str, Any]:
+    response = api.post(
+        f"/kontext/preview/{sid}/update", json={"files": [{"name": name, "content": content}]}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_crash_loop_falls_back_to_a_deployment_the_preview_redirects_to(
+    tmp_path: Path, files: list[dict[str, Any]], browser: Any
+) -> None:
+    server = ApiServer.start(tmp_path, restart_limit=2, restart_window_seconds=120)
+    try:
+        with server.client() as api:
+            session = create_session(api, replace_file(files, CONFIG, CRASHING_CONFIG))
+            sid = session["sessionId"]
+            events = read_events(server.base_url, sid, until=until_deployed, timeout=120)
+            kinds = [e.type for e in events]
+            assert kinds.count("session.ready") == 3, kinds  # the start and two restarts
+            assert "session.failed" in kinds and kinds[-1] == "deploy.succeeded", kinds
+            queued = next(e for e in events if e.type == "deploy.queued")
+            assert queued.data["fallback"] is True
+            assert not agent_pids(sid)
+
+            status = api.get(f"/kontext/preview/{sid}").json()
+            assert status["status"] == "failed" and "kept stopping (3 times" in status["error"]
+            assert status["fallback"] == status["error"]
+            deploy_url = f"http://deploy-{sid}.localhost:{server.port}/"
+            assert status["deploymentUrl"] == deploy_url
+            assert status["deployments"][-1]["status"] == "succeeded"
+
+            redirect = server.preview_get(sid, "/some/route?x=1")
+            assert redirect.status_code == 307
+            assert redirect.headers["location"] == deploy_url + "some/route?x=1"
+
+            # Chromium follows it to the built app (static files, no dev server).
+            page = browser.new_page()
+            page.goto(session["previewUrl"])
+            page.wait_for_selector("#title")
+            assert page.url == deploy_url
+            assert page.inner_text("#title") == "Hello from Kontext"
+            assert not page.evaluate("'__kontext' in window")  # no dev client in the build
+            page.close()
+
+            api.delete(f"/kontext/preview/{sid}")
+            assert not (tmp_path / "deployments" / sid).exists()
+            gone = httpx.get(
+                server.base_url, headers={"host": f"deploy-{sid}.localhost"}, trust_env=False
+            )
+            assert gone.status_code == 404
+    finally:
+        server.stop()
+
+
+def test_a_motoko_type_error_is_reported_with_file_and_line(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    sid = create_session(api, files)["sessionId"]
+    result = push(api, sid, MOTOKO, TYPE_ERROR)
+    assert result["strategy"] == "full-deploy"
+    deployment_id = result["deploy"]["id"]
+    events = read_events(server.base_url, sid, until=until_deployed, timeout=120)
+    failed = events[-1]
+    assert failed.type == "deploy.failed" and failed.data["deploymentId"] == deployment_id
+    [diagnostic] = failed.data["diagnostics"]
+    assert diagnostic["file"] == MOTOKO and diagnostic["line"] == 7
+    assert diagnostic["severity"] == "error" and diagnostic["code"] == "M0050"
+    assert "does not have expected type" in diagnostic["message"]
+    assert f"{MOTOKO}:7" in failed.data["error"]
+    progress = [e.data["line"] for e in events if e.type == "deploy.progress"]
+    assert any("type-checking 1 file" in line for line in progress), progress
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert status["deployments"][-1]["diagnostics"][0]["line"] == 7
+    assert status["status"] == "active"  # the frontend preview is untouched
+    api.delete(f"/kontext/preview/{sid}")
+
+
+DEPLOY_SCRIPT = """
+import os, pathlib, sys, time
+main = pathlib.Path("src/backend/main.mo").read_text()
+print("deploying", os.environ["KONTEXT_DEPLOYMENT_ID"], "pid", os.getpid(), flush=True)
+print("found src/backend/main.mo:", len(main), "bytes", flush=True)
+if "SLOWLY" in main:
+    time.sleep(1.5)
+if "FOREVER" in main:
+    time.sleep(600)
+print("KONTEXT_DEPLOYMENT_URL=https://app.example.invalid/" + os.environ["KONTEXT_SESSION_ID"])
+"""
+
+
+def test_the_command_deployer_streams_logs_queues_supersedes_and_times_out(
+    tmp_path: Path, files: list[dict[str, Any]]
+) -> None:
+    script = tmp_path / "deploy.py"
+    script.write_text(textwrap.dedent(DEPLOY_SCRIPT))
+    server = ApiServer.start(
+        tmp_path / "data",
+        deployer="command",
+        deploy_command=f"{sys.executable} {script}",
+        deploy_timeout_seconds=4,
+    )
+    try:
+        with server.client() as api:
+            sid = create_session(api, files)["sessionId"]
+            original = next(f["content"] for f in files if f["name"] == MOTOKO)
+
+            def greeting(text: str) -> str:  # a real backend change (comments are not)
+                return original.replace("Hello, ", text)
+
+            first = push(api, sid, MOTOKO, greeting("SLOWLY 1, "))["deploy"]
+            wait_for(
+                lambda: (
+                    api.get(f"/kontext/preview/{sid}").json()["deployments"][0]["status"]
+                    == "running"
+                )
+            )
+            second = push(api, sid, MOTOKO, greeting("Hi 2, "))["deploy"]
+            third = push(api, sid, MOTOKO, greeting("Hi 3, "))["deploy"]
+            assert len({first["id"], second["id"], third["id"]}) == 3
+
+            def statuses() -> list[str]:
+                history = api.get(f"/kontext/preview/{sid}").json()["deployments"]
+                return [d["status"] for d in history]
+
+            assert wait_for(lambda: statuses() == ["succeeded", "superseded", "succeeded"], 60), (
+                statuses()
+            )
+            status = api.get(f"/kontext/preview/{sid}").json()
+            assert status["deploymentUrl"] == f"https://app.example.invalid/{sid}"
+            events = read_events(
+                server.base_url,
+                sid,
+                until=lambda e: (
+                    e.type == "deploy.succeeded" and e.data["deploymentId"] == third["id"]
+                ),
+            )
+            lines = [e.data["line"] for e in events if e.type == "deploy.progress"]
+            assert any(line.startswith("found src/backend/main.mo:") for line in lines), lines
+            superseded = [e.data for e in events if e.type == "deploy.superseded"]
+            assert superseded == [{"deploymentId": second["id"], "by": third["id"], **_at(events)}]
+
+            # A deployment that runs too long is stopped, process and all.
+            push(api, sid, MOTOKO, greeting("FOREVER, "))
+            events = read_events(
+                server.base_url,
+                sid,
+                last_event_id=events[-1].id,
+                until=until_deployed,
+                timeout=60,
+            )
+            assert events[-1].type == "deploy.failed"
+            assert "longer than 4 s" in events[-1].data["error"]
+            started = next(e.data["line"] for e in events if e.type == "deploy.progress")
+            pid = int(started.split(" pid ")[1])
+            assert wait_for(lambda: not Path(f"/proc/{pid}").exists()), "the command outlived"
+            api.delete(f"/kontext/preview/{sid}")
+    finally:
+        server.stop()
+
+
+def _at(events: list[SseEvent]) -> dict[str, Any]:
+    """Events carry their own time stamp: match any."""
+    found = next(e.data for e in events if e.type == "deploy.superseded")
+    return {k: v for k, v in found.items() if k in ("at", "type")}
+
+
+def test_a_deploy_host_without_a_published_site_is_a_404(server: ApiServer) -> None:
+    response = httpx.get(
+        server.base_url + "/index.html",
+        headers={"host": "deploy-nosuchsession.localhost"},
+        trust_env=False,
+    )
+    assert response.status_code == 404
+    assert 'data-kontext-page="not-deployed"' in response.text
