@@ -283,21 +283,25 @@ class PreviewService:
     def deployment_url(self, session_id: str) -> str | None:
         return self.deployments.latest_url(session_id)
 
-    async def hibernate(self, session: PreviewSession, reason: str) -> None:
+    async def hibernate(
+        self, session: PreviewSession, reason: str, idle_since: float | None = None
+    ) -> None:
         """Stop the dev server but keep the files; the next preview request or update
-        resumes it."""
-        if (
-            session.status is SessionStatus.HIBERNATED
-            or self.sessions.get(session.id) is not session
-        ):
+        resumes it. Waits for an update being applied; skipped if the session was used
+        after ``idle_since`` (activity won the race)."""
+        if session.status is not SessionStatus.ACTIVE:
             return
-        if session.launch_task and not session.launch_task.done():
-            session.launch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await session.launch_task
-        self._drop_acks(session, "hibernated")
-        await self._stop_sandbox(session)
-        session.set_status(SessionStatus.HIBERNATED)
+        async with session.lock:
+            if (
+                session.status is not SessionStatus.ACTIVE
+                or self.sessions.get(session.id) is not session
+                or session.pending
+                or (idle_since is not None and session.last_activity > idle_since)
+            ):
+                return
+            self._drop_acks(session, "hibernated")
+            await self._stop_sandbox(session)
+            session.set_status(SessionStatus.HIBERNATED)
         session.log(f"hibernated ({reason}): dev server stopped, files kept")
         self.events.publish(session.id, ev.SESSION_HIBERNATED, {"reason": reason})
 
@@ -348,7 +352,7 @@ class PreviewService:
                     and now - session.last_activity >= self.settings.hibernate_after_seconds
                     and not session.pending
                 ):
-                    await self.hibernate(session, "idle")
+                    await self.hibernate(session, "idle", session.last_activity)
             except SessionNotFound:
                 pass
             except Exception:
@@ -429,7 +433,7 @@ class PreviewService:
             key=lambda s: s.last_activity,
         )
         for victim in idle[:excess]:
-            task = asyncio.create_task(self.hibernate(victim, "node full"))
+            task = asyncio.create_task(self.hibernate(victim, "node full", victim.last_activity))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         if len(idle) < excess:
