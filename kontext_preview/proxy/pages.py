@@ -13,8 +13,22 @@ body {{ font: 16px/1.5 system-ui, sans-serif; color: #1f2937; display: grid;
 main {{ max-width: 36rem; padding: 2rem; }}
 pre {{ white-space: pre-wrap; background: #fff; border: 1px solid #e5e7eb; padding: 1rem; }}
 </style></head>
-<body><main data-kontext-page="{kind}"><h1>{title}</h1><p>{text}</p>{detail}</main></body></html>
+<body><main data-kontext-page="{kind}"><h1>{title}</h1><p>{text}</p>{detail}</main>
+{poll}</body></html>
 """
+
+# On "please wait" pages (503): ask again every 250 ms and reload as soon as the answer is
+# anything else, so the app appears as soon as it is up (the meta refresh is the fallback
+# without scripts). `redirect: manual` turns the fallback's redirect into a reload too.
+_POLL = """<script>
+(function poll() {
+  setTimeout(function () {
+    fetch(location.href, { cache: "no-store", redirect: "manual" })
+      .then(function (r) { if (r.status !== 503) location.reload(); else poll(); })
+      .catch(poll);
+  }, 250);
+})();
+</script>"""
 
 
 def _page(
@@ -26,6 +40,7 @@ def _page(
         text=html.escape(text),
         detail=f"<pre>{html.escape(detail)}</pre>" if detail else "",
         refresh=f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
+        poll=_POLL if status == 503 else "",
     )
     headers = {"cache-control": "no-store"}
     if refresh:
