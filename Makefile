@@ -25,6 +25,7 @@ test: $(VENV)/.test-installed template chromium redis
 bench: $(VENV)/.test-installed template chromium redis
 	$(PY) -m benchmarks.update_latency
 	$(PY) -m benchmarks.classification
+	$(PY) -m benchmarks.lifecycle
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks

@@ -1,8 +1,9 @@
 """The built-in ``local`` deployer: check the backend, build the frontend, publish the site.
 
-1. Motoko: every ``.mo`` file is type-checked by the real compiler (the ``motoko``
-   npm package, ``sandbox-images/deployer/motoko-check.mjs``); errors fail the
-   deployment with their file, line and message, for the chat to hand to the AI.
+1. Motoko (while 2 runs): every ``.mo`` file is type-checked by the real
+   compiler (the ``motoko`` npm package, ``sandbox-images/deployer/motoko-check.mjs``);
+   errors fail the deployment with their file, line and message, for the chat to
+   hand to the AI.
 2. Frontend: the project's dependencies are prepared as for a preview (the
    template, or npm with install scripts disabled), then the agent runs a
    production ``vite build`` with the preview's plugins.
@@ -51,8 +52,18 @@ class LocalDeployer(Deployer):
         try:
             src = work / "src"
             write_files(src, job.files)
-            diagnostics = await self._check_motoko(src, job, progress)
-            await self._build(src, work, job, progress)
+            # The backend check and the frontend build are independent: run them together.
+            # Motoko errors win (their diagnostics are what the AI needs), then build errors.
+            checked, built = await asyncio.gather(
+                self._check_motoko(src, job, progress),
+                self._build(src, work, job, progress),
+                return_exceptions=True,
+            )
+            for outcome in (checked, built):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(checked, list)
+            diagnostics = checked
             self._publish(work / "dist", deployment.session_id)
             url = self.settings.deploy_url(deployment.session_id)
             progress(f"published at {url}")
