@@ -331,6 +331,9 @@ async function main() {
       port: config.port,
       strictPort: true,
       watch: null,
+      // Transform the app (index.html and what it imports) right after start, so the
+      // first page load after a start or a wake-up finds it ready.
+      warmup: { clientFiles: ["./index.html"] },
       allowedHosts: [config.publicHost],
       ws: { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol },
       fs: { allow: [config.workspace, config.templateDir] },
