@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Coroutine
@@ -476,6 +475,7 @@ class NodeRuntime:
                     await self.drain(session_id)
             except Exception:
                 log.exception("node %s: could not restore session %s", self.node, session_id)
+        await self.service.reap_leftovers()
 
     async def _restore(self, session_id: str) -> PreviewSession | None:
         """Bring back a session this node hosted, from its committed files."""
@@ -485,13 +485,15 @@ class NodeRuntime:
             return None
         raw = await self.redis.hgetall(self.keys.files(session_id))
         files = {name.decode(): content for name, content in raw.items()}
-        shutil.rmtree(self.settings.data_dir / "sessions" / session_id, ignore_errors=True)
+        # The workspace is reconciled with the committed files, not replaced: a sandbox
+        # left running (a container) keeps it mounted and is taken over.
         session = await self.service.create(
             files,
             None,
             record.get("projectType") or None,
             owner=record.get("owner") or "local",
             new_id=session_id,
+            adopt=True,
         )
         session.created_at = float(record.get("createdAt") or session.created_at)
         expires = await registry.expires_at(self.redis, self.keys, session_id)

@@ -260,20 +260,19 @@ class EmbeddedPreviews(Previews):
 
     async def start(self) -> None:
         self._remove_leftovers()
+        await self.service.reap_leftovers()
         self._reaper = asyncio.create_task(self._reap_forever())
 
     def _remove_leftovers(self) -> None:
-        """Embedded sessions live in this process: workspaces and published sites found
-        at start belong to a run that was killed, and nothing can reach them."""
-        settings = self.settings
-        found = 0
-        for parent in (settings.data_dir / "sessions", settings.deploy_root):
-            if parent.is_dir():
-                for entry in parent.iterdir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                    found += 1
+        """Embedded sessions live in this process: published sites found at start belong
+        to a run that was killed, and nothing can reach them (the service removes the
+        sessions' directories and sandboxes)."""
+        root = self.settings.deploy_root
+        found = list(root.iterdir()) if root.is_dir() else []
+        for entry in found:
+            shutil.rmtree(entry, ignore_errors=True)
         if found:
-            log.warning("removed %d session directories left by a previous run", found)
+            log.warning("removed %d published sites left by a previous run", len(found))
 
     async def shutdown(self) -> None:
         if self._reaper:

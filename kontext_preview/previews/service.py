@@ -37,7 +37,7 @@ import secrets
 import shutil
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +125,12 @@ class PreviewService:
         *,
         owner: str = "local",
         new_id: str | None = None,
+        adopt: bool = False,
     ) -> PreviewSession:
         """Create a session (``new_id``: with an id chosen by the caller, as the
-        distributed API and a restoring worker do). Given ``session_id``: replace the
-        files of that existing session, or restore it with these files if it expired."""
+        distributed API and a restoring worker do; ``adopt``: take over its sandbox if an
+        earlier process left it running). Given ``session_id``: replace the files of that
+        existing session, or restore it with these files if it expired."""
         files = with_package_json(files, package_json)
         if session_id is not None:
             if self.restorable(session_id, owner):
@@ -165,7 +167,7 @@ class PreviewService:
             layout.framework,
             layout.vite_root,
         )
-        self._launch(session)
+        self._launch(session, adopt=adopt)
         return session
 
     async def update(
@@ -312,18 +314,40 @@ class PreviewService:
             self._launch(session)
 
     async def suspend_all(self) -> None:
-        """Stop every dev server but keep nothing else: the sessions' records stay in the
-        store, for the next process on this node to restore them (distributed mode)."""
+        """Let go of every session, keeping what the next process on this node restores
+        them from (distributed mode): the records in the store, and the sandboxes that can
+        outlive this process (containers, re-adopted) with their workspaces."""
         for session in list(self.sessions.values()):
             try:
-                await self._release(session)
+                await self._release(session, suspend=True)
             except Exception:
-                log.exception("could not stop session %s", session.id)
+                log.exception("could not let go of session %s", session.id)
         await self.backend.aclose()
 
-    async def _release(self, session: PreviewSession) -> None:
+    async def reap_leftovers(self) -> None:
+        """Remove what earlier processes on this node left for sessions that are not here:
+        sandboxes still running, and session directories."""
+        keep = self.sessions.keys()  # live: a session created meanwhile is kept
+        try:
+            reaped = await self.backend.reap(keep)
+        except KontextError as exc:
+            reaped = []
+            log.warning("could not look for sandboxes left by an earlier run: %s", exc.message)
+        folders = self.settings.data_dir / "sessions"
+        stale = [e for e in folders.iterdir() if e.name not in keep] if folders.is_dir() else []
+        for entry in stale:
+            shutil.rmtree(entry, ignore_errors=True)
+        if reaped or stale:
+            log.warning(
+                "removed what an earlier run left: %d sandboxes, %d session directories",
+                len(reaped),
+                len(stale),
+            )
+
+    async def _release(self, session: PreviewSession, *, suspend: bool = False) -> None:
         """Take the session out of this process: no more events from it, its dev server
-        stopped, its directory removed."""
+        stopped and its directory removed (``suspend``: detached, and the directory kept
+        while the sandbox lives on)."""
         self.sessions.pop(session.id, None)
         session.listener = None
         for wait in session.acks.values():
@@ -333,8 +357,9 @@ class PreviewService:
             session.launch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await session.launch_task
-        await self._stop_sandbox(session)
-        shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
+        lives_on = await self._stop_sandbox(session, detach=suspend)
+        if not lives_on:
+            shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
 
     async def cull(self, now: float | None = None, *, expire: bool = True) -> list[str]:
         """The periodic cull: hibernate sessions idle for ``hibernate_after_seconds`` and
@@ -375,28 +400,30 @@ class PreviewService:
 
     # -- the sandbox's lifecycle -------------------------------------------------------------
 
-    def _launch(self, session: PreviewSession) -> None:
-        """(Re)start the session's sandbox in the background."""
+    def _launch(self, session: PreviewSession, *, adopt: bool = False) -> None:
+        """(Re)start the session's sandbox in the background (``adopt``: take over the
+        one an earlier process left running, if the backend finds it)."""
         if session.launch_task and not session.launch_task.done():
             session.launch_task.cancel()
         previous, session.sandbox = session.sandbox, None
         self._drop_acks(session, "restarted")
         self._make_room(session)
         session.set_status(SessionStatus.INSTALLING)
-        session.launch_task = asyncio.create_task(self._run_launch(session, previous))
+        session.launch_task = asyncio.create_task(self._run_launch(session, previous, adopt))
 
-    async def _run_launch(self, session: PreviewSession, previous: Sandbox | None) -> None:
+    async def _run_launch(
+        self, session: PreviewSession, previous: Sandbox | None, adopt: bool
+    ) -> None:
         try:
             if previous:
                 await previous.stop()
-            if not session.vfs.on_disk:
-                session.vfs.sync_to_disk()
+            changed = session.vfs.sync_to_disk() if not session.vfs.on_disk else []
             spec = self._spec(session)
-            await self.backend.prepare(spec, session.log)
-            session.set_status(SessionStatus.STARTING)
-            sandbox = await self.backend.start(
-                spec, session.log, lambda event: self._on_agent_event(session, event)
-            )
+            sandbox = await self._adopt(session, spec, changed) if adopt else None
+            if sandbox is None:
+                await self.backend.prepare(spec, session.log)
+                session.set_status(SessionStatus.STARTING)
+                sandbox = await self.backend.start(spec, session.log, self._reporter(session))
         except KontextError as exc:
             await self._fail(session, exc.message)
             return
@@ -411,6 +438,19 @@ class PreviewService:
             session.sandbox = sandbox
             session.set_status(SessionStatus.ACTIVE)
         session.monitor_task = asyncio.create_task(self._monitor(session, sandbox))
+
+    async def _adopt(
+        self, session: PreviewSession, spec: SandboxSpec, changed: list[FileChange]
+    ) -> Sandbox | None:
+        sandbox = await self.backend.adopt(spec, session.log, self._reporter(session))
+        if sandbox is not None:
+            session.log(f"took over the running sandbox ({len(changed)} files brought up to date)")
+            if changed:
+                await sandbox.notify(changed)
+        return sandbox
+
+    def _reporter(self, session: PreviewSession) -> Callable[[dict[str, Any]], None]:
+        return lambda event: self._on_agent_event(session, event)
 
     def _make_room(self, session: PreviewSession) -> None:
         """Keep live dev servers within ``max_running_sessions``: hibernate the least
@@ -480,12 +520,17 @@ class PreviewService:
             session.fallback = message
             self.queue_deployment(session, [f"preview unavailable: {message[:300]}"], fallback=True)
 
-    async def _stop_sandbox(self, session: PreviewSession) -> None:
+    async def _stop_sandbox(self, session: PreviewSession, *, detach: bool = False) -> bool:
+        """Stop the session's sandbox (``detach``: let go of it); True if it lives on."""
         sandbox, session.sandbox = session.sandbox, None
         if session.monitor_task and session.monitor_task is not asyncio.current_task():
             session.monitor_task.cancel()
-        if sandbox:
-            await sandbox.stop()
+        if sandbox is None:
+            return False
+        if detach:
+            return await sandbox.detach()
+        await sandbox.stop()
+        return False
 
     # -- updates ------------------------------------------------------------------------------
 

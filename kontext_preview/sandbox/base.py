@@ -3,14 +3,19 @@
 Modelled on jupyter_client's provisioners and JupyterHub's Spawner. A
 :class:`SandboxBackend` prepares dependencies and starts sandboxes; a running
 :class:`Sandbox` can be polled, waited for, notified of changed files and
-stopped, and describes itself as JSON (``get_state``) so that a later process
-can re-adopt it. Files reach a sandbox through its workspace directory, which
-the session's virtual file system keeps in sync; the backend makes that folder
-visible to the dev server (a plain path locally, a mount in a container).
+stopped, and describes itself as JSON (``get_state``). Files reach a sandbox
+through its workspace directory, which the session's virtual file system keeps
+in sync; the backend makes that folder visible to the dev server (a plain path
+locally, a read-only mount in a container).
+
+Sandboxes that can outlive the process that started them (containers) are
+re-adopted by a later one: ``adopt`` finds the session's running sandbox, and
+``reap`` removes those no session claims. ``detach`` lets go of a sandbox
+without stopping it, where it can live on (a worker's graceful restart).
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +92,13 @@ class Sandbox(ABC):
 
     @abstractmethod
     def get_state(self) -> dict[str, Any]:
-        """JSON-able description from which the backend can re-adopt this sandbox."""
+        """JSON-able description of where and what this sandbox is."""
+
+    async def detach(self) -> bool:
+        """Let go of the sandbox, leaving it running for a later process to adopt if it
+        can outlive this one (return True), else stop it (False)."""
+        await self.stop()
+        return False
 
 
 class SandboxBackend(ABC):
@@ -103,6 +114,18 @@ class SandboxBackend(ABC):
     ) -> Sandbox:
         """Start the dev server and return once it serves (raise SandboxError if it cannot).
         ``report`` receives what the agent reports later (browser acks, page errors)."""
+
+    async def adopt(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> Sandbox | None:
+        """The session's sandbox left running by an earlier process, taken over (None if
+        there is none that serves; one that does not is removed)."""
+        return None
+
+    async def reap(self, keep: Collection[str]) -> list[str]:
+        """Remove the sandboxes earlier processes left behind for sessions not in ``keep``;
+        return their session ids."""
+        return []
 
     async def aclose(self) -> None:
         """Release what the backend itself holds (clients, pools)."""

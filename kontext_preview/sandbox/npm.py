@@ -2,10 +2,12 @@
 
 If the template's node_modules satisfies the project's package.json (checked
 with npm's own semver by ``sandbox-images/agent/deps.mjs``), the project gets a
-symlink to it and starts with no install at all. Otherwise npm installs into
-the project's own node_modules with ``--ignore-scripts`` (AI-chosen packages
-never run install scripts) and a cache shared by all sessions; each line npm
-prints is passed to the session's log as progress.
+symlink to it and starts with no install at all. Otherwise npm installs with
+``--ignore-scripts`` (AI-chosen packages never run install scripts) and a cache
+shared by all sessions; each line npm prints is passed to the session's log as
+progress. Where npm runs is the backend's business (an :data:`Installer`): a
+local process here, a container for the Docker backend. An install is done once
+per package.json: a later start with the same one reuses it.
 """
 
 import asyncio
@@ -15,6 +17,8 @@ import os
 import re
 import shutil
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import DependencyInstallFailed, SandboxError
@@ -24,11 +28,34 @@ from kontext_preview.sandbox.process import terminate_group
 # npm 10 says "is not in this registry", npm 11 "could not be found or you do not have permission".
 _NOT_IN_REGISTRY = re.compile(r"'([^']+)' (?:is not in this registry|could not be found)")
 _NPM_ERROR = re.compile(r"^npm (?:error|ERR!) ")
+NPM_INSTALL = [
+    "install",
+    "--ignore-scripts",
+    "--no-audit",
+    "--no-fund",
+    "--no-update-notifier",
+    "--loglevel=http",
+]
+INSTALLED_STAMP = ".kontext-package.json"  # in node_modules: the package.json it was made for
+
+# Installs the project's dependencies (into the node_modules folder it was made for).
+Installer = Callable[[SandboxSpec, LogSink], Awaitable[None]]
 
 
-async def prepare_dependencies(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+async def prepare_dependencies(
+    settings: Settings,
+    spec: SandboxSpec,
+    log: LogSink,
+    *,
+    template_modules: Path | None = None,
+    install: Installer | None = None,
+    installed_modules: Path | None = None,
+) -> None:
+    """Link ``node_modules`` to ``template_modules`` (as the sandbox sees it) if the
+    template is enough, else ``install`` into ``installed_modules`` (default: npm here,
+    into the project's node_modules)."""
     node_modules = spec.package_dir / "node_modules"
-    template_modules = settings.template_dir / "node_modules"
+    template_modules = template_modules or settings.template_dir / "node_modules"
     unsatisfied = await _unsatisfied_dependencies(settings, spec)
     if not unsatisfied:
         if node_modules.is_symlink() and os.readlink(node_modules) == str(template_modules):
@@ -37,11 +64,24 @@ async def prepare_dependencies(settings: Settings, spec: SandboxSpec, log: LogSi
         node_modules.symlink_to(template_modules, target_is_directory=True)
         log("dependencies: all provided by the prepared template, nothing to install")
         return
-    log(f"dependencies: installing {', '.join(unsatisfied)} with npm (install scripts disabled)")
     if node_modules.is_symlink():
         node_modules.unlink()
-    await _npm_install(settings, spec, log)
+    install = install or (lambda spec, log: npm_install_here(settings, spec, log))
+    stamp = json.dumps(spec.package_json, sort_keys=True)
+    installed = installed_modules or node_modules
+    if _is_folder(installed) and _read(installed / INSTALLED_STAMP) == stamp:
+        log("dependencies: installed before for this package.json")
+        return
+    log(f"dependencies: installing {', '.join(unsatisfied)} with npm (install scripts disabled)")
+    await install(spec, log)
+    if not _is_folder(installed):
+        raise DependencyInstallFailed("npm install finished but made no node_modules folder")
+    (installed / INSTALLED_STAMP).write_text(stamp)
     log("dependencies: installed")
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 async def _unsatisfied_dependencies(settings: Settings, spec: SandboxSpec) -> list[str]:
@@ -64,17 +104,13 @@ async def _unsatisfied_dependencies(settings: Settings, spec: SandboxSpec) -> li
     return [f"{d['name']}@{d['wanted']}" for d in result["unsatisfied"]]
 
 
-async def _npm_install(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+async def npm_install_here(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+    """npm on this machine, into the project's own node_modules."""
     cache = settings.data_dir / "npm-cache"
     cache.mkdir(parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         settings.npm_binary,
-        "install",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--no-update-notifier",
-        "--loglevel=http",
+        *NPM_INSTALL,
         f"--cache={cache}",
         cwd=spec.package_dir,
         stdout=asyncio.subprocess.PIPE,
@@ -83,22 +119,33 @@ async def _npm_install(settings: Settings, spec: SandboxSpec, log: LogSink) -> N
         start_new_session=True,
     )
     assert process.stdout
-    lines: deque[str] = deque(maxlen=40)
+    try:
+        await follow_install(settings, _lines(process.stdout), process.wait, log)
+    finally:
+        await terminate_group(process, 2.0)
+
+
+async def follow_install(
+    settings: Settings,
+    lines: AsyncIterator[str],
+    exit_code: Callable[[], Awaitable[int]],
+    log: LogSink,
+) -> None:
+    """Log npm's output as progress; raise DependencyInstallFailed, with npm's own reason,
+    if it fails or takes longer than the install timeout."""
+    recent: deque[str] = deque(maxlen=40)
     try:
         async with asyncio.timeout(settings.install_timeout_seconds):
-            while raw := await process.stdout.readline():
-                line = raw.decode(errors="replace").rstrip()
-                lines.append(line)
+            async for line in lines:
+                recent.append(line)
                 log(f"npm: {line}")
-            code = await process.wait()
+            code = await exit_code()
     except TimeoutError:
         raise DependencyInstallFailed(
             f"npm install took longer than {settings.install_timeout_seconds:g} s and was stopped"
         ) from None
-    finally:
-        await terminate_group(process, 2.0)
     if code != 0:
-        raise DependencyInstallFailed(_describe_npm_failure(lines))
+        raise DependencyInstallFailed(_describe_npm_failure(recent))
 
 
 def _describe_npm_failure(lines: deque[str]) -> str:
@@ -110,9 +157,27 @@ def _describe_npm_failure(lines: deque[str]) -> str:
     return "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
 
 
-def _npm_env() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "TMPDIR", "npm_config_registry", "NPM_CONFIG_REGISTRY")
+async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    while raw := await stream.readline():
+        yield raw.decode(errors="replace").rstrip()
+
+
+def npm_registry_env() -> dict[str, str]:
+    """The registry this machine's npm is pointed at, if any, for npm elsewhere too."""
+    keep = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
     return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def _npm_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "TMPDIR")
+    return {**{k: v for k, v in os.environ.items() if k in keep}, **npm_registry_env()}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def _remove(path: os.PathLike[str]) -> None:

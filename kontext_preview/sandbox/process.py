@@ -22,6 +22,12 @@ async def read_json_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[st
         yield event if isinstance(event, dict) else {"type": "log", "message": text}
 
 
+async def log_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
+    """Each line as a ``{"type": "log"}`` event (a stream that is not JSON, like stderr)."""
+    while line := await stream.readline():
+        yield {"type": "log", "message": line.decode(errors="replace").rstrip()}
+
+
 async def terminate_group(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
     """TERM the process group we started (start_new_session=True), then KILL it if needed.
 

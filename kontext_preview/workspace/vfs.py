@@ -8,6 +8,7 @@ file) and rolls back what it wrote if the disk fails part-way.
 """
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Mapping
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 from kontext_preview.errors import InvalidFileName, InvalidRequest, LimitExceeded, SandboxError
-from kontext_preview.workspace.paths import check_inside, validate_name
+from kontext_preview.workspace.paths import FORBIDDEN_SEGMENTS, check_inside, validate_name
 
 ChangeEvent = Literal["add", "change", "unlink"]
+_TEMP_FILE = re.compile(r"^\.kontext-[0-9a-f]{16}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -112,12 +114,37 @@ class VirtualFileSystem:
             self._write_changes(change_set.changes, change_set.files)
         self.files = change_set.files
 
-    def sync_to_disk(self) -> None:
-        """Write every file into a fresh workspace directory."""
+    def sync_to_disk(self) -> list[FileChange]:
+        """Make the workspace on disk hold exactly the session's files and return what that
+        changed. A workspace left by an earlier process is reconciled, not replaced: a
+        sandbox that still has it mounted keeps seeing it. Folders the sandbox manages
+        (node_modules) are left alone; stray links and temp files are removed."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.on_disk = True
-        changes = [FileChange(name, "add") for name in self.files]
+        found = self._files_on_disk()
+        changes = [FileChange(name, "unlink") for name in sorted(found.keys() - self.files.keys())]
+        for name, content in self.files.items():
+            if name not in found:
+                changes.append(FileChange(name, "add"))
+            elif _read(found[name]) != content:
+                changes.append(FileChange(name, "change"))
         self._write_changes(changes, self.files)
+        return changes
+
+    def _files_on_disk(self) -> dict[str, Path]:
+        found = {}
+        for folder, dirs, names in os.walk(self.root):
+            here = Path(folder)
+            for name in [*dirs, *names]:
+                path = here / name
+                if name in FORBIDDEN_SEGMENTS:
+                    continue
+                if path.is_symlink() or _TEMP_FILE.match(name):
+                    path.unlink()
+                elif name in names:
+                    found[path.relative_to(self.root).as_posix()] = path
+            dirs[:] = [d for d in dirs if d not in FORBIDDEN_SEGMENTS and _is_folder(here / d)]
+        return found
 
     def remove_from_disk(self) -> None:
         self.on_disk = False
@@ -168,6 +195,17 @@ class VirtualFileSystem:
                     _atomic_write(target, old)
             except OSError:
                 pass
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _atomic_write(target: Path, content: bytes) -> None:

@@ -109,3 +109,35 @@ def test_files_in_memory_survive_removal_from_disk(tmp_path: Path) -> None:
     vfs.apply(vfs.plan({"b.js": b"b"}))  # memory only while off disk
     vfs.sync_to_disk()
     assert sorted(p.name for p in vfs.root.iterdir()) == ["a.js", "b.js"]
+
+
+def test_a_workspace_left_on_disk_is_reconciled_not_replaced(tmp_path: Path) -> None:
+    """A restarted worker brings an existing workspace back to the committed files: what
+    differs is rewritten, what is not a file of the session goes, the folder itself (which
+    a running container may have mounted) and node_modules stay."""
+    old = synced(tmp_path, {"a.js": b"a", "b.js": b"b", "src/c.js": b"c"})
+    root = old.root
+    folder_inode = os.stat(root).st_ino
+    (root / "node_modules").mkdir()
+    (root / "node_modules" / "x.js").write_bytes(b"dep")
+    (root / "src" / "stray-link").symlink_to("/etc")
+    (root / ".kontext-0123456789abcdef.tmp").write_bytes(b"half")
+    unchanged_inode = os.stat(root / "a.js").st_ino
+
+    new = VirtualFileSystem(root, LIMITS)
+    new.apply(new.plan({"a.js": b"a", "b.js": b"b2", "d.js": b"d"}))
+    changes = new.sync_to_disk()
+
+    assert changes == [
+        FileChange("src/c.js", "unlink"),
+        FileChange("b.js", "change"),
+        FileChange("d.js", "add"),
+    ]
+    assert os.stat(root).st_ino == folder_inode
+    assert os.stat(root / "a.js").st_ino == unchanged_inode
+    assert (root / "b.js").read_bytes() == b"b2"
+    assert not (root / "src" / "c.js").exists()
+    assert not (root / "src" / "stray-link").is_symlink()
+    assert not (root / ".kontext-0123456789abcdef.tmp").exists()
+    assert (root / "node_modules" / "x.js").read_bytes() == b"dep"
+    assert new.sync_to_disk() == []  # nothing left to do
