@@ -1,7 +1,8 @@
 # kontext-preview: `make serve` runs the service, `make test` runs the whole suite.
 # Both start from a fresh machine: they create the virtualenv, install the Python
 # packages, prepare the Vite template (npm, install scripts disabled) and, for the
-# tests, Debian's Chromium.
+# tests, Debian's Chromium, Redis and Docker engine (started if none runs) and the
+# sandbox image (built locally).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,18 +12,24 @@ DEPLOYER := sandbox-images/deployer
 NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# The sandbox image's base: an official Node image where a registry is reachable
+# (`make sandbox-image SANDBOX_BASE=node:22-bookworm-slim`), else one assembled from this
+# machine's Node (sandbox-images/build-local-base.sh).
+SANDBOX_BASE ?= kontext-node-base:local
+SANDBOX_IMAGE ?= kontext-sandbox:latest
+DOCKERD_LOG ?= /var/log/kontext-dockerd.log
 
-.PHONY: serve test bench lint template chromium redis node-check clean
+.PHONY: serve test bench lint template chromium redis docker sandbox-image node-check clean
 
 serve: $(VENV)/.serve-installed template
 	$(PY) -m kontext_preview serve
 
-test: $(VENV)/.test-installed template chromium redis
+test: $(VENV)/.test-installed template chromium redis sandbox-image
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.test-installed template chromium redis
+bench: $(VENV)/.test-installed template chromium redis sandbox-image
 	$(PY) -m benchmarks.update_latency
 	$(PY) -m benchmarks.classification
 	$(PY) -m benchmarks.lifecycle
@@ -65,6 +72,22 @@ redis:
 	  command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }; \
 	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do $(PY) -c 'import redis; redis.Redis().ping()' 2>/dev/null && break; sleep 0.5; done; }
+
+# The Docker engine for the docker sandbox backend: Debian's docker.io, and dockerd started
+# if none answers (it keeps running; stop it by its pid, in /var/run/docker.pid).
+docker:
+	@docker info >/dev/null 2>&1 || { \
+	  command -v dockerd >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io >/dev/null; }; \
+	  echo "starting dockerd (log: $(DOCKERD_LOG))"; \
+	  $(SUDO) sh -c 'nohup dockerd >>$(DOCKERD_LOG) 2>&1 &'; \
+	  for i in $$(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
+	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $(DOCKERD_LOG)" >&2; exit 1; }; }
+
+# The image every docker-backend session runs in (sandbox-images/Dockerfile), built locally.
+sandbox-image: template docker
+	@if [ "$(SANDBOX_BASE)" = kontext-node-base:local ] && ! docker image inspect $(SANDBOX_BASE) >/dev/null 2>&1; then \
+	  bash sandbox-images/build-local-base.sh $(SANDBOX_BASE); fi
+	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
 	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules

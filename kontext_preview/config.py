@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(tempfile.gettempdir()) / "kontext-preview"
     sandbox_images_dir: Path = REPO_ROOT / "sandbox-images"
 
-    # Sandboxes.
-    sandbox_backend: Literal["local"] = "local"
+    # Sandboxes: "local" processes (embedded default) or "docker" containers.
+    sandbox_backend: Literal["local", "docker"] = "local"
     node_binary: str = "node"
     npm_binary: str = "npm"
     sandbox_port_min: int = 41000
@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     ignored_dev_dependencies: list[str] = Field(
         default_factory=lambda: list(DEFAULT_IGNORED_DEV_DEPENDENCIES)
     )
+
+    # Docker sandboxes (sandbox_backend=docker): one hardened container per session.
+    docker_image: str = Field(
+        default="kontext-sandbox:latest", description="Built by `make sandbox-image`."
+    )
+    docker_memory_mb: int = Field(default=1024, description="Memory per container (no swap).")
+    docker_cpus: float = 1.0
+    docker_pids_limit: int = 512
+    docker_tmpfs_mb: int = Field(default=512, description="The container's writable /tmp.")
+    docker_egress: bool = Field(
+        default=False, description="Let running previews reach the network (off: no network)."
+    )
+    docker_egress_network: str = Field(
+        default="kontext-egress",
+        description="Bridge (containers cannot reach each other) for npm installs and egress.",
+    )
+    docker_npm_cache_volume: str = "kontext-npm-cache"
+    docker_log_max_size: str = "1m"
 
     # Who may call the API: API key → user (JSON), or a file of `user key` lines.
     api_keys: dict[str, str] = Field(default_factory=dict)

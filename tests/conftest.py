@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.project import project_files
+from tests.sandboxes import leftover_containers
 from tests.server import ApiServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,6 +68,17 @@ def create_session(api: httpx.Client, files: list[dict[str, Any]], **extra: Any)
     return body
 
 
+def push(api: httpx.Client, session_id: str, name: str, content: str) -> dict[str, Any]:
+    """Send one changed file; the update's answer."""
+    response = api.post(
+        f"/kontext/preview/{session_id}/update",
+        json={"files": [{"name": name, "content": content}]},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def replace_file(files: list[dict[str, Any]], name: str, content: str) -> list[dict[str, Any]]:
     changed = copy.deepcopy(files)
     for entry in changed:
@@ -106,6 +118,7 @@ def nothing_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             leftovers += [f"directory {entry}" for entry in parent.iterdir()]
     client = redis.Redis.from_url("redis://127.0.0.1:6379/13")
     leftovers += [f"redis key {k!r}" for k in client.scan_iter("kp-test-*")]
+    leftovers += leftover_containers(base)
     assert not leftovers, "left behind:\n" + "\n".join(leftovers)
 
 

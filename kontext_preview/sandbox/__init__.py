@@ -9,4 +9,8 @@ def create_backend(settings: Settings) -> SandboxBackend:
         from kontext_preview.sandbox.local import LocalBackend
 
         return LocalBackend(settings)
+    if settings.sandbox_backend == "docker":
+        from kontext_preview.sandbox.docker import DockerBackend
+
+        return DockerBackend(settings)
     raise ValueError(f"unknown sandbox backend {settings.sandbox_backend!r}")

@@ -18,7 +18,7 @@ import re
 import shutil
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import DependencyInstallFailed, SandboxError
@@ -47,7 +47,7 @@ async def prepare_dependencies(
     spec: SandboxSpec,
     log: LogSink,
     *,
-    template_modules: Path | None = None,
+    template_modules: PurePath | None = None,
     install: Installer | None = None,
     installed_modules: Path | None = None,
 ) -> None:

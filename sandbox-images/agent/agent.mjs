@@ -14,13 +14,16 @@
 //     {"type":"log"}, {"type":"error"}, and later {"type":"ack"} (a page
 //     applied change number `seq`) and {"type":"preview-error"} (a compile
 //     error, or a runtime error a page reported).
-// It exits when stdin closes, so it never outlives the process that started it.
+// It exits when stdin closes (unless told not to, in a container), so it never outlives
+// the process that started it.
 
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const config = JSON.parse(process.argv[2] ?? "{}");
+// The config is JSON, or "@file" naming a JSON file (the image build's).
+const argument = process.argv[2] ?? "{}";
+const config = JSON.parse(argument.startsWith("@") ? fs.readFileSync(argument.slice(1), "utf8") : argument);
 const CONTROL_PREFIX = "/__kontext/";
 const CLIENT_ID = "/@kontext/client";
 const RESOLVED_CLIENT_ID = "\0kontext-client";
@@ -312,15 +315,16 @@ function createForwardingLogger(createLogger) {
   return logger;
 }
 
-async function main() {
+// The dev server every mode shares (the image's cache prebuild must match it exactly:
+// Vite keys its dependency cache by the root path, the config and the plugins' names).
+async function createDevServer(vite) {
   const lookup = [config.root, config.templateDir];
-  const vite = await importFrom("vite", lookup);
   const plugins = [controlPlugin()];
   if (config.addReactPlugin) {
     const react = await importFrom("@vitejs/plugin-react", lookup);
     plugins.push(react.default());
   }
-  const server = await vite.createServer({
+  return vite.createServer({
     root: config.root,
     cacheDir: config.cacheDir,
     clearScreen: false,
@@ -339,23 +343,130 @@ async function main() {
       fs: { allow: [config.workspace, config.templateDir] },
     },
   });
+}
+
+async function main() {
+  prepareWritableDirs();
+  const vite = await importFrom("vite", [config.root, config.templateDir]);
+  seedDepsCache();
+  const server = await createDevServer(vite);
   try {
-    await server.listen();
+    if (config.socket) await listenOnSocket(server, config.socket);
+    else await server.listen();
   } catch (err) {
     await server.close().catch(() => {});
     throw err;
   }
-  emit("ready", { port: config.port, viteVersion: vite.version });
+  emit("ready", { port: config.port, socket: config.socket, viteVersion: vite.version });
 
   const shutdown = async () => {
     await server.close().catch(() => {});
     process.exit(0);
   };
-  process.stdin.on("end", shutdown);
-  process.stdin.on("error", shutdown);
-  process.stdin.resume();
+  // A local agent dies with the process that started it (its stdin closes); a container's
+  // agent has no stdin and is stopped with SIGTERM.
+  if (config.exitOnStdinEnd !== false) {
+    process.stdin.on("end", shutdown);
+    process.stdin.on("error", shutdown);
+    process.stdin.resume();
+  }
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+}
+
+// In a container the dev server has no network: it listens on a Unix socket in a folder
+// shared with the host, which the node publishes on a loopback port. Vite's own listen()
+// only takes ports, so its HTTP server (the HMR socket rides on it) is bound here.
+function listenOnSocket(server, socket) {
+  fs.rmSync(socket, { force: true });
+  return new Promise((resolve, reject) => {
+    server.httpServer.once("error", reject);
+    server.httpServer.listen(socket, () => {
+      server.httpServer.off("error", reject);
+      fs.chmodSync(socket, 0o666);
+      resolve();
+    });
+  });
+}
+
+// A container's file system is read-only but for a tmpfs: Vite's dependency cache
+// (cacheDir) and the folder it bundles vite.config into (node_modules/.vite-temp, a
+// symlink to tempDir/vite-temp in the image) must exist there.
+function prepareWritableDirs() {
+  if (config.tempDir) fs.mkdirSync(path.join(config.tempDir, "vite-temp"), { recursive: true });
+  fs.mkdirSync(config.cacheDir, { recursive: true });
+}
+
+// The image carries Vite's pre-bundled dependencies for the usual project shapes, built at
+// the same absolute root path every container uses. Seeding the session's cache with the
+// matching one lets Vite skip the pre-bundling ("Hash is consistent"); if the project
+// differs, Vite notices (lockfile, config, plugins) and rebuilds, as it would anyway.
+function seedDepsCache() {
+  if (!config.prebuiltCacheDir) return;
+  const source = path.join(config.prebuiltCacheDir, cacheKey(config.root, hasConfigFile(config.root)));
+  const target = path.join(config.cacheDir, "deps");
+  if (!fs.existsSync(path.join(source, "deps", "_metadata.json"))) return;
+  if (fs.existsSync(path.join(target, "_metadata.json"))) return;
+  fs.cpSync(path.join(source, "deps"), target, { recursive: true });
+  emit("log", { level: "info", message: `dependency cache seeded from the image (${path.basename(source)})` });
+}
+
+function cacheKey(root, withConfig) {
+  return root.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "_") + (withConfig ? "--config" : "--plain");
+}
+
+function hasConfigFile(root) {
+  return fs.readdirSync(root).some((name) => /^vite\.config\.(js|mjs|cjs|ts|mts|cts)$/.test(name));
+}
+
+// Image mode (`"mode": "image"`, run once while the sandbox image is built, as root): the
+// few writable places a read-only container needs, then the dependency cache (optimize).
+async function image() {
+  fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(config.templateDir, "node_modules", ".vite-temp"));
+  fs.mkdirSync(config.npmCache, { recursive: true });
+  fs.chmodSync(config.npmCache, 0o1777); // a new cache volume starts as this folder is
+  await optimize();
+  for (const leftover of config.removeAfter) fs.rmSync(leftover, { recursive: true, force: true });
+}
+
+// Optimize mode (`"mode": "optimize"`, run while the image is built): for each root, put
+// the sample app there (with and without a vite.config), start the same dev server a
+// session would, wait until Vite has pre-bundled the app's dependencies, and keep the
+// result in prebuiltCacheDir/<key>.
+async function optimize() {
+  const vite = await importFrom("vite", [config.templateDir]);
+  for (const root of config.roots) {
+    for (const withConfig of [true, false]) {
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.cpSync(config.sample, root, { recursive: true });
+      if (!withConfig) fs.rmSync(path.join(root, "vite.config.ts"));
+      fs.symlinkSync(path.join(config.templateDir, "node_modules"), path.join(root, "node_modules"));
+      const cacheDir = path.join(config.prebuiltCacheDir, cacheKey(root, withConfig));
+      Object.assign(config, { root, workspace: root, cacheDir, addReactPlugin: !withConfig });
+      prepareWritableDirs();
+      const server = await createDevServer(vite);
+      await server.listen();
+      for (const url of ["/src/main.tsx", "/src/App.tsx"]) await server.warmupRequest(url);
+      await settled(path.join(cacheDir, "deps"));
+      await server.close();
+      fs.rmSync(root, { recursive: true, force: true });
+      emit("log", { level: "info", message: `pre-bundled ${root} (${withConfig ? "vite.config" : "no config"})` });
+    }
+  }
+}
+
+// Wait until Vite has written its metadata and stopped re-bundling for a moment.
+async function settled(depsDir) {
+  let last = "";
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const meta = path.join(depsDir, "_metadata.json");
+    const now = fs.existsSync(meta) ? fs.readFileSync(meta, "utf8") : "";
+    const busy = fs.readdirSync(path.dirname(depsDir)).some((n) => n.startsWith("deps_temp"));
+    if (now && now === last && !busy) return;
+    last = now;
+  }
+  throw new Error(`Vite did not finish pre-bundling in ${depsDir}`);
 }
 
 // Build mode (`"mode": "build"`): a production `vite build` of the same project with
@@ -381,7 +492,8 @@ async function build() {
   emit("built", { outDir: config.outDir, viteVersion: vite.version });
 }
 
-(config.mode === "build" ? build().then(() => process.exit(0)) : main()).catch((err) => {
+const modes = { build, optimize, image };
+(modes[config.mode] ? modes[config.mode]().then(() => process.exit(0)) : main()).catch((err) => {
   if (err?.code === "EADDRINUSE") fail(`port ${config.port} is already in use`, err);
   fail(err?.message ?? String(err), err);
 });

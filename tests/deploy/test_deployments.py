@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, replace_file
+from tests.conftest import create_session, push, replace_file
 from tests.distributed.cluster import SseEvent, read_events
 from tests.server import ApiServer, agent_pids, wait_for
 
@@ -44,13 +44,6 @@ def until_deployed(event: SseEvent) -> bool:
     return event.type in ("deploy.succeeded", "deploy.failed")
 
 
-def push(api: httpx.Client, sid: str, name: str, content: str) -> dict[str, Any]:
-    response = api.post(
-        f"/kontext/preview/{sid}/update", json={"files": [{"name": name, "content": content}]}
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def test_a_crash_loop_falls_back_to_a_deployment_the_preview_redirects_to(

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import redis
 
+from tests.sandboxes import remove_containers_under
 from tests.server import ALICE_KEY, ApiServer, auth, wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -145,6 +146,8 @@ class Cluster:
         client = self.redis
         for key in client.scan_iter(f"{self.prefix}*"):
             client.delete(key)
+        if self.settings.get("sandbox_backend") == "docker":
+            remove_containers_under(str(self.root))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, session_dir
+from tests.conftest import create_session, push, session_dir
 from tests.distributed.cluster import Cluster, read_events
 from tests.server import ApiServer, agent_pids, wait_for
 
@@ -64,14 +64,6 @@ def open_preview(
     return sid, page
 
 
-def push(api: httpx.Client, session_id: str, name: str, content: str) -> dict[str, Any]:
-    response = api.post(
-        f"/kontext/preview/{session_id}/update",
-        json={"files": [{"name": name, "content": content}]},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def test_create_update_and_delete_in_a_real_browser(

@@ -1,0 +1,228 @@
+"""What a Docker sandbox's containers are: paths, labels, hardening, and reading their output.
+
+Every container runs the image from ``sandbox-images/`` with the same absolute
+paths (so Vite's dependency cache built into the image is reused), as a
+non-root user, with a read-only root file system and a small tmpfs, no
+capabilities, ``no-new-privileges``, memory, CPU and process limits, and no
+host path but its own session's folders. The dev server's container has no
+network (unless egress is enabled); npm install containers reach the registry.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from docker.types import LogConfig, Mount
+
+from kontext_preview.config import Settings
+from kontext_preview.sandbox.base import SandboxSpec
+
+# Inside every container.
+WORKSPACE = PurePosixPath("/session/workspace")
+RUN_DIR = PurePosixPath("/run/kontext")
+SOCKET = RUN_DIR / "vite.sock"
+NPM_CACHE = PurePosixPath("/npm-cache")
+TEMP_DIR = PurePosixPath("/tmp/kontext")
+TEMPLATE = PurePosixPath("/opt/kontext/template")
+TEMPLATE_MODULES = TEMPLATE / "node_modules"
+PREBUILT_CACHE = PurePosixPath("/opt/kontext/vite-cache")
+AGENT = PurePosixPath("/opt/kontext/agent/agent.mjs")
+NPM_CLI = PurePosixPath("/usr/local/lib/node_modules/npm/bin/npm-cli.js")  # both bases
+CONTAINER_UID = 10001  # the image's user, when this process is root
+
+LABEL = "kontext.preview"
+SCOPE, SESSION, TOKEN, SHAPE = (f"{LABEL}.{k}" for k in ("scope", "session", "token", "shape"))
+
+
+@dataclass(frozen=True)
+class SessionFolders:
+    """A session's folders on this machine, as the containers mount them."""
+
+    root: Path  # <data_dir>/sessions/<id>
+
+    @classmethod
+    def of(cls, spec: SandboxSpec) -> "SessionFolders":
+        return cls(spec.workspace.parent)
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def socket(self) -> Path:
+        return self.run / SOCKET.name
+
+    @property
+    def deps(self) -> Path:
+        return self.root / "deps"
+
+
+def sandbox_user() -> tuple[int, int]:
+    """Containers run as this process's user, so that it can remove what they write; as
+    the image's unprivileged user when this process is root."""
+    uid = os.getuid()
+    return (uid, os.getgid()) if uid else (CONTAINER_UID, CONTAINER_UID)
+
+
+def writable_folder(path: Path) -> None:
+    """A folder of this machine that the container's user may write in."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.getuid() == 0:
+        os.chown(path, CONTAINER_UID, CONTAINER_UID)
+
+
+def scope_of(settings: Settings) -> str:
+    """Containers of this node and data folder (other services on the engine have others)."""
+    where = f"{settings.node_name}\0{settings.data_dir.resolve()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def in_container(spec: SandboxSpec, host_path: Path) -> PurePosixPath:
+    return WORKSPACE / host_path.relative_to(spec.workspace).as_posix()
+
+
+def shape_of(spec: SandboxSpec, settings: Settings, deps: bool) -> str:
+    """What a running container was made for: adopting one for another shape is wrong."""
+    parts = [
+        settings.docker_image,
+        str(in_container(spec, spec.vite_root)),
+        str(in_container(spec, spec.package_dir)),
+        spec.public_host,
+        f"{spec.ws_protocol}:{spec.ws_client_port}{spec.ws_path}",
+        str(spec.add_react_plugin),
+        str(deps),
+        str(settings.docker_egress),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def hardening(settings: Settings) -> dict[str, Any]:
+    """The docker SDK's run() arguments every container gets."""
+    uid, gid = sandbox_user()
+    memory = f"{settings.docker_memory_mb}m"
+    return {
+        "user": f"{uid}:{gid}",
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={settings.docker_tmpfs_mb}m,mode=1777"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": int(settings.docker_cpus * 1e9),
+        "pids_limit": settings.docker_pids_limit,
+        "log_config": LogConfig(
+            type="json-file", config={"max-size": settings.docker_log_max_size, "max-file": "1"}
+        ),
+        "environment": {"HOME": str(TEMP_DIR), "NODE_ENV": "development"},
+        "detach": True,
+    }
+
+
+def dev_server_mounts(spec: SandboxSpec, folders: SessionFolders) -> list[Mount]:
+    """The workspace read-only, the socket's folder, and installed dependencies if any."""
+    mounts = [
+        Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True),
+        Mount(str(RUN_DIR), str(folders.run), type="bind"),
+    ]
+    if uses_installed_deps(spec, folders):
+        target = in_container(spec, spec.package_dir / "node_modules")
+        installed = folders.deps / "node_modules"
+        mounts.append(Mount(str(target), str(installed), type="bind", read_only=True))
+    return mounts
+
+
+def uses_installed_deps(spec: SandboxSpec, folders: SessionFolders) -> bool:
+    """Dependencies were installed for the session (not linked to the template's): the
+    workspace's node_modules is the mount point of deps/node_modules."""
+    return _is_folder(folders.deps / "node_modules") and _is_folder(
+        spec.package_dir / "node_modules"
+    )
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def install_mounts(spec: SandboxSpec, folders: SessionFolders, settings: Settings) -> list[Mount]:
+    """The workspace read-only and deps/node_modules where the dev server will see it too
+    (npm's links, ``file:`` dependencies among them, are relative), and the npm cache."""
+    target = in_container(spec, spec.package_dir / "node_modules")
+    return [
+        Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True),
+        Mount(str(target), str(folders.deps / "node_modules"), type="bind"),
+        Mount(str(NPM_CACHE), settings.docker_npm_cache_volume, type="volume"),
+    ]
+
+
+def point_vite_temp_at_tmpfs(node_modules: Path) -> None:
+    """Vite bundles vite.config into node_modules/.vite-temp; a container's node_modules is
+    read-only, so that is a link to the tmpfs (as in the image's template)."""
+    if _is_folder(node_modules):
+        vite_temp = node_modules / ".vite-temp"
+        if not vite_temp.is_symlink():
+            if vite_temp.is_dir():
+                shutil.rmtree(vite_temp)
+            vite_temp.symlink_to(TEMP_DIR / "vite-temp")
+
+
+def agent_command(config: dict[str, Any]) -> list[str]:
+    return [json.dumps(config)]
+
+
+class OutputStream:
+    """A container's output (stdout and stderr, as Docker keeps them) read on a thread of
+    its own into an asyncio stream, then its exit code."""
+
+    def __init__(self, container: Any, since: int | None = None):
+        self.container = container
+        self.reader = asyncio.StreamReader(limit=1 << 20)
+        self.exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.oom_killed = False
+        self._stream: Any = None
+        self._detached = False
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._run, args=(since,), daemon=True).start()
+
+    def detach(self) -> None:
+        """Stop reading; the container goes on."""
+        self._detached = True
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
+
+    async def lines(self) -> Any:
+        while raw := await self.reader.readline():
+            yield raw.decode(errors="replace").rstrip()
+
+    def _run(self, since: int | None) -> None:
+        try:
+            self._stream = self.container.logs(stream=True, follow=True, since=since)
+            for chunk in self._stream:
+                self._call(self.reader.feed_data, chunk)
+        except Exception:
+            pass
+        self._call(self.reader.feed_eof)
+        if self._detached:
+            return
+        code = -1
+        with contextlib.suppress(Exception):
+            code = int(self.container.wait(timeout=60).get("StatusCode", -1))
+            self.container.reload()
+            self.oom_killed = bool(self.container.attrs["State"].get("OOMKilled"))
+        self._call(_settle, self.exit_code, code)
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(fn, *args)
+
+
+def _settle(future: "asyncio.Future[int]", code: int) -> None:
+    if not future.done():
+        future.set_result(code)

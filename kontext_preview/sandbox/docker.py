@@ -1,0 +1,342 @@
+"""Docker backend: every preview session's dev server in its own hardened container.
+
+Production's backend: the AI's code (vite.config, dependencies) runs in a
+container made by :mod:`kontext_preview.sandbox.containers` (non-root, read-only,
+no capabilities, limits, no network), reached only through the Unix socket its
+agent listens on, which this node publishes on a loopback port
+(:class:`~kontext_preview.sandbox.forward.SocketDoor`). Files reach it through
+the session's workspace, mounted read-only. Dependencies the prepared template
+lacks are installed by a short-lived container running
+``npm install --ignore-scripts`` with a shared cache volume.
+
+Containers are labelled with the session, so a restarted worker takes over the
+ones still running (``adopt``) and removes those no session claims (``reap``).
+Docker's own errors are turned into SandboxError with what to do about them.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import docker
+import httpx
+from docker.errors import DockerException, ImageNotFound, NotFound
+
+from kontext_preview.config import Settings
+from kontext_preview.errors import SandboxError
+from kontext_preview.sandbox import containers as c
+from kontext_preview.sandbox.agent import AgentSandbox, agent_config
+from kontext_preview.sandbox.base import Endpoint, EventSink, LogSink, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.forward import SocketDoor
+from kontext_preview.sandbox.npm import (
+    NPM_INSTALL,
+    follow_install,
+    npm_registry_env,
+    prepare_dependencies,
+)
+from kontext_preview.sandbox.ports import PortPool
+from kontext_preview.sandbox.process import read_json_lines
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ICC = "com.docker.network.bridge.enable_icc"
+
+
+class DockerSandbox(AgentSandbox):
+    def __init__(
+        self,
+        backend: "DockerBackend",
+        container: Any,
+        door: SocketDoor,
+        token: str,
+        output: c.OutputStream,
+        session_log: LogSink,
+    ):
+        settings = backend.settings
+        endpoint = Endpoint(_reachable(settings.sandbox_bind_host), door.port)
+        super().__init__(endpoint, token, backend.http, settings)
+        self.backend = backend
+        self.container = container
+        self.door = door
+        self.output = output
+        self.session_log = session_log
+        self._told_oom = False
+
+    async def poll(self) -> int | None:
+        exit_code = self.output.exit_code
+        return exit_code.result() if exit_code.done() else None
+
+    async def wait(self) -> int:
+        code = await asyncio.shield(self.output.exit_code)
+        if self.output.oom_killed and not self._told_oom:
+            self._told_oom = True
+            self.session_log(
+                f"the container was killed at its memory limit "
+                f"({self._settings.docker_memory_mb} MiB, KONTEXT_DOCKER_MEMORY_MB)"
+            )
+        return code
+
+    async def stop(self, now: bool = False) -> None:
+        self.stop_pumps()
+        timeout = 0 if now else int(self._settings.stop_timeout_seconds)
+        await self.backend.remove(self.container, timeout)
+        await self.door.close()
+
+    async def detach(self) -> bool:
+        self.stop_pumps()
+        self.output.detach()
+        await self.door.close()
+        return True
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "container": self.container.id,
+            "name": self.container.name,
+            "image": self._settings.docker_image,
+            "socket": str(self.door.socket_path),
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+        }
+
+
+class DockerBackend(SandboxBackend):
+    name = "docker"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.scope = c.scope_of(settings)
+        self.ports = PortPool(settings)
+        self.http = httpx.AsyncClient(trust_env=False)
+        pool = settings.max_running_sessions + 8
+        self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="docker")
+        self._client: Any = None
+        self._network_ready = False
+        self._client_factory = partial(docker.from_env, max_pool_size=pool, timeout=120)
+
+    # -- the contract ----------------------------------------------------------------------
+
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
+        folders = c.SessionFolders.of(spec)
+        await prepare_dependencies(
+            self.settings,
+            spec,
+            log,
+            template_modules=c.TEMPLATE_MODULES,
+            install=self._install,
+            installed_modules=folders.deps / "node_modules",
+        )
+        node_modules = spec.package_dir / "node_modules"
+        if not node_modules.is_symlink():  # installed: the mount point of deps/node_modules
+            node_modules.mkdir(exist_ok=True)
+
+    async def start(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> DockerSandbox:
+        folders = c.SessionFolders.of(spec)
+        c.writable_folder(folders.run)
+        folders.socket.unlink(missing_ok=True)
+        token = secrets.token_urlsafe(24)
+        mounts = c.dev_server_mounts(spec, folders)
+        shape = c.shape_of(spec, self.settings, c.uses_installed_deps(spec, folders))
+        labels = self._labels(spec.session_id, token, shape)
+        config = self._agent_config(spec, token)
+        network = await self._network()
+        container = await self._docker(
+            lambda d: d.containers.run(
+                self.settings.docker_image,
+                c.agent_command(config),
+                name=f"kontext-{spec.session_id[:16]}-{secrets.token_hex(3)}",
+                labels=labels,
+                mounts=mounts,
+                working_dir=str(c.in_container(spec, spec.vite_root)),
+                **network,
+                **c.hardening(self.settings),
+            )
+        )
+        sandbox = await self._attach(container, folders, token, log)
+        try:
+            events = read_json_lines(sandbox.output.reader)
+            await sandbox.await_ready(events, log, report, sandbox.wait)
+        except BaseException:
+            await sandbox.stop(now=True)
+            raise
+        return sandbox
+
+    async def adopt(
+        self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
+    ) -> DockerSandbox | None:
+        folders = c.SessionFolders.of(spec)
+        shape = c.shape_of(spec, self.settings, c.uses_installed_deps(spec, folders))
+        found = await self._containers(f"{c.SESSION}={spec.session_id}")
+        adopted = None
+        for container in found:
+            labels = container.labels
+            if adopted is None and container.status == "running" and labels.get(c.SHAPE) == shape:
+                token = labels[c.TOKEN]
+                sandbox = await self._attach(container, folders, token, log, int(time.time()))
+                if await sandbox.healthy():
+                    sandbox.pump(read_json_lines(sandbox.output.reader), log, report)
+                    adopted = sandbox
+                    continue
+                await sandbox.detach()
+            await self.remove(container, 0)
+        return adopted
+
+    async def reap(self, keep: Collection[str]) -> list[str]:
+        reaped = []
+        for container in await self._containers():
+            session_id = container.labels.get(c.SESSION, "")
+            if session_id not in keep:
+                await self.remove(container, 0)
+                reaped.append(session_id)
+        return reaped
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        if self._client is not None:
+            self._client.close()
+        self._threads.shutdown(wait=False)
+
+    # -- containers ------------------------------------------------------------------------
+
+    async def remove(self, container: Any, grace: int) -> None:
+        """Stop (TERM, then KILL after ``grace`` s) and remove; gone already is fine."""
+
+        def remove(_: Any) -> None:
+            try:
+                if grace:
+                    container.stop(timeout=grace)
+                container.remove(force=True, v=True)
+            except NotFound:
+                pass
+
+        await self._docker(remove)
+
+    async def _attach(
+        self,
+        container: Any,
+        folders: c.SessionFolders,
+        token: str,
+        log: LogSink,
+        since: int | None = None,
+    ) -> DockerSandbox:
+        door = SocketDoor(folders.socket, self.ports)
+        await door.open()
+        output = c.OutputStream(container, since)
+        return DockerSandbox(self, container, door, token, output, log)
+
+    async def _containers(self, *labels: str) -> list[Any]:
+        filters = {"label": [f"{c.SCOPE}={self.scope}", *labels]}
+        found: list[Any] = await self._docker(
+            lambda d: d.containers.list(all=True, filters=filters)
+        )
+        return found
+
+    async def _install(self, spec: SandboxSpec, log: LogSink) -> None:
+        """npm install --ignore-scripts in a container of its own, in the project's folder
+        (read-only) into deps/node_modules, mounted as the project's node_modules."""
+        folders = c.SessionFolders.of(spec)
+        c.writable_folder(folders.deps / "node_modules")
+        (spec.package_dir / "node_modules").mkdir(exist_ok=True)  # the mount point
+        settings = self.settings
+        hardening = c.hardening(settings)
+        hardening["environment"] |= {**npm_registry_env(), "npm_config_ignore_scripts": "true"}
+        network = await self._egress_network()
+        container = await self._docker(
+            lambda d: d.containers.run(
+                settings.docker_image,
+                # The workspace is read-only: no package-lock.json written (nor read).
+                [*NPM_INSTALL, "--no-package-lock", f"--cache={c.NPM_CACHE}"],
+                entrypoint=["node", str(c.NPM_CLI)],  # no shell in the image: not the script
+                name=f"kontext-install-{spec.session_id[:16]}-{secrets.token_hex(3)}",
+                labels=self._labels(spec.session_id, "", "install"),
+                mounts=c.install_mounts(spec, folders, settings),
+                working_dir=str(c.in_container(spec, spec.package_dir)),
+                network=network,
+                **hardening,
+            )
+        )
+        output = c.OutputStream(container)
+        try:
+            await follow_install(
+                settings, output.lines(), lambda: asyncio.shield(output.exit_code), log
+            )
+        finally:
+            await self.remove(container, 0)
+        c.point_vite_temp_at_tmpfs(folders.deps / "node_modules")
+
+    def _labels(self, session_id: str, token: str, shape: str) -> dict[str, str]:
+        return {
+            c.LABEL: "1",
+            c.SCOPE: self.scope,
+            c.SESSION: session_id,
+            c.TOKEN: token,
+            c.SHAPE: shape,
+        }
+
+    async def _network(self) -> dict[str, Any]:
+        """No network at all, unless egress is on."""
+        if self.settings.docker_egress:
+            return {"network": await self._egress_network()}
+        return {"network_mode": "none"}
+
+    async def _egress_network(self) -> str:
+        """The bridge for npm installs and egress, made on first use: its containers reach
+        out (the registry) but not each other."""
+        name = self.settings.docker_egress_network
+        if not self._network_ready:
+
+            def ensure(d: Any) -> None:
+                if not d.networks.list(names=[name]):
+                    d.networks.create(name, driver="bridge", options={ICC: "false"})
+
+            await self._docker(ensure)
+            self._network_ready = True
+        return name
+
+    def _agent_config(self, spec: SandboxSpec, token: str) -> dict[str, Any]:
+        return agent_config(
+            spec,
+            token,
+            root=str(c.in_container(spec, spec.vite_root)),
+            workspace=str(c.WORKSPACE),
+            templateDir=str(c.TEMPLATE),
+            cacheDir=str(c.TEMP_DIR / "vite-cache"),
+            tempDir=str(c.TEMP_DIR),
+            prebuiltCacheDir=str(c.PREBUILT_CACHE),
+            socket=str(c.SOCKET),
+            exitOnStdinEnd=False,
+        )
+
+    async def _docker(self, call: Callable[[Any], T]) -> T:
+        """Run a blocking docker SDK call on the backend's threads; Docker's errors become
+        SandboxError with what to do about them."""
+
+        def run() -> T:
+            if self._client is None:
+                self._client = self._client_factory()
+            return call(self._client)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, run)
+        except ImageNotFound:
+            raise SandboxError(
+                f"the sandbox image {self.settings.docker_image} is not on this Docker engine; "
+                "build it with `make sandbox-image` (or set KONTEXT_DOCKER_IMAGE)"
+            ) from None
+        except DockerException as exc:
+            raise SandboxError(f"the Docker engine refused: {_docker_reason(exc)}") from None
+
+
+def _docker_reason(exc: DockerException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc)[:500]
+
+
+def _reachable(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host

@@ -1,0 +1,6 @@
+import { useState } from "react";
+
+export default function App() {
+  const [count, setCount] = useState(0);
+  return <button onClick={() => setCount((c) => c + 1)}>count is {count}</button>;
+}

@@ -1,0 +1,209 @@
+"""The sandbox contract, run against every backend (local processes and Docker containers):
+create, update with HMR in Chromium through the proxy, stop, take over after a restart, and
+nothing left behind."""
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, push, session_dir
+from tests.distributed.cluster import Cluster, read_events
+from tests.project import project_files
+from tests.sandboxes import BACKENDS, containers_of, sandbox_alive
+from tests.server import ApiServer, agent_pids, wait_for
+
+pytestmark = [pytest.mark.vite, pytest.mark.browser]
+
+HEADER = "src/frontend/src/Header.tsx"
+CSS = "src/frontend/src/index.css"
+PARAMS = [pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS]
+
+
+def header(text: str) -> str:
+    return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+
+
+@pytest.fixture(scope="module", params=PARAMS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="module")
+def server(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    if backend == "local":
+        yield request.getfixturevalue("embedded_server")
+        return
+    srv = ApiServer.start(
+        tmp_path_factory.mktemp("docker"), sandbox_backend="docker", browser_ack_timeout_seconds=30
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def acknowledged(server: ApiServer, session_id: str, update_id: str) -> str:
+    events = read_events(
+        server.base_url,
+        session_id,
+        until=lambda e: e.type == "update.applied" and e.data["updateId"] == update_id,
+    )
+    ack: str = events[-1].data["browserAck"]
+    return ack
+
+
+def test_create_update_with_hmr_in_chromium_and_delete(
+    backend: str, server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    session = create_session(api, project_files())
+    sid = session["sessionId"]
+    assert session["status"] == "active", api.get(f"/kontext/preview/{sid}").json()
+    assert sandbox_alive(backend, sid)
+
+    page = browser.new_page()
+    page.goto(session["previewUrl"])
+    page.wait_for_selector("#title")
+    page.evaluate("window.__kontextMarker = 'same page'")
+
+    # A component edit arrives by HMR: the DOM changes, the page is not reloaded.
+    result = push(api, sid, HEADER, header("Edited in the sandbox"))
+    assert result["hmrTriggered"] is True
+    page.wait_for_function(
+        "document.querySelector('#title').textContent === 'Edited in the sandbox'"
+    )
+    assert acknowledged(server, sid, result["updateId"]) == "update"
+    # A stylesheet is injected.
+    css = push(api, sid, CSS, "#title {\n  color: rgb(0, 128, 0);\n}\n")
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('#title')).color === 'rgb(0, 128, 0)'"
+    )
+    assert acknowledged(server, sid, css["updateId"]) == "css"
+    assert page.evaluate("window.__kontextMarker") == "same page"
+    page.close()
+
+    assert api.delete(f"/kontext/preview/{sid}").status_code == 200
+    assert wait_for(lambda: not sandbox_alive(backend, sid)), "the sandbox outlived its session"
+    assert not session_dir(server, sid).exists()
+    assert server.preview_get(sid).status_code == 404
+
+
+@pytest.mark.network
+def test_dependencies_beyond_the_template_are_installed_without_scripts(
+    backend: str, server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    session = create_session(api, project_files("local-dep-app"))
+    sid = session["sessionId"]
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert session["status"] == "active", status
+    assert any("installing kontext-local-greeting@" in line for line in status["logs"])
+    assert any(line.startswith("npm: ") for line in status["logs"])  # progress was visible
+    assert not list(session_dir(server, sid).rglob("INSTALL_SCRIPT_RAN")), "a script ran"
+    page = browser.new_page()
+    page.goto(session["previewUrl"])
+    page.wait_for_selector("#greeting")
+    assert "package the template does not have" in page.inner_text("#greeting")
+    page.close()
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_killed_api_leaves_nothing_after_its_next_start(backend: str, tmp_path: Path) -> None:
+    server = ApiServer.start(tmp_path, sandbox_backend=backend)
+    with server.client() as api:
+        sid = create_session(api, project_files())["sessionId"]
+    assert sandbox_alive(backend, sid)
+    os.kill(server.process.pid, signal.SIGKILL)  # no chance to clean up
+    server.process.wait()
+    if backend == "local":
+        assert wait_for(lambda: not agent_pids(sid)), "the agent outlived the API"
+    else:
+        assert containers_of(sid)[0].status == "running"  # a container lives on...
+    ApiServer.start(tmp_path, sandbox_backend=backend).stop()  # ...until the next start
+    assert not sandbox_alive(backend, sid)
+    assert not session_dir(server, sid).exists()
+
+
+def test_a_stopped_api_removes_its_sandboxes(backend: str, tmp_path: Path) -> None:
+    server = ApiServer.start(tmp_path, sandbox_backend=backend)
+    with server.client() as api:
+        sid = create_session(api, project_files())["sessionId"]
+    server.stop()
+    assert not sandbox_alive(backend, sid)
+    assert not session_dir(server, sid).exists()
+
+
+@pytest.mark.distributed
+def test_a_restarted_worker_serves_its_sessions_again(
+    backend: str, tmp_path: Path, browser: Any
+) -> None:
+    """A worker killed outright: its containers run on and the restarted worker takes them
+    over (the same Vite, no restart); local agents die with it and are started again."""
+    cluster = Cluster.start(
+        tmp_path / "cluster", ("w1",), sandbox_backend=backend, browser_ack_timeout_seconds=30
+    )
+    try:
+        with cluster.api.client() as api:
+            session = create_session(api, project_files())
+            sid = session["sessionId"]
+            push(api, sid, HEADER, header("Before the restart"))
+            before = _sandbox_identity(backend, sid)
+
+            worker = cluster.workers.pop("w1")
+            worker.kill()
+            cluster.add_worker("w1")
+            restored = "restored on node w1"
+            assert wait_for(lambda: restored in _logs(api, sid), 60), cluster.workers["w1"].log()
+            assert wait_for(lambda: _active(api, sid), timeout=60)
+            after = _sandbox_identity(backend, sid)
+            if backend == "docker":
+                assert after == before, "the container was replaced, not taken over"
+                assert "took over the running sandbox" in _logs(api, sid)
+            else:
+                assert after != before, "the old agent should have died with its worker"
+
+            page = browser.new_page()
+            page.goto(session["previewUrl"])
+            page.wait_for_function(
+                "document.querySelector('#title')?.textContent === 'Before the restart'"
+            )
+            result = push(api, sid, HEADER, header("After the restart"))
+            page.wait_for_function(
+                "document.querySelector('#title').textContent === 'After the restart'"
+            )
+            assert acknowledged(cluster.api, sid, result["updateId"]) == "update"
+            page.close()
+            api.delete(f"/kontext/preview/{sid}")
+            assert wait_for(lambda: not sandbox_alive(backend, sid))
+    finally:
+        cluster.stop()
+
+
+def _active(api: httpx.Client, sid: str) -> bool:
+    return bool(api.get(f"/kontext/preview/{sid}").json()["status"] == "active")
+
+
+def _logs(api: httpx.Client, sid: str) -> str:
+    return "\n".join(api.get(f"/kontext/preview/{sid}").json()["logs"])
+
+
+def _sandbox_identity(backend: str, sid: str) -> tuple[str, ...]:
+    """The container (id and start time), or the agent's pids."""
+    if backend == "docker":
+        (container,) = containers_of(sid)
+        return (container.id, container.attrs["State"]["StartedAt"])
+    deadline = time.monotonic() + 10
+    while len(pids := agent_pids(sid)) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)  # a killed worker's agent exits once its stdin closes
+    return tuple(str(p) for p in sorted(pids))

@@ -1,0 +1,51 @@
+"""What the tests ask of either sandbox backend: is a session's sandbox still there?"""
+
+from typing import Any
+
+import docker
+
+from kontext_preview.sandbox.containers import SESSION
+from tests.server import agent_pids
+
+BACKENDS = ("local", "docker")
+
+
+def docker_client() -> Any:
+    """The engine `make test` started; a clear failure (not a skip) if there is none."""
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise RuntimeError(
+            f"the Docker suite needs a Docker engine ({exc}); `make test` starts one"
+        ) from exc
+    return client
+
+
+def containers_of(session_id: str) -> list[Any]:
+    found: list[Any] = docker_client().containers.list(
+        all=True, filters={"label": f"{SESSION}={session_id}"}
+    )
+    return found
+
+
+def sandbox_alive(backend: str, session_id: str) -> bool:
+    if backend == "docker":
+        return bool(containers_of(session_id))
+    return bool(agent_pids(session_id))
+
+
+def leftover_containers(base: str) -> list[str]:
+    """Containers with a mount under ``base`` (the tests' temporary folders)."""
+    found = []
+    for container in docker_client().containers.list(all=True, filters={"label": SESSION}):
+        if any(m.get("Source", "").startswith(base) for m in container.attrs["Mounts"]):
+            found.append(f"container {container.name} ({container.status})")
+    return found
+
+
+def remove_containers_under(base: str) -> None:
+    """Containers a test's stopped workers left running on purpose (to be taken over)."""
+    for container in docker_client().containers.list(all=True, filters={"label": SESSION}):
+        if any(m.get("Source", "").startswith(base) for m in container.attrs["Mounts"]):
+            container.remove(force=True)
