@@ -62,44 +62,48 @@ def kontext_resume(browser: Any, rounds: int) -> list[float]:
 
 
 def plain_cold_start(browser: Any, rounds: int) -> list[float]:
+    return [plain_cold_start_once(browser) for _ in range(rounds)]
+
+
+def plain_cold_start_once(
+    browser: Any, project: str = "react-app", app: str = "src/frontend"
+) -> float:
+    """Plain `vite` on a copy of a test project: spawn to the app's #title in Chromium (ms)."""
     settings = Settings()
-    times = []
-    for _ in range(rounds):
-        root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
-        shutil.copytree(FIXTURES / "react-app", root, dirs_exist_ok=True)
-        app = root / "src" / "frontend"
-        (app / "node_modules").symlink_to(settings.template_dir / "node_modules")
-        page = browser.new_page()
-        began = time.perf_counter()
-        vite = subprocess.Popen(
-            [
-                "node",
-                str(settings.template_dir / "node_modules/vite/bin/vite.js"),
-                "--port",
-                "41891",
-                "--strictPort",
-                "--host",
-                "127.0.0.1",
-            ],
-            cwd=app,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while True:
-                try:
-                    page.goto("http://127.0.0.1:41891/")
-                    break
-                except Exception:
-                    time.sleep(0.02)
-            page.wait_for_selector("#title", timeout=60_000)
-            times.append((time.perf_counter() - began) * 1000)
-        finally:
-            page.close()
-            vite.terminate()
-            vite.wait()
-            shutil.rmtree(root, ignore_errors=True)
-    return times
+    root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
+    shutil.copytree(FIXTURES / project, root, dirs_exist_ok=True)
+    app_dir = root / app
+    (app_dir / "node_modules").symlink_to(settings.template_dir / "node_modules")
+    page = browser.new_page()
+    began = time.perf_counter()
+    vite = subprocess.Popen(
+        [
+            "node",
+            str(settings.template_dir / "node_modules/vite/bin/vite.js"),
+            "--port",
+            "41891",
+            "--strictPort",
+            "--host",
+            "127.0.0.1",
+        ],
+        cwd=app_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                page.goto("http://127.0.0.1:41891/")
+                break
+            except Exception:
+                time.sleep(0.02)
+        page.wait_for_selector("#title", timeout=60_000)
+        return (time.perf_counter() - began) * 1000
+    finally:
+        page.close()
+        vite.terminate()
+        vite.wait()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def kontext_deploy(rounds: int) -> list[float]:

@@ -42,6 +42,8 @@ def serve(host: str | None, port: int | None, log_level: str) -> None:
     problems = check_environment(settings)
     if settings.mode == "distributed":
         problems += check_redis(settings)
+    else:
+        problems += check_backend(settings)  # distributed: the workers run the sandboxes
     try:
         keys = ApiKeys.from_settings(settings)
     except (ValueError, OSError) as exc:
@@ -106,7 +108,7 @@ def worker(ctx: click.Context, concurrency: int | None, log_level: str) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    problems = check_environment(settings) + check_redis(settings)
+    problems = check_environment(settings) + check_redis(settings) + check_backend(settings)
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
@@ -157,17 +159,21 @@ def beat(ctx: click.Context, log_level: str) -> None:
 def doctor() -> None:
     """Check Node, npm, the Vite template, Redis and Docker; say how to fix what is missing."""
     settings = Settings()
+    distributed, docker = settings.mode == "distributed", settings.sandbox_backend == "docker"
     checks = [
         ("Node.js, npm and the Vite template", check_environment(settings), True),
-        (f"Redis at {settings.redis_url} (distributed mode)", check_redis(settings), False),
-        ("Docker engine (docker sandbox backend)", check_docker(), False),
+        (f"Redis at {settings.redis_url} (distributed mode)", check_redis(settings), distributed),
+        (
+            f"Docker engine and the image {settings.docker_image} (docker sandbox backend)",
+            check_docker(settings),
+            docker,
+        ),
     ]
     failed = False
-    for title, problems, required in checks:
+    for title, problems, needed in checks:
         if not problems:
             click.echo(f"ok      {title}")
             continue
-        needed = required or (settings.mode == "distributed" and "Redis" in title)
         failed |= needed
         click.echo(f"{'MISSING' if needed else 'absent '} {title}")
         for problem in problems:
@@ -191,27 +197,42 @@ def check_redis(settings: Settings) -> list[str]:
     return []
 
 
-def check_docker() -> list[str]:
-    if shutil.which("docker") is None and not os.path.exists("/var/run/docker.sock"):
+def check_docker(settings: Settings) -> list[str]:
+    """Can this machine run Docker sandboxes: an engine that answers, and the image?"""
+    import docker
+    from docker.errors import DockerException, ImageNotFound
+
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except DockerException as exc:
+        reason = str(exc)
+        if "Permission denied" in reason:
+            return [
+                f"this user may not use the Docker engine at {where}: add it to the `docker` group"
+            ]
         return [
-            "no Docker client or engine; install Debian's docker.io (`apt-get install docker.io`)"
+            f"no Docker engine answers at {where} ({reason[:200]}); install Debian's docker.io "
+            "and start `dockerd` (`make docker` does both), or set DOCKER_HOST"
         ]
     try:
-        import docker
-    except ImportError:
-        docker = None
-    if docker is not None:
-        try:
-            docker.from_env(timeout=3).ping()
-            return []
-        except Exception as exc:
-            return [f"the Docker engine does not answer ({exc}); start it with `dockerd &`"]
-    answer = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
-    )
-    if answer.returncode != 0:
-        return ["the Docker engine is not running; start it with `dockerd &` (as root)"]
+        client.images.get(settings.docker_image)
+    except ImageNotFound:
+        return [
+            f"the sandbox image {settings.docker_image} is not on this engine; build it with "
+            "`make sandbox-image` (or set KONTEXT_DOCKER_IMAGE)"
+        ]
+    except DockerException as exc:
+        return [f"the Docker engine at {where} failed to list images: {exc}"]
+    finally:
+        client.close()
     return []
+
+
+def check_backend(settings: Settings) -> list[str]:
+    """What the configured sandbox backend needs beyond Node and the template."""
+    return check_docker(settings) if settings.sandbox_backend == "docker" else []
 
 
 def check_environment(settings: Settings) -> list[str]:

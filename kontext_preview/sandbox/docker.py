@@ -15,6 +15,7 @@ Docker's own errors are turned into SandboxError with what to do about them.
 """
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -146,7 +147,7 @@ class DockerBackend(SandboxBackend):
         labels = self._labels(spec.session_id, token, shape)
         config = self._agent_config(spec, token)
         network = await self._network()
-        container = await self._docker(
+        container = await self._run(
             lambda d: d.containers.run(
                 self.settings.docker_image,
                 c.agent_command(config),
@@ -247,7 +248,7 @@ class DockerBackend(SandboxBackend):
         hardening = c.hardening(settings)
         hardening["environment"] |= {**npm_registry_env(), "npm_config_ignore_scripts": "true"}
         network = await self._egress_network()
-        container = await self._docker(
+        container = await self._run(
             lambda d: d.containers.run(
                 settings.docker_image,
                 # The workspace is read-only: no package-lock.json written (nor read).
@@ -312,6 +313,17 @@ class DockerBackend(SandboxBackend):
             socket=str(c.SOCKET),
             exitOnStdinEnd=False,
         )
+
+    async def _run(self, run: Callable[[Any], Any]) -> Any:
+        """Create and start a container. If the caller is cancelled meanwhile (the session
+        was deleted), the container is still made on the engine's side: remove it."""
+        made = asyncio.ensure_future(self._docker(run))
+        try:
+            return await asyncio.shield(made)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.remove(await made, 0)
+            raise
 
     async def _docker(self, call: Callable[[Any], T]) -> T:
         """Run a blocking docker SDK call on the backend's threads; Docker's errors become

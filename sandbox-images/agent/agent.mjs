@@ -17,6 +17,7 @@
 // It exits when stdin closes (unless told not to, in a container), so it never outlives
 // the process that started it.
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -422,11 +423,21 @@ function hasConfigFile(root) {
 // Image mode (`"mode": "image"`, run once while the sandbox image is built, as root): the
 // few writable places a read-only container needs, then the dependency cache (optimize).
 async function image() {
+  if (!fs.existsSync(path.join(config.templateDir, "node_modules", "vite"))) installTemplate();
   fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(config.templateDir, "node_modules", ".vite-temp"));
   fs.mkdirSync(config.npmCache, { recursive: true });
   fs.chmodSync(config.npmCache, 0o1777); // a new cache volume starts as this folder is
   await optimize();
   for (const leftover of config.removeAfter) fs.rmSync(leftover, { recursive: true, force: true });
+}
+
+// A build context without the template's node_modules (no `make template` before, as in
+// docker compose): install it here, from its lock file, with install scripts disabled.
+function installTemplate() {
+  const npm = path.join(path.dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
+  const args = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"];
+  const result = spawnSync(process.execPath, args, { cwd: config.templateDir, stdio: "inherit" });
+  if (result.status !== 0) throw new Error(`npm ci of the template failed (${result.status ?? result.error})`);
 }
 
 // Optimize mode (`"mode": "optimize"`, run while the image is built): for each root, put

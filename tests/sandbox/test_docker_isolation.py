@@ -1,0 +1,166 @@
+"""What a Docker sandbox keeps the AI's code from doing. The project's own vite.config runs
+a probe inside the container (as any vite.config could) and reports what it could do; the
+engine's view of the container is checked beside it."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, push, replace_file, session_dir
+from tests.project import project_files
+from tests.sandboxes import containers_of
+from tests.server import ApiServer, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.vite]
+
+MEMORY_MB = 384
+PORTS = (41000, 41999)  # the node's ports for dev servers: other sessions' doors are there
+PROBE_CONFIG = """
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+
+const attempt = (fn) => { try { fn(); return "ok"; } catch (e) { return e.code ?? String(e); } };
+const connect = (port) => new Promise((resolve) => {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.once("connect", () => { socket.destroy(); resolve("connected"); });
+  socket.once("error", (e) => resolve(e.code));
+  setTimeout(() => { socket.destroy(); resolve("timeout"); }, 2000);
+});
+
+const probe = {
+  name: "probe",
+  configureServer(server) {
+    server.middlewares.use(async (req, res, next) => {
+      const url = new URL(req.url, "http://x");
+      if (url.pathname === "/__hog") {
+        const hog = [];
+        for (;;) hog.push(Buffer.alloc(16 << 20, 1));
+      }
+      if (url.pathname !== "/__probe") return next();
+      const writes = {};
+      for (const target of ["/etc/probe", "/opt/kontext/template/probe", "/session/workspace/probe",
+                            "/session/workspace/src/frontend/src/probe", "/run/probe", "/probe",
+                            "/tmp/probe"]) {
+        writes[target] = attempt(() => fs.writeFileSync(target, "x"));
+      }
+      const [from, to] = url.searchParams.get("ports").split("-").map(Number);
+      const reached = [];
+      for (let port = from; port <= to; port++) {
+        if ((await connect(port)) === "connected") reached.push(port);
+      }
+      const status = fs.readFileSync("/proc/self/status", "utf8");
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({
+        uid: process.getuid(),
+        capEff: /CapEff:\\s*(\\S+)/.exec(status)[1],
+        noNewPrivs: /NoNewPrivs:\\s*(\\S+)/.exec(status)[1],
+        writes,
+        reached,
+        interfaces: Object.keys(os.networkInterfaces()),
+        routes: fs.readFileSync("/proc/net/route", "utf8").trim().split("\\n").length - 1,
+        dockerSocket: ["/var/run/docker.sock", "/run/docker.sock"].some((p) => fs.existsSync(p)),
+        env: Object.keys(process.env),
+      }));
+    });
+  },
+};
+
+export default defineConfig({ plugins: [react(), probe] });
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    srv = ApiServer.start(
+        tmp_path_factory.mktemp("isolation"),
+        sandbox_backend="docker",
+        docker_memory_mb=MEMORY_MB,
+        sandbox_port_min=PORTS[0],
+        sandbox_port_max=PORTS[1],
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def probe_project() -> list[dict[str, Any]]:
+    return replace_file(project_files(), "src/frontend/vite.config.ts", PROBE_CONFIG)
+
+
+def probe(server: ApiServer, sid: str) -> dict[str, Any]:
+    response = server.preview_get(sid, f"/__probe?ports={PORTS[0]}-{PORTS[1]}")
+    assert response.status_code == 200, response.text[:500]
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_a_container_runs_unprivileged_and_writes_nowhere_but_its_tmpfs(
+    server: ApiServer, api: httpx.Client
+) -> None:
+    sid = create_session(api, probe_project())["sessionId"]
+    seen = probe(server, sid)
+    assert seen["uid"] != 0
+    assert seen["capEff"] == "0000000000000000"  # no capability at all
+    assert seen["noNewPrivs"] == "1"
+    writable = {path for path, result in seen["writes"].items() if result == "ok"}
+    assert writable == {"/tmp/probe"}, seen["writes"]  # even its own workspace is read-only
+    assert seen["writes"]["/session/workspace/probe"] == "EROFS"
+    assert not seen["dockerSocket"]
+    assert not [name for name in seen["env"] if name.startswith("KONTEXT")]
+
+    (container,) = containers_of(sid)
+    host = container.attrs["HostConfig"]
+    assert host["ReadonlyRootfs"] and not host["Privileged"]
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Memory"] == MEMORY_MB * 1024 * 1024 and host["PidsLimit"] > 0
+    assert host["NanoCpus"] > 0
+    own = str(session_dir(server, sid))
+    sources = [m["Source"] for m in container.attrs["Mounts"] if m["Type"] == "bind"]
+    assert sources and all(source.startswith(own + "/") for source in sources), sources
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_container_has_no_network_to_reach_other_sessions_or_the_api(
+    server: ApiServer, api: httpx.Client
+) -> None:
+    other = create_session(api, project_files())["sessionId"]
+    sid = create_session(api, probe_project())["sessionId"]
+    seen = probe(server, sid)
+    # The other session's door is on this machine's loopback, in the port range probed; the
+    # API is there too. Inside the container 127.0.0.1 is its own: nothing answers.
+    assert seen["reached"] == []
+    assert seen["interfaces"] == ["lo"] and seen["routes"] == 0
+    (container,) = containers_of(sid)
+    assert container.attrs["HostConfig"]["NetworkMode"] == "none"
+    assert server.preview_get(other, "/src/Header.tsx").status_code == 200
+    for each in (sid, other):
+        api.delete(f"/kontext/preview/{each}")
+
+
+def test_a_container_at_its_memory_limit_is_killed_alone_and_restarted(
+    server: ApiServer, api: httpx.Client
+) -> None:
+    other = create_session(api, project_files())["sessionId"]
+    sid = create_session(api, probe_project())["sessionId"]
+    (before,) = containers_of(sid)
+    assert server.preview_get(sid, "/__hog").status_code == 502  # the dev server is gone
+    logs = lambda: "\n".join(api.get(f"/kontext/preview/{sid}").json()["logs"])  # noqa: E731
+    assert wait_for(lambda: "killed at its memory limit (384 MiB" in logs(), 60), logs()
+    # Supervision starts it again; the other session never noticed.
+    assert wait_for(lambda: api.get(f"/kontext/preview/{sid}").json()["status"] == "active", 60)
+    assert [c.id for c in containers_of(sid)] != [before.id]
+    assert server.preview_get(other, "/src/Header.tsx").status_code == 200
+    answer = push(api, other, "src/frontend/src/Header.tsx", "export default () => <h1>ok</h1>;\n")
+    assert answer["updated"] == ["src/frontend/src/Header.tsx"]
+    for each in (sid, other):
+        api.delete(f"/kontext/preview/{each}")
