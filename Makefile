@@ -80,7 +80,7 @@ docker:
 	@docker info >/dev/null 2>&1 || { \
 	  command -v dockerd >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io >/dev/null; }; \
 	  echo "starting dockerd (log: $(DOCKERD_LOG))"; \
-	  $(SUDO) sh -c 'nohup dockerd >>$(DOCKERD_LOG) 2>&1 &'; \
+	  $(SUDO) sh -c 'nohup dockerd </dev/null >>$(DOCKERD_LOG) 2>&1 &'; \
 	  for i in $$(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $(DOCKERD_LOG)" >&2; exit 1; }; }
 
