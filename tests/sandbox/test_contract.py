@@ -119,6 +119,29 @@ def test_dependencies_beyond_the_template_are_installed_without_scripts(
     api.delete(f"/kontext/preview/{sid}")
 
 
+def test_an_idle_sandbox_stops_and_a_page_load_starts_it_again(
+    backend: str, tmp_path: Path, browser: Any
+) -> None:
+    server = ApiServer.start(
+        tmp_path, sandbox_backend=backend, hibernate_after_seconds=2, reap_interval_seconds=0.5
+    )
+    try:
+        with server.client() as api:
+            session = create_session(api, project_files())
+            sid = session["sessionId"]
+            read_events(server.base_url, sid, until=lambda e: e.type == "session.hibernated")
+            assert wait_for(lambda: not sandbox_alive(backend, sid)), "still running"
+            assert (session_dir(server, sid) / "workspace" / HEADER).is_file()
+            page = browser.new_page()
+            page.goto(session["previewUrl"])  # the "waking up" page, then the app
+            page.wait_for_selector("#title", timeout=60_000)
+            assert sandbox_alive(backend, sid)
+            page.close()
+    finally:
+        server.stop()
+    assert not sandbox_alive(backend, sid)
+
+
 def test_a_killed_api_leaves_nothing_after_its_next_start(backend: str, tmp_path: Path) -> None:
     server = ApiServer.start(tmp_path, sandbox_backend=backend)
     with server.client() as api:

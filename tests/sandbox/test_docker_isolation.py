@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import create_session, push, replace_file, session_dir
 from tests.project import project_files
-from tests.sandboxes import containers_of
+from tests.sandboxes import containers_of, docker_client
 from tests.server import ApiServer, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.vite]
@@ -164,3 +164,28 @@ def test_a_container_at_its_memory_limit_is_killed_alone_and_restarted(
     assert answer["updated"] == ["src/frontend/src/Header.tsx"]
     for each in (sid, other):
         api.delete(f"/kontext/preview/{each}")
+
+
+def test_egress_when_enabled_is_a_bridge_whose_containers_cannot_reach_each_other(
+    tmp_path: Any,
+) -> None:
+    """KONTEXT_DOCKER_EGRESS=true: previews get an interface on the egress bridge, made with
+    inter-container traffic off (nothing is sent anywhere here)."""
+    network = f"kp-test-egress-{tmp_path.name[-8:]}"
+    srv = ApiServer.start(
+        tmp_path, sandbox_backend="docker", docker_egress=True, docker_egress_network=network
+    )
+    client = docker_client()
+    try:
+        with srv.client() as api:
+            sid = create_session(api, probe_project())["sessionId"]
+            seen = probe(srv, sid)
+            assert "lo" in seen["interfaces"] and len(seen["interfaces"]) == 2, seen
+            (container,) = containers_of(sid)
+            assert list(container.attrs["NetworkSettings"]["Networks"]) == [network]
+            options = client.networks.get(network).attrs["Options"]
+            assert options["com.docker.network.bridge.enable_icc"] == "false"
+            api.delete(f"/kontext/preview/{sid}")
+    finally:
+        srv.stop()
+        client.networks.get(network).remove()
