@@ -159,7 +159,11 @@ class DockerBackend(SandboxBackend):
                 **c.hardening(self.settings),
             )
         )
-        sandbox = await self._attach(container, folders, token, log)
+        try:
+            sandbox = await self._attach(container, folders, token, log)
+        except BaseException:
+            await self.remove(container, 0)
+            raise
         try:
             events = read_json_lines(sandbox.output.reader)
             await sandbox.await_ready(events, log, report, sandbox.wait)
