@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, push, session_dir
+from tests.conftest import create_session, push, session_dir, with_dependency
 from tests.distributed.cluster import Cluster, read_events
 from tests.project import project_files
 from tests.sandboxes import BACKENDS, containers_of, sandbox_alive
@@ -119,6 +119,21 @@ def test_dependencies_beyond_the_template_are_installed_without_scripts(
     api.delete(f"/kontext/preview/{sid}")
 
 
+@pytest.mark.network
+def test_an_npm_package_that_does_not_exist_is_a_clear_failure(
+    backend: str, server: ApiServer, api: httpx.Client
+) -> None:
+    missing = with_dependency(project_files(), "kontext-no-such-package-zz9", "^1.0.0")
+    session = create_session(api, missing)
+    sid = session["sessionId"]
+    assert session["status"] == "failed"
+    assert "kontext-no-such-package-zz9" in session["error"]
+    assert "does not exist in the npm registry" in session["error"]
+    assert wait_for(lambda: not sandbox_alive(backend, sid)), "an install or dev server is left"
+    assert not session_dir(server, sid).exists()
+    api.delete(f"/kontext/preview/{sid}")
+
+
 def test_an_idle_sandbox_stops_and_a_page_load_starts_it_again(
     backend: str, tmp_path: Path, browser: Any
 ) -> None:
@@ -153,6 +168,7 @@ def test_a_killed_api_leaves_nothing_after_its_next_start(backend: str, tmp_path
         assert wait_for(lambda: not agent_pids(sid)), "the agent outlived the API"
     else:
         assert containers_of(sid)[0].status == "running"  # a container lives on...
+    assert session_dir(server, sid).exists()  # nothing could remove it...
     ApiServer.start(tmp_path, sandbox_backend=backend).stop()  # ...until the next start
     assert not sandbox_alive(backend, sid)
     assert not session_dir(server, sid).exists()

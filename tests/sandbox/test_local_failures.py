@@ -1,7 +1,5 @@
 """Local backend failures: a clear status, nothing left behind, no other session harmed."""
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, replace_file, session_dir, with_dependency
+from tests.conftest import create_session, replace_file, session_dir
 from tests.project import project_files
 from tests.server import ApiServer, agent_pids, wait_for
 
@@ -109,41 +107,6 @@ def test_the_api_port_already_taken_is_a_clear_error(taken_port: int) -> None:
     assert f"port {taken_port} on 127.0.0.1 is already in use" in result.stderr
 
 
-@pytest.mark.network
-def test_an_npm_package_that_does_not_exist(
-    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
-) -> None:
-    missing = with_dependency(files, "kontext-no-such-package-zz9", "^1.0.0")
-    session = create_session(api, missing)
-    assert session["status"] == "failed"
-    assert "kontext-no-such-package-zz9" in session["error"]
-    assert "does not exist in the npm registry" in session["error"]
-    assert_left_nothing(server, session["sessionId"])
-
-
-@pytest.mark.network
-def test_dependencies_beyond_the_template_are_installed_without_scripts(
-    server: ApiServer, api: httpx.Client, browser: Any
-) -> None:
-    session = create_session(api, project_files("local-dep-app"))
-    sid = session["sessionId"]
-    status = api.get(f"/kontext/preview/{sid}").json()
-    assert session["status"] == "active", status
-    assert any(
-        "installing kontext-local-greeting@file:./local-pkg" in line for line in status["logs"]
-    ), status["logs"]
-    assert any(line.startswith("npm: ") for line in status["logs"])  # progress was visible
-    workspace = session_dir(server, sid) / "workspace"
-    assert not list(workspace.rglob("INSTALL_SCRIPT_RAN")), "an install script ran"
-    assert not (workspace / "node_modules").is_symlink()  # its own install, not the template
-    page = browser.new_page()
-    page.goto(session["previewUrl"])
-    page.wait_for_selector("#greeting")
-    assert "package the template does not have" in page.inner_text("#greeting")
-    page.close()
-    api.delete(f"/kontext/preview/{sid}")
-
-
 def _free_port_after(port: int) -> int:
     for candidate in range(port + 1, port + 200):
         with socket.socket() as probe:
@@ -153,28 +116,6 @@ def _free_port_after(port: int) -> int:
                 continue
             return candidate
     raise RuntimeError("no free port near the taken one")
-
-
-def test_a_killed_api_leaves_no_dev_server_behind(tmp_path: Any) -> None:
-    server = ApiServer.start(tmp_path)
-    with server.client() as api:
-        sid = create_session(api, project_files())["sessionId"]
-    assert agent_pids(sid)
-    os.kill(server.process.pid, signal.SIGKILL)  # our server: no chance to clean up
-    server.process.wait()
-    assert wait_for(lambda: not agent_pids(sid)), "the agent outlived the API (stdin closed)"
-    assert session_dir(server, sid).exists()  # nothing could remove it...
-    ApiServer.start(tmp_path).stop()  # ...until the next start on the same data directory
-    assert not session_dir(server, sid).exists()
-
-
-def test_a_stopped_api_cleans_up_its_sessions(tmp_path: Any) -> None:
-    server = ApiServer.start(tmp_path)
-    with server.client() as api:
-        sid = create_session(api, project_files())["sessionId"]
-    server.stop()
-    assert not agent_pids(sid)
-    assert not session_dir(server, sid).exists()
 
 
 def test_ports_return_to_the_pool(tmp_path: Any, taken_port: int) -> None:
