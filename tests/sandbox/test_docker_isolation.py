@@ -27,7 +27,12 @@ import os from "node:os";
 const attempt = (fn) => { try { fn(); return "ok"; } catch (e) { return e.code ?? String(e); } };
 const connect = (port) => new Promise((resolve) => {
   const socket = net.connect({ host: "127.0.0.1", port });
-  socket.once("connect", () => { socket.destroy(); resolve("connected"); });
+  // A connection to itself (the kernel picked the port as its own source) reached nobody.
+  socket.once("connect", () => {
+    const self = socket.localPort === socket.remotePort;
+    socket.destroy();
+    resolve(self ? "self" : "connected");
+  });
   socket.once("error", (e) => resolve(e.code));
   setTimeout(() => { socket.destroy(); resolve("timeout"); }, 2000);
 });
@@ -49,10 +54,15 @@ const probe = {
         writes[target] = attempt(() => fs.writeFileSync(target, "x"));
       }
       const [from, to] = url.searchParams.get("ports").split("-").map(Number);
+      // A listener of its own in the range shows that the scan does find what answers.
+      const control = net.createServer((c) => c.destroy());
+      await new Promise((resolve) => control.listen(to, "127.0.0.1", resolve));
       const reached = [];
       for (let port = from; port <= to; port++) {
         if ((await connect(port)) === "connected") reached.push(port);
       }
+      control.close();
+      const api = await connect(Number(url.searchParams.get("api")));
       const status = fs.readFileSync("/proc/self/status", "utf8");
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({
@@ -61,6 +71,7 @@ const probe = {
         noNewPrivs: /NoNewPrivs:\\s*(\\S+)/.exec(status)[1],
         writes,
         reached,
+        api,
         interfaces: Object.keys(os.networkInterfaces()),
         routes: fs.readFileSync("/proc/net/route", "utf8").trim().split("\\n").length - 1,
         dockerSocket: ["/var/run/docker.sock", "/run/docker.sock"].some((p) => fs.existsSync(p)),
@@ -98,7 +109,8 @@ def probe_project() -> list[dict[str, Any]]:
 
 
 def probe(server: ApiServer, sid: str) -> dict[str, Any]:
-    response = server.preview_get(sid, f"/__probe?ports={PORTS[0]}-{PORTS[1]}")
+    ports = f"{PORTS[0]}-{PORTS[1]}"
+    response = server.preview_get(sid, f"/__probe?ports={ports}&api={server.port}")
     assert response.status_code == 200, response.text[:500]
     answer: dict[str, Any] = response.json()
     return answer
@@ -136,9 +148,11 @@ def test_a_container_has_no_network_to_reach_other_sessions_or_the_api(
     other = create_session(api, project_files())["sessionId"]
     sid = create_session(api, probe_project())["sessionId"]
     seen = probe(server, sid)
-    # The other session's door is on this machine's loopback, in the port range probed; the
-    # API is there too. Inside the container 127.0.0.1 is its own: nothing answers.
-    assert seen["reached"] == []
+    # The other session's door is on this machine's loopback, in the port range probed, and
+    # so is the API. Inside the container 127.0.0.1 is its own: only its own listener (on
+    # the range's last port) answers.
+    assert seen["reached"] == [PORTS[1]]
+    assert seen["api"] in ("ECONNREFUSED", "self")
     assert seen["interfaces"] == ["lo"] and seen["routes"] == 0
     (container,) = containers_of(sid)
     assert container.attrs["HostConfig"]["NetworkMode"] == "none"
