@@ -110,7 +110,7 @@ def _digest(key: str) -> bytes:
 _bearer = HTTPBearer(auto_error=False, description="An API key (KONTEXT_API_KEYS).")
 
 
-def current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:

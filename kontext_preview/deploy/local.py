@@ -118,6 +118,7 @@ class LocalDeployer(Deployer):
             vite_root=vite_root,
             package_dir=package_dir,
             cache_dir=work / "vite-cache",
+            run_dir=work / "run",
             package_json=read_package_json(job.files, job.package_dir),
             public_host="",
             ws_client_port=None,

@@ -29,7 +29,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/kontext/preview", tags=["previews"], responses=ERRORS)
 
 
-def get_previews(request: Request) -> Previews:
+async def get_previews(request: Request) -> Previews:
     previews: Previews = request.app.state.previews
     return previews
 

@@ -764,6 +764,7 @@ class PreviewService:
             vite_root=workspace / layout.vite_root,
             package_dir=workspace / layout.package_dir,
             cache_dir=self._session_dir(session.id).resolve() / "vite-cache",
+            run_dir=self._session_dir(session.id).resolve() / "run",
             package_json=read_package_json(session.vfs.files, layout.package_dir),
             public_host=settings.preview_host(session.id),
             ws_client_port=settings.effective_public_port or (443 if https else 80),

@@ -2,20 +2,21 @@
 
 Every backend runs the same agent: it is started with one JSON config, reports on
 stdout one JSON object a line (``ready``, ``log``, ``error``, and later ``ack`` and
-``preview-error``), and takes changes on its control endpoint
-(``/__kontext/notify`` and ``/__kontext/inject``, guarded by a per-session token).
-:class:`AgentSandbox` holds what does not depend on where the agent runs: the
-control calls, waiting for ``ready`` and pumping the later events. Backends say
-how the agent is started, waited for and stopped.
+``preview-error``), and takes changes on its control channel: a Unix socket in the
+session's run folder, one JSON line each way over one persistent connection, opened
+with the session's token (:class:`ControlChannel`; a fraction of an HTTP request's
+cost on every update). :class:`AgentSandbox` holds what does not depend on where
+the agent runs: the control calls, waiting for ``ready`` and pumping the later
+events. Backends say how the agent is started, waited for and stopped.
 """
 
 import asyncio
 import contextlib
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
-
-import httpx
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
@@ -27,7 +28,10 @@ from kontext_preview.sandbox.base import (
     SandboxSpec,
     Shown,
 )
+from kontext_preview.sandbox.forward import open_unix_safely
 from kontext_preview.workspace.vfs import FileChange
+
+CONTROL_SOCKET = "control.sock"  # in the session's run folder
 
 AgentEvents = AsyncIterator[dict[str, Any]]
 
@@ -36,15 +40,59 @@ class PortTaken(SandboxError):
     pass
 
 
-class AgentSandbox(Sandbox):
-    """A running agent reached over HTTP at ``endpoint``."""
+class ControlChannel:
+    """The agent's control socket: requests go one at a time, each answered in order."""
 
-    def __init__(
-        self, endpoint: Endpoint, token: str, client: httpx.AsyncClient, settings: Settings
-    ):
-        self.endpoint = endpoint
+    def __init__(self, socket_path: Path, token: str, settings: Settings):
+        self.socket_path = socket_path
         self.token = token
-        self._client = client
+        self.timeout = settings.notify_timeout_seconds
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._last_id = 0
+
+    async def call(self, action: str, **fields: Any) -> dict[str, Any]:
+        async with self._lock:
+            self._last_id += 1
+            request = {"id": self._last_id, "action": action, **fields}
+            try:
+                async with asyncio.timeout(self.timeout):
+                    reader, writer = await self._connection()
+                    writer.write(json.dumps(request).encode() + b"\n")
+                    line = await reader.readline()
+            except (OSError, TimeoutError) as exc:
+                self.close()
+                raise SandboxError(f"the preview's dev server did not answer: {exc!r}") from None
+            except SandboxError:
+                self.close()
+                raise
+            answer = json.loads(line) if line else {}
+            if answer.get("id") != self._last_id:
+                self.close()
+                raise SandboxError("the preview's dev server closed its control channel")
+        if "error" in answer:
+            raise SandboxError(f"the preview's dev server refused {action}: {answer['error']}")
+        return dict(answer)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is None or self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await open_unix_safely(self.socket_path)
+            self._writer.write(json.dumps({"token": self.token}).encode() + b"\n")
+        return self._reader, self._writer
+
+
+class AgentSandbox(Sandbox):
+    """A running agent: its dev server at ``endpoint``, its control channel at ``control``."""
+
+    def __init__(self, endpoint: Endpoint, control: ControlChannel, settings: Settings):
+        self.endpoint = endpoint
+        self.control = control
         self._settings = settings
         self._pumps: list[asyncio.Task[None]] = []
         self.recent: deque[str] = deque(maxlen=8)  # the last lines, for a failed start
@@ -57,33 +105,18 @@ class AgentSandbox(Sandbox):
         return remember
 
     async def notify(self, changes: Sequence[FileChange]) -> Shown:
-        body = {"changes": [{"path": c.path, "event": c.event} for c in changes]}
-        return _shown(await self._control("notify", body))
+        body = [{"path": c.path, "event": c.event} for c in changes]
+        return _shown(await self.control.call("notify", changes=body))
 
     async def inject_css(self, paths: Sequence[str]) -> Shown:
-        return _shown(await self._control("inject", {"paths": list(paths)}))
+        return _shown(await self.control.call("inject", paths=list(paths)))
 
     async def healthy(self) -> bool:
         try:
-            await self._control("health", None)
+            await self.control.call("health")
         except SandboxError:
             return False
         return True
-
-    async def _control(self, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        try:
-            response = await self._client.request(
-                "POST" if body is not None else "GET",
-                f"{self.endpoint.http_url}/__kontext/{action}",
-                json=body,
-                headers={"x-kontext-token": self.token},
-                timeout=self._settings.notify_timeout_seconds,
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise SandboxError(f"the preview's dev server did not take the change: {exc}") from exc
-        answer: dict[str, Any] = response.json()
-        return answer
 
     async def await_ready(
         self,
@@ -118,13 +151,15 @@ class AgentSandbox(Sandbox):
         self._pumps.append(asyncio.create_task(_pump_events(events, log, report)))
 
     def stop_pumps(self) -> None:
+        """Stop following the agent: its events and its control channel."""
         for pump in self._pumps:
             pump.cancel()
+        self.control.close()
 
 
 def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
     """The agent's config: the session's part, plus where things are (``where``: root,
-    workspace, templateDir, cacheDir and how to listen)."""
+    workspace, templateDir, cacheDir, controlSocket and how to listen)."""
     return {
         "sessionId": spec.session_id,
         "token": token,

@@ -33,6 +33,7 @@ class SandboxSpec:
     vite_root: Path  # folder of index.html, inside workspace
     package_dir: Path  # folder of the package.json the app uses; node_modules goes here
     cache_dir: Path  # Vite's dependency cache, one per session
+    run_dir: Path  # the agent's sockets: its control channel (and a container's dev server)
     package_json: dict[str, Any]
     public_host: str  # the host name browsers use, e.g. preview-<id>.localhost
     ws_client_port: int | None  # port browsers use for the HMR socket (the proxy's)

@@ -49,11 +49,11 @@ class SessionFolders:
 
     @classmethod
     def of(cls, spec: SandboxSpec) -> "SessionFolders":
-        return cls(spec.workspace.parent)
+        return cls(spec.run_dir.parent)
 
     @property
     def run(self) -> Path:
-        return self.root / "run"
+        return self.root / "run"  # spec.run_dir
 
     @property
     def socket(self) -> Path:

@@ -25,13 +25,17 @@ from functools import partial
 from typing import Any, TypeVar
 
 import docker
-import httpx
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
 from kontext_preview.sandbox import containers as c
-from kontext_preview.sandbox.agent import AgentSandbox, agent_config
+from kontext_preview.sandbox.agent import (
+    CONTROL_SOCKET,
+    AgentSandbox,
+    ControlChannel,
+    agent_config,
+)
 from kontext_preview.sandbox.base import Endpoint, EventSink, LogSink, SandboxBackend, SandboxSpec
 from kontext_preview.sandbox.forward import SocketDoor
 from kontext_preview.sandbox.npm import (
@@ -60,7 +64,8 @@ class DockerSandbox(AgentSandbox):
     ):
         settings = backend.settings
         endpoint = Endpoint(_reachable(settings.sandbox_bind_host), door.port)
-        super().__init__(endpoint, token, backend.http, settings)
+        control = ControlChannel(door.socket_path.with_name(CONTROL_SOCKET), token, settings)
+        super().__init__(endpoint, control, settings)
         self.backend = backend
         self.container = container
         self.door = door
@@ -112,7 +117,6 @@ class DockerBackend(SandboxBackend):
         self.settings = settings
         self.scope = c.scope_of(settings)
         self.ports = PortPool(settings)
-        self.http = httpx.AsyncClient(trust_env=False)
         pool = settings.max_running_sessions + 8
         self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="docker")
         self._client: Any = None
@@ -202,7 +206,6 @@ class DockerBackend(SandboxBackend):
         return reaped
 
     async def aclose(self) -> None:
-        await self.http.aclose()
         if self._client is not None:
             self._client.close()
         self._threads.shutdown(wait=False)
@@ -315,6 +318,7 @@ class DockerBackend(SandboxBackend):
             tempDir=str(c.TEMP_DIR),
             prebuiltCacheDir=str(c.PREBUILT_CACHE),
             socket=str(c.SOCKET),
+            controlSocket=str(c.RUN_DIR / CONTROL_SOCKET),
             exitOnStdinEnd=False,
         )
 

@@ -54,19 +54,7 @@ class SocketDoor:
             self.pool.in_use.discard(self.port)
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A connection to the socket itself, never to what a symlink there points at."""
-        try:
-            fd = os.open(self.socket_path, os.O_PATH | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise SandboxError(f"the dev server's socket is not there: {exc.strerror}") from None
-        try:
-            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-                raise SandboxError(f"{self.socket_path.name} is not a socket; refusing it")
-            return await asyncio.open_unix_connection(f"/proc/self/fd/{fd}", limit=CHUNK)
-        except OSError as exc:
-            raise SandboxError(f"the dev server does not answer: {exc.strerror}") from None
-        finally:
-            os.close(fd)
+        return await open_unix_safely(self.socket_path)
 
     async def _join(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -84,6 +72,25 @@ class SocketDoor:
             for each in (writer, upstream_writer):
                 each.close()
             self._joins.discard(task)
+
+
+async def open_unix_safely(
+    socket_path: Path,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the socket itself, never to what a symlink there points at (and
+    whatever the length of its path: Unix socket paths are limited to 108 bytes)."""
+    try:
+        fd = os.open(socket_path, os.O_PATH | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SandboxError(f"the dev server's socket is not there: {exc.strerror}") from None
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            raise SandboxError(f"{socket_path.name} is not a socket; refusing it")
+        return await asyncio.open_unix_connection(f"/proc/self/fd/{fd}", limit=CHUNK)
+    except OSError as exc:
+        raise SandboxError(f"the dev server does not answer: {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -14,11 +14,15 @@ import os
 import secrets
 from typing import Any
 
-import httpx
-
 from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
-from kontext_preview.sandbox.agent import AgentSandbox, PortTaken, agent_config
+from kontext_preview.sandbox.agent import (
+    CONTROL_SOCKET,
+    AgentSandbox,
+    ControlChannel,
+    PortTaken,
+    agent_config,
+)
 from kontext_preview.sandbox.base import (
     Endpoint,
     EventSink,
@@ -40,11 +44,10 @@ class LocalSandbox(AgentSandbox):
         self,
         process: asyncio.subprocess.Process,
         endpoint: Endpoint,
-        token: str,
-        client: httpx.AsyncClient,
+        control: ControlChannel,
         settings: Settings,
     ):
-        super().__init__(endpoint, token, client, settings)
+        super().__init__(endpoint, control, settings)
         self.process = process
         self.port_release: asyncio.Task[None] | None = None
 
@@ -72,7 +75,6 @@ class LocalBackend(SandboxBackend):
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._client = httpx.AsyncClient(trust_env=False)
         self.ports = PortPool(settings)
 
     async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
@@ -89,14 +91,13 @@ class LocalBackend(SandboxBackend):
                 log(f"{exc.message}; trying another port")
         raise SandboxError(f"could not find a free port for Vite after {START_ATTEMPTS} tries")
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
     async def _start_on(
         self, spec: SandboxSpec, port: int, log: LogSink, report: EventSink | None
     ) -> Sandbox:
         token = secrets.token_urlsafe(24)
         settings = self.settings
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        control = ControlChannel(spec.run_dir / CONTROL_SOCKET, token, settings)
         config = agent_config(
             spec,
             token,
@@ -104,6 +105,7 @@ class LocalBackend(SandboxBackend):
             workspace=str(spec.workspace),
             templateDir=str(settings.template_dir),
             cacheDir=str(spec.cache_dir),
+            controlSocket=str(control.socket_path),
             port=port,
             bindHost=settings.sandbox_bind_host,
         )
@@ -119,7 +121,7 @@ class LocalBackend(SandboxBackend):
             start_new_session=True,
         )
         self.ports.in_use.add(port)
-        sandbox = LocalSandbox(process, Endpoint("127.0.0.1", port), token, self._client, settings)
+        sandbox = LocalSandbox(process, Endpoint("127.0.0.1", port), control, settings)
         assert process.stdout and process.stderr
         try:
             sandbox.pump(log_lines(process.stderr), sandbox.remembering(log), None)

@@ -5,11 +5,10 @@
 //   * starts Vite through its JavaScript API with the file watcher turned off
 //     (`server.watch: null`): no inotify per session, and no write lost to
 //     chokidar's 50 ms per-file throttle;
-//   * serves a control endpoint inside Vite's own HTTP server at
-//     /__kontext/notify, guarded by a per-session token (the preview proxy
-//     never forwards /__kontext/ paths), through which Python says exactly
-//     which files changed; they are replayed as watcher events, which run
-//     Vite's normal HMR pipeline;
+//   * serves a control channel on a Unix socket in the session's folder
+//     (`controlSocket`, JSON lines, guarded by a per-session token), through
+//     which Python says exactly which files changed; they are replayed as
+//     watcher events, which run Vite's normal HMR pipeline;
 //   * reports on stdout, one JSON object per line: {"type":"ready"},
 //     {"type":"log"}, {"type":"error"}, and later {"type":"ack"} (a page
 //     applied change number `seq`) and {"type":"preview-error"} (a compile
@@ -19,13 +18,13 @@
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 // The config is JSON, or "@file" naming a JSON file (the image build's).
 const argument = process.argv[2] ?? "{}";
 const config = JSON.parse(argument.startsWith("@") ? fs.readFileSync(argument.slice(1), "utf8") : argument);
-const CONTROL_PREFIX = "/__kontext/";
 const CLIENT_ID = "/@kontext/client";
 const RESOLVED_CLIENT_ID = "\0kontext-client";
 const STYLESHEET = /\.(css|scss|sass|less|styl|stylus|pcss)$/;
@@ -109,20 +108,6 @@ function exportEntry(pkg) {
     target = target.import ?? target.default ?? target.node;
   }
   return typeof target === "string" ? target : undefined;
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res, status, body) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }
 
 // Every change the agent shows gets a number (seq). Pages are told it before
@@ -279,28 +264,75 @@ function controlPlugin() {
       return [{ tag: "script", attrs: { type: "module", src: CLIENT_ID }, injectTo: "head-prepend" }];
     },
     configureServer(server) {
+      current = server; // Vite makes a new server when it restarts (vite.config changed)
       reportCompileErrors(server);
       listenToPages(server);
-      server.middlewares.use(async (req, res, next) => {
-        if (!req.url.startsWith(CONTROL_PREFIX)) return next();
-        if (req.headers["x-kontext-token"] !== config.token) return sendJson(res, 403, { error: "forbidden" });
-        try {
-          if (req.url === `${CONTROL_PREFIX}notify` && req.method === "POST") {
-            const { changes } = JSON.parse(await readBody(req));
-            return sendJson(res, 200, notify(server, changes));
-          }
-          if (req.url === `${CONTROL_PREFIX}inject` && req.method === "POST") {
-            const { paths } = JSON.parse(await readBody(req));
-            return sendJson(res, 200, await inject(server, paths));
-          }
-          if (req.url === `${CONTROL_PREFIX}health`) return sendJson(res, 200, { ok: true });
-          return sendJson(res, 404, { error: "unknown control path" });
-        } catch (err) {
-          return sendJson(res, 500, { error: String(err) });
-        }
-      });
     },
   };
+}
+
+// The control channel: a Unix socket in the session's folder, one JSON object a line each
+// way. The first line must carry the session's token; then each request
+// {"id", "action": "notify"|"inject"|"health", ...} gets {"id", ...answer} or {"id", "error"}.
+// A persistent connection costs a fraction of an HTTP request per change.
+let current = null;
+const actions = {
+  notify: ({ changes }) => notify(current, changes),
+  inject: ({ paths }) => inject(current, paths),
+  health: () => ({ ok: true }),
+};
+
+function serveControl(socketPath) {
+  fs.rmSync(socketPath, { force: true });
+  const control = net.createServer((conn) => {
+    let buffer = "";
+    let trusted = false;
+    let queue = Promise.resolve();
+    conn.setEncoding("utf8");
+    conn.on("error", () => conn.destroy());
+    conn.on("data", (chunk) => {
+      buffer += chunk;
+      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (!trusted) {
+          trusted = safeJson(line)?.token === config.token;
+          if (!trusted) return conn.destroy();
+          continue;
+        }
+        queue = queue.then(() => answer(conn, safeJson(line)));
+      }
+    });
+  });
+  // Unix socket paths are short (108 bytes): bind by the shorter of the two spellings.
+  const relative = path.relative(process.cwd(), socketPath);
+  return new Promise((resolve, reject) => {
+    control.once("error", reject);
+    control.listen(relative.length < socketPath.length ? relative : socketPath, () => {
+      fs.chmodSync(socketPath, 0o600);
+      resolve(control);
+    });
+  });
+}
+
+async function answer(conn, request) {
+  const action = actions[request?.action];
+  let reply;
+  try {
+    if (!action) throw new Error(`unknown action ${request?.action}`);
+    reply = await action(request);
+  } catch (err) {
+    reply = { error: String(err?.message ?? err) };
+  }
+  conn.write(JSON.stringify({ id: request?.id, ...reply }) + "\n");
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function createForwardingLogger(createLogger) {
@@ -358,6 +390,7 @@ async function main() {
     await server.close().catch(() => {});
     throw err;
   }
+  if (config.controlSocket) await serveControl(config.controlSocket);
   emit("ready", { port: config.port, socket: config.socket, viteVersion: vite.version });
 
   const shutdown = async () => {
