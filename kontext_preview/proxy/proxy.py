@@ -48,6 +48,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 UPSTREAM_CONNECT_SECONDS = 5.0
+SMALL_RESPONSE_BYTES = 1024 * 1024
 
 
 class PreviewHosts:
@@ -116,14 +117,22 @@ class PreviewProxy:
             upstream = await self.client.send(upstream_request, stream=True)
         except httpx.HTTPError as exc:
             return pages.unreachable(f"{type(exc).__name__}: {exc}")
-        response = StreamingResponse(
-            upstream.aiter_raw(),
-            status_code=upstream.status_code,
-            background=BackgroundTask(upstream.aclose),
-        )
-        response.raw_headers = [
-            (k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP
-        ]
+        headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP]
+        if _small(upstream):  # most modules: read whole, sent at once (a stream costs ~1 ms)
+            try:
+                body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            except httpx.HTTPError as exc:
+                return pages.unreachable(f"{type(exc).__name__}: {exc}")
+            finally:
+                await upstream.aclose()
+            response = Response(body, upstream.status_code)
+        else:
+            response = StreamingResponse(
+                upstream.aiter_raw(),
+                status_code=upstream.status_code,
+                background=BackgroundTask(upstream.aclose),
+            )
+        response.raw_headers = headers
         return response
 
     async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
@@ -183,6 +192,11 @@ def _target(scope: Scope) -> str:
     path: str = scope["raw_path"].decode("latin-1")
     query: bytes = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def _small(response: httpx.Response) -> bool:
+    length = response.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= SMALL_RESPONSE_BYTES
 
 
 def _has_body(request: Request) -> bool:
