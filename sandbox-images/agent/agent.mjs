@@ -163,12 +163,24 @@ function workspacePath(file) {
   return relative.startsWith("..") || path.isAbsolute(relative) ? undefined : relative.split(path.sep).join("/");
 }
 
-// Vite's compile errors go to pages as {type: "error"}; report them too, so the
-// chat learns of them even when no page is open.
-function reportCompileErrors(server) {
-  const hot = server.environments.client.hot;
+// What Vite sends the pages, seen on its way:
+// * an update: the modules it names are transformed right away, while the message
+//   travels to the pages, so the module each page then imports is ready when asked for
+//   (plain Vite transforms it only on that request);
+// * a compile error ({type: "error"}): reported too, so the chat learns of it even
+//   when no page is open.
+function watchPagePayloads(server) {
+  const env = server.environments.client;
+  const hot = env.hot;
   const send = hot.send.bind(hot);
   hot.send = (payload, ...rest) => {
+    if (payload?.type === "update") {
+      const sent = send(payload, ...rest); // the message first, then the work
+      for (const update of payload.updates ?? []) {
+        if (update.type === "js-update") env.warmupRequest(update.acceptedPath ?? update.path).catch(() => {});
+      }
+      return sent;
+    }
     if (payload && typeof payload === "object" && payload.type === "error") {
       const err = payload.err ?? {};
       const message = String(err.message ?? "compile error");
@@ -265,7 +277,7 @@ function controlPlugin() {
     },
     configureServer(server) {
       current = server; // Vite makes a new server when it restarts (vite.config changed)
-      reportCompileErrors(server);
+      watchPagePayloads(server);
       listenToPages(server);
     },
   };
