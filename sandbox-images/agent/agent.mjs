@@ -277,6 +277,8 @@ function controlPlugin() {
     },
     configureServer(server) {
       current = server; // Vite makes a new server when it restarts (vite.config changed)
+      // ...and listens again with server.listen(port): on a socket, that must be ours.
+      if (config.socket) server.listen = async () => (await listenOnSocket(server, config.socket), server);
       watchPagePayloads(server);
       listenToPages(server);
     },

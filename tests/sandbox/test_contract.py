@@ -100,6 +100,24 @@ def test_create_update_with_hmr_in_chromium_and_delete(
     assert server.preview_get(sid).status_code == 404
 
 
+def test_a_vite_config_change_restarts_vite_in_place_and_it_serves_on(
+    backend: str, server: ApiServer, api: httpx.Client
+) -> None:
+    """Vite restarts itself on a vite.config change and listens again: a container's dev
+    server must come back on its socket, not on a port nobody can reach."""
+    sid = create_session(api, project_files())["sessionId"]
+    config = (
+        'import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\n'
+        'export default defineConfig({ plugins: [react()], define: { __KP__: "42" } });\n'
+    )
+    push(api, sid, "src/frontend/vite.config.ts", config)
+    logs = lambda: "\n".join(api.get(f"/kontext/preview/{sid}").json()["logs"])  # noqa: E731
+    assert wait_for(lambda: "server restarted" in logs(), timeout=30), logs()
+    assert wait_for(lambda: server.preview_get(sid, "/src/App.tsx").status_code == 200, 30)
+    assert server.preview_get(sid, "/").status_code == 200
+    api.delete(f"/kontext/preview/{sid}")
+
+
 @pytest.mark.network
 def test_dependencies_beyond_the_template_are_installed_without_scripts(
     backend: str, server: ApiServer, api: httpx.Client, browser: Any
