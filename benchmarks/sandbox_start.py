@@ -9,7 +9,8 @@ create → app on screen. Plain Vite: spawning `vite` on a copy of the project �
 #title. "cold" is the first round after the kernel's page cache is dropped (the image's
 layers, Node and node_modules read from disk again; root only, else the first round);
 "warm" the median of the others. The Docker backend is also timed on the same app in a
-folder the image has no pre-built dependency cache for (Vite pre-bundles React itself).
+folder the image has no pre-built dependency cache for (Vite pre-bundles React itself),
+and both backends with a warm pool of one (a session claims a started dev server).
 Measurement only: nothing here fails on a number.
 """
 
@@ -32,6 +33,7 @@ from tests.project import project_files
 from tests.server import ApiServer
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "sandbox_start.json"
+POOL_REFILL_WAIT = 3.0  # s: the slot a round claimed is started again meanwhile
 
 
 def drop_page_cache() -> bool:
@@ -49,15 +51,20 @@ def elsewhere(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def kontext_rounds(
-    browser: Any, backend: str, rounds: int, files: list[dict[str, Any]]
+    browser: Any, backend: str, rounds: int, files: list[dict[str, Any]], pool: int = 0
 ) -> list[tuple[float, float]]:
-    """(create → active, create → app on screen) in ms, per round; round 0 starts cold."""
+    """(create → active, create → app on screen) in ms, per round; round 0 starts cold.
+    With a warm pool, each round waits for the pool to be full again first."""
     root = Path(tempfile.mkdtemp(prefix="kp-bench-"))
-    server = ApiServer.start(root, sandbox_backend=backend)
+    server = ApiServer.start(
+        root, sandbox_backend=backend, pool_size=pool, pool_refill_delay_seconds=0.5
+    )
     out = []
     try:
         with server.client() as api:
             for index in range(rounds):
+                if pool:
+                    time.sleep(POOL_REFILL_WAIT)
                 if index == 0:
                     drop_page_cache()
                 page = browser.new_page()
@@ -119,7 +126,9 @@ def main() -> None:
         rows = {
             "plain vite (spawn → app)": plain_rounds(browser, args.rounds),
             "kontext, local backend": kontext_rounds(browser, "local", args.rounds, files),
+            "kontext, local, warm pool": kontext_rounds(browser, "local", args.rounds, files, 1),
             "kontext, docker backend": kontext_rounds(browser, "docker", args.rounds, files),
+            "kontext, docker, warm pool": kontext_rounds(browser, "docker", args.rounds, files, 1),
             "kontext, docker, no pre-built cache": kontext_rounds(
                 browser, "docker", args.rounds, elsewhere(files)
             ),

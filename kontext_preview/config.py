@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     docker_npm_cache_volume: str = "kontext-npm-cache"
     docker_log_max_size: str = "1m"
 
+    # The warm pool: dev servers started ahead of demand (per node).
+    pool_size: int = Field(default=1, description="Warm dev servers kept ready (0: none).")
+    pool_vite_root: str = Field(
+        default="src/frontend", description="The app folder of the projects slots are made for."
+    )
+    pool_refill_delay_seconds: float = Field(
+        default=2.0, description="Wait after a claim before starting the next slot."
+    )
+
     # Who may call the API: API key → user (JSON), or a file of `user key` lines.
     api_keys: dict[str, str] = Field(default_factory=dict)
     api_keys_file: Path | None = None

@@ -33,8 +33,10 @@ class ApiServer:
 
     @classmethod
     def start(cls, data_dir: Path, **settings: Any) -> "ApiServer":
-        """Start a server; ``api_keys`` defaults to TEST_KEYS (None: the generated local key)."""
+        """Start a server; ``api_keys`` defaults to TEST_KEYS (None: the generated local key),
+        and no warm pool unless a test asks for one (``pool_size``)."""
         settings.setdefault("api_keys", TEST_KEYS)
+        settings.setdefault("pool_size", 0)
         env = {**os.environ, "KONTEXT_DATA_DIR": str(data_dir)}
         env.update(
             {

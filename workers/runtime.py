@@ -308,6 +308,7 @@ class NodeRuntime:
                 meta.get("projectType"),
                 owner=meta.get("owner") or "local",
                 new_id=session_id,
+                keep_id=bool(meta.get("keepId")),  # else a warm slot's id may stand in
             )
         except KontextError as exc:
             refused = error_reply(exc)
@@ -318,20 +319,20 @@ class NodeRuntime:
 
             await self.writer.run(refuse)
             return
-        created = session
+        created, sid = session, session.id
 
         def commit(pipe: Any) -> None:
-            self._commit_files(pipe, session_id, {}, created.vfs.files)
-            pipe.sadd(keys.node_sessions(self.node), session_id)
-            pipe.sadd(keys.owner_sessions(created.owner), session_id)
-            pipe.delete(keys.ended(session_id))
-            pipe.zadd(keys.sessions, {session_id: created.expires_at})
+            self._commit_files(pipe, sid, {}, created.vfs.files)
+            pipe.sadd(keys.node_sessions(self.node), sid)
+            pipe.sadd(keys.owner_sessions(created.owner), sid)
+            pipe.delete(keys.ended(sid))
+            pipe.zadd(keys.sessions, {sid: created.expires_at})
             pipe.delete(keys.payload(request_id))
             self._reply_record(pipe, created, request_id)
             self._write_heartbeat(pipe)
 
         await self.writer.run(commit)
-        self.committed[session_id] = created.vfs.files
+        self.committed[sid] = created.vfs.files
 
     def _reply_record(self, pipe: Any, session: PreviewSession, request_id: str) -> None:
         self.write_record(pipe, session)
@@ -476,6 +477,7 @@ class NodeRuntime:
             except Exception:
                 log.exception("node %s: could not restore session %s", self.node, session_id)
         await self.service.reap_leftovers()
+        self.service.pool.start()
 
     async def _restore(self, session_id: str) -> PreviewSession | None:
         """Bring back a session this node hosted, from its committed files."""

@@ -118,6 +118,7 @@ class DistributedPreviews(Previews):
             "packageJson": package_json,
             "projectType": project_type,
             "receivedAt": time.time(),
+            "keepId": sid == session_id,  # a restore; a new session may get a warm slot's id
         }
         async with self.redis.pipeline(transaction=False) as pipe:
             write_payload(pipe, self.keys, request_id, files, meta)

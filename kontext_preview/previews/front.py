@@ -261,6 +261,7 @@ class EmbeddedPreviews(Previews):
     async def start(self) -> None:
         self._remove_leftovers()
         await self.service.reap_leftovers()
+        self.service.pool.start()
         self._reaper = asyncio.create_task(self._reap_forever())
 
     def _remove_leftovers(self) -> None:

@@ -37,7 +37,7 @@ import secrets
 import shutil
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from kontext_preview.deploy import create_deployer
 from kontext_preview.deploy.base import Deployer, Deployment, DeploymentQueue
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
 from kontext_preview.events import EventLog, MemoryEventLog
+from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.session import (
     AckWait,
     PreviewSession,
@@ -107,6 +108,7 @@ class PreviewService:
         self.store = store or NullStore()
         self.policy = policy_named(settings.change_policy, settings.change_policy_overrides)
         self.sessions: dict[str, PreviewSession] = {}
+        self.pool = WarmPool(self)
         self.limits = FileLimits(
             max_files=settings.max_files,
             max_file_bytes=settings.max_file_bytes,
@@ -125,20 +127,28 @@ class PreviewService:
         *,
         owner: str = "local",
         new_id: str | None = None,
+        keep_id: bool = True,
         adopt: bool = False,
     ) -> PreviewSession:
         """Create a session (``new_id``: with an id chosen by the caller, as the
-        distributed API and a restoring worker do; ``adopt``: take over its sandbox if an
-        earlier process left it running). Given ``session_id``: replace the files of that
-        existing session, or restore it with these files if it expired."""
+        distributed API and a restoring worker do, kept unless ``keep_id`` is False, when a
+        warm slot's id may replace it; ``adopt``: take over its sandbox if an earlier
+        process left it running). Given ``session_id``: replace the files of that existing
+        session, or restore it with these files if it expired."""
         files = with_package_json(files, package_json)
         if session_id is not None:
             if self.restorable(session_id, owner):
-                new_id = session_id
+                new_id, keep_id = session_id, True
             else:
                 await self.update(session_id, files, replace_all=True, owner=owner)
                 return self.get(session_id, owner)
         self.check_room(owner)
+        if self.pool.slots and not adopt and not (new_id and keep_id):
+            checked = VirtualFileSystem(self.settings.data_dir, self.limits).plan(files)
+            layout = detect_layout(checked.files)
+            slot = await self.pool.claim(layout, checked.files)
+            if slot is not None:
+                return await self._take_slot(slot, checked.files, layout, owner, project_type)
         sid = new_id or new_session_id()
         if sid in self.sessions:
             raise KontextError(f"session {sid} already exists", status_code=409, code="conflict")
@@ -169,6 +179,70 @@ class PreviewService:
         )
         self._launch(session, adopt=adopt)
         return session
+
+    async def _take_slot(
+        self,
+        slot: PreviewSession,
+        files: Mapping[str, bytes],
+        layout: ProjectLayout,
+        owner: str,
+        project_type: str | None,
+    ) -> PreviewSession:
+        """A warm slot becomes the session: the project's files replace the sample's in
+        one batch, which the running dev server takes as changes."""
+        async with slot.lock:
+            change_set = slot.vfs.plan(files, replace_all=True)
+            slot.vfs.apply(change_set)
+            slot.layout = layout
+            slot.owner, slot.project_type = owner, project_type
+            slot.created_at = time.time()
+            slot.touch()
+            slot.logs.clear()
+            self.sessions[slot.id] = slot
+            slot.listener = self._on_session
+            try:
+                if change_set.changes and slot.sandbox:
+                    await slot.sandbox.notify(change_set.changes, fresh=True)
+            except SandboxError as exc:
+                slot.log(
+                    f"the warm dev server did not take the project ({exc.message}); restarting"
+                )
+                self._launch(slot)
+                return slot
+        slot.log(f"started from the warm pool ({len(change_set.changes)} files changed)")
+        slot.set_status(SessionStatus.ACTIVE)
+        log.info(
+            "session %s created for %s from the warm pool: %d files", slot.id, owner, len(files)
+        )
+        self.pool.refill()
+        return slot
+
+    def start_slot(self, files: Mapping[str, bytes]) -> PreviewSession:
+        """A session of nobody's, started on ``files`` for the warm pool (not registered)."""
+        sid = new_session_id()
+        vfs = VirtualFileSystem(self._session_dir(sid) / "workspace", self.limits)
+        vfs.apply(vfs.plan(files))
+        slot = PreviewSession(
+            sid,
+            vfs,
+            detect_layout(vfs.files),
+            self.settings.session_ttl_seconds,
+            owner="",
+            logs=deque(maxlen=self.settings.log_lines),
+        )
+        self._launch(slot)
+        return slot
+
+    async def release_slot(self, slot: PreviewSession) -> None:
+        await self._release(slot)
+
+    def running_count(self) -> int:
+        """Dev servers running or starting on this node, warm slots included."""
+        return len(self.pool.slots) + sum(1 for s in self.sessions.values() if _running(s))
+
+    @property
+    def capacity(self) -> int:
+        return self.settings.max_running_sessions
 
     async def update(
         self,
@@ -317,6 +391,7 @@ class PreviewService:
         """Let go of every session, keeping what the next process on this node restores
         them from (distributed mode): the records in the store, and the sandboxes that can
         outlive this process (containers, re-adopted) with their workspaces."""
+        await self.pool.aclose()
         for session in list(self.sessions.values()):
             try:
                 await self._release(session, suspend=True)
@@ -389,6 +464,7 @@ class PreviewService:
             await asyncio.wait_for(session.settled.wait(), seconds)
 
     async def shutdown(self) -> None:
+        await self.pool.aclose()
         for session_id in list(self.sessions):
             try:
                 await self.delete(session_id)
@@ -453,15 +529,16 @@ class PreviewService:
         return lambda event: self._on_agent_event(session, event)
 
     def _make_room(self, session: PreviewSession) -> None:
-        """Keep live dev servers within ``max_running_sessions``: hibernate the least
-        recently used idle ones (in the background) to make room for this one."""
-        running = [
-            s
-            for s in self.sessions.values()
-            if s is not session
-            and (s.sandbox is not None or (s.launch_task is not None and not s.launch_task.done()))
-        ]
-        excess = len(running) + 1 - self.settings.max_running_sessions
+        """Keep live dev servers within ``max_running_sessions``: give up warm slots, then
+        hibernate the least recently used idle sessions (in the background) to make room
+        for this one (a warm slot makes none: the pool fills only free room)."""
+        if self.sessions.get(session.id) is not session:
+            return
+        running = [s for s in self.sessions.values() if s is not session and _running(s)]
+        excess = len(running) + len(self.pool.slots) + 1 - self.settings.max_running_sessions
+        for slot in self.pool.give_up(max(excess, 0)):
+            excess -= 1
+            self._in_background(self.release_slot(slot))
         if excess <= 0:
             return
         idle = sorted(
@@ -473,9 +550,7 @@ class PreviewService:
             key=lambda s: s.last_activity,
         )
         for victim in idle[:excess]:
-            task = asyncio.create_task(self.hibernate(victim, "node full", victim.last_activity))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self.hibernate(victim, "node full", victim.last_activity))
         if len(idle) < excess:
             log.warning(
                 "%d dev servers are starting or busy; over KONTEXT_MAX_RUNNING_SESSIONS (%d) "
@@ -484,11 +559,21 @@ class PreviewService:
                 self.settings.max_running_sessions,
             )
 
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _monitor(self, session: PreviewSession, sandbox: Sandbox) -> None:
         """Supervision: a dev server that dies is restarted from the session's files, at
         most ``restart_limit`` times in ``restart_window_seconds``; then the session
-        fails (and falls back to a deployment)."""
+        fails (and falls back to a deployment). A warm slot's is replaced."""
         code = await sandbox.wait()
+        if session.sandbox is sandbox and self.pool.discard(session):
+            log.warning("warm pool: slot %s stopped (exit code %s); replacing it", session.id, code)
+            await self.release_slot(session)
+            self.pool.refill()
+            return
         if session.sandbox is not sandbox or self.sessions.get(session.id) is not session:
             return
         settings = self.settings
@@ -786,6 +871,11 @@ def with_package_json(
     vite_root = find_vite_root(files)
     name = f"{vite_root}/package.json" if vite_root else "package.json"
     return {**files, name: json.dumps(package_json, indent=2).encode()}
+
+
+def _running(session: PreviewSession) -> bool:
+    launching = session.launch_task is not None and not session.launch_task.done()
+    return session.sandbox is not None or launching
 
 
 def _ms(since: float) -> float:

@@ -104,9 +104,9 @@ class AgentSandbox(Sandbox):
 
         return remember
 
-    async def notify(self, changes: Sequence[FileChange]) -> Shown:
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
         body = [{"path": c.path, "event": c.event} for c in changes]
-        return _shown(await self.control.call("notify", changes=body))
+        return _shown(await self.control.call("notify", changes=body, fresh=fresh))
 
     async def inject_css(self, paths: Sequence[str]) -> Shown:
         return _shown(await self.control.call("inject", paths=list(paths)))

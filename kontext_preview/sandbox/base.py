@@ -80,8 +80,9 @@ class Sandbox(ABC):
         """Return the exit code once the dev server has exited."""
 
     @abstractmethod
-    async def notify(self, changes: Sequence[FileChange]) -> Shown:
-        """Tell the dev server which files changed; say which of them it had loaded."""
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
+        """Tell the dev server which files changed; say which of them it had loaded
+        (``fresh``: a whole new project no page has seen, so no page needs reloading)."""
 
     @abstractmethod
     async def inject_css(self, paths: Sequence[str]) -> Shown:

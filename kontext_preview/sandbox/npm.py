@@ -16,9 +16,10 @@ import json
 import os
 import re
 import shutil
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePath
+from typing import Any
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import DependencyInstallFailed, SandboxError
@@ -37,6 +38,8 @@ NPM_INSTALL = [
     "--loglevel=http",
 ]
 INSTALLED_STAMP = ".kontext-package.json"  # in node_modules: the package.json it was made for
+CHECKS_KEPT = 256
+_CHECKED: OrderedDict[str, list[str]] = OrderedDict()  # template check answers, by package.json
 
 # Installs the project's dependencies (into the node_modules folder it was made for).
 Installer = Callable[[SandboxSpec, LogSink], Awaitable[None]]
@@ -56,7 +59,7 @@ async def prepare_dependencies(
     into the project's node_modules)."""
     node_modules = spec.package_dir / "node_modules"
     template_modules = template_modules or settings.template_dir / "node_modules"
-    unsatisfied = await _unsatisfied_dependencies(settings, spec)
+    unsatisfied = await template_lacks(settings, spec.package_json)
     if not unsatisfied:
         if node_modules.is_symlink() and os.readlink(node_modules) == str(template_modules):
             return
@@ -84,9 +87,16 @@ def _is_folder(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
-async def _unsatisfied_dependencies(settings: Settings, spec: SandboxSpec) -> list[str]:
+async def template_lacks(settings: Settings, package_json: dict[str, Any]) -> list[str]:
+    """The dependencies (``name@range``) the prepared template does not satisfy. Answers
+    are kept per package.json: most projects send the same one, and each check is a
+    Node process."""
+    key = json.dumps([str(settings.template_dir), package_json, settings.ignored_dev_dependencies])
+    if (known := _CHECKED.get(key)) is not None:
+        _CHECKED.move_to_end(key)
+        return known
     request = {
-        "packageJson": spec.package_json,
+        "packageJson": package_json,
         "templateDir": str(settings.template_dir),
         "ignore": settings.ignored_dev_dependencies,
     }
@@ -100,8 +110,11 @@ async def _unsatisfied_dependencies(settings: Settings, spec: SandboxSpec) -> li
     out, err = await process.communicate()
     if process.returncode != 0:
         raise SandboxError(f"could not check the project's dependencies: {err.decode()[-500:]}")
-    result = json.loads(out)
-    return [f"{d['name']}@{d['wanted']}" for d in result["unsatisfied"]]
+    lacking = [f"{d['name']}@{d['wanted']}" for d in json.loads(out)["unsatisfied"]]
+    _CHECKED[key] = lacking
+    while len(_CHECKED) > CHECKS_KEPT:
+        _CHECKED.popitem(last=False)
+    return lacking
 
 
 async def npm_install_here(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:

@@ -131,7 +131,13 @@ function now() {
 
 // Replays changes as watcher events; answers which of them reach browsers:
 // files Vite had loaded, and HTML pages (Vite answers those with a full reload).
-function notify(server, changes) {
+// `fresh`: the whole project was just put in place of a warm dev server's sample, which no
+// page has seen: the reloads Vite would keep for the next page to connect are pointless
+// (it loads the project anyway) and would load it twice.
+let freshProject = false;
+
+function notify(server, changes, fresh = false) {
+  freshProject = fresh;
   const graph = server.environments?.client?.moduleGraph ?? server.moduleGraph;
   const affected = [];
   const files = [];
@@ -143,7 +149,28 @@ function notify(server, changes) {
   }
   const number = affected.length ? announce(server) : null;
   for (const [event, file] of files) server.watcher.emit(event, file);
+  for (const [event, file] of files) if (event !== "unlink" && file.endsWith(".html")) warmPage(server, file);
   return { affected, seq: number, clients: server.ws.clients.size };
+}
+
+// A changed page (a whole new project, when a session takes over a warm dev server):
+// transform its module scripts now, and with them what they import (Vite pre-transforms
+// static imports), so the next page load finds the app ready, as a start's warmup would.
+function warmPage(server, file) {
+  const relative = path.relative(config.root, file);
+  if (relative.startsWith("..")) return;
+  let html;
+  try {
+    html = fs.readFileSync(file, "utf8");
+  } catch {
+    return;
+  }
+  const base = "/" + path.dirname(relative).split(path.sep).filter((p) => p && p !== ".").map((p) => p + "/").join("");
+  for (const [, src] of html.matchAll(/<script[^>]*type=["']?module["']?[^>]*src=["']([^"']+)["']/g)) {
+    if (/^[a-z]+:|^\/\//i.test(src)) continue; // another origin
+    const url = src.startsWith("/") ? src : base + src;
+    server.environments.client.warmupRequest(url).catch(() => {});
+  }
 }
 
 // Page-facing paths: a module URL (/src/App.jsx?t=1) → the project's file name.
@@ -173,7 +200,9 @@ function watchPagePayloads(server) {
   const env = server.environments.client;
   const hot = env.hot;
   const send = hot.send.bind(hot);
+  hot.on("vite:client:connect", () => (freshProject = false));
   hot.send = (payload, ...rest) => {
+    if (payload?.type === "full-reload" && freshProject && server.ws.clients.size === 0) return;
     if (payload?.type === "update") {
       const sent = send(payload, ...rest); // the message first, then the work
       for (const update of payload.updates ?? []) {
@@ -291,7 +320,7 @@ function controlPlugin() {
 // A persistent connection costs a fraction of an HTTP request per change.
 let current = null;
 const actions = {
-  notify: ({ changes }) => notify(current, changes),
+  notify: ({ changes, fresh }) => notify(current, changes, Boolean(fresh)),
   inject: ({ paths }) => inject(current, paths),
   health: () => ({ ok: true }),
 };

@@ -58,7 +58,13 @@ class Cluster:
     @classmethod
     def start(cls, root: Path, nodes: tuple[str, ...] = ("n1",), **settings: Any) -> "Cluster":
         prefix = f"kp-test-{secrets.token_hex(4)}:"
-        common = {"mode": "distributed", "redis_url": REDIS_URL, "redis_prefix": prefix, **settings}
+        common = {
+            "mode": "distributed",
+            "redis_url": REDIS_URL,
+            "redis_prefix": prefix,
+            "pool_size": 0,
+            **settings,
+        }
         api = ApiServer.start(root / "n1", **common)
         cluster = cls(root, prefix, api, {**common, "public_port": api.port})
         try:

@@ -50,7 +50,7 @@ class RecordingSandbox(Sandbox):
     async def wait(self) -> int:
         return await self._exit
 
-    async def notify(self, changes: Sequence[FileChange]) -> Shown:
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
         self.notified.append(list(changes))
         self.entered.set()
         await self.gate.wait()
