@@ -30,10 +30,8 @@ test: $(VENV)/.test-installed template chromium redis sandbox-image
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed template chromium redis sandbox-image
-	$(PY) -m benchmarks.update_latency
-	$(PY) -m benchmarks.classification
+	$(PY) -m benchmarks.suite
 	$(PY) -m benchmarks.lifecycle
-	$(PY) -m benchmarks.sandbox_start
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks

@@ -12,10 +12,10 @@ Timed in-process (``analyze`` on the old and new file sets). Measurement only.
 
 import argparse
 import json
-import statistics
 import time
-from pathlib import Path
+from typing import Any
 
+from benchmarks.common import spread, write_json
 from kontext_preview.changes import analyze
 
 COMPONENT = """import {{ useState, useEffect }} from "react";
@@ -115,35 +115,35 @@ def change_set() -> tuple[dict[str, bytes], dict[str, bytes]]:
     return encode(old), encode(new)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/classification.json"))
-    args = parser.parse_args()
+def run(runs: int) -> dict[str, Any]:
     old, new = change_set()
     analysis = analyze(old, new)
     assert len(analysis.files) == 20, len(analysis.files)
     times = []
-    for _ in range(args.runs):
+    for _ in range(runs):
         start = time.perf_counter()
         analyze(old, new)
         times.append((time.perf_counter() - start) * 1000)
-    cuts = statistics.quantiles(times, n=100, method="inclusive")
-    lines = sum(v.count(b"\n") for v in new.values())
+    return {
+        "files": 20,
+        "lines": sum(v.count(b"\n") for v in new.values()),
+        **spread(times),
+        "strategy": analysis.strategy.value,
+        "classes": sorted({f.change_class.value for f in analysis.files}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=300)
+    args = parser.parse_args()
+    result = run(args.runs)
     print(
-        f"change analysis, 20 files ({lines} lines), {args.runs} runs: "
-        f"p50 {cuts[49]:.2f} ms, p99 {cuts[98]:.2f} ms"
+        f"change analysis, 20 files ({result['lines']} lines), {args.runs} runs: "
+        f"p50 {result['p50']:.2f} ms, p95 {result['p95']:.2f} ms, p99 {result['p99']:.2f} ms"
     )
-    print(
-        "strategy:",
-        analysis.strategy.value,
-        "| classes:",
-        sorted({f.change_class.value for f in analysis.files}),
-    )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"files": 20, "lines": lines, "p50_ms": cuts[49], "p99_ms": cuts[98]}, indent=2)
-    )
+    print("strategy:", result["strategy"], "| classes:", result["classes"])
+    print(write_json("classification.json", result))
 
 
 if __name__ == "__main__":

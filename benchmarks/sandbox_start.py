@@ -1,38 +1,32 @@
 """Session start per sandbox backend, beside plain Vite, same run: create → app on screen.
 
-    python -m benchmarks.sandbox_start [--rounds 5]
+    python -m benchmarks.sandbox_start [--rounds 7]
 
 For each backend an embedded API server; each round creates a session of the test project
 (POST /kontext/preview?wait=true), opens its preview in headless Chromium and waits for the
 app's #title, then deletes the session. Timed: create → active (the API's answer) and
-create → app on screen. Plain Vite: spawning `vite` on a copy of the project → the same
-#title. "cold" is the first round after the kernel's page cache is dropped (the image's
-layers, Node and node_modules read from disk again; root only, else the first round);
-"warm" the median of the others. The Docker backend is also timed on the same app in a
-folder the image has no pre-built dependency cache for (Vite pre-bundles React itself),
-and both backends with a warm pool of one (a session claims a started dev server).
+create → app on screen ("first paint"). Plain Vite: spawning `vite` on a copy of the
+project → the same #title. Each backend starts cold (no warm pool) and from a warm pool of
+one (a session claims a started dev server). "first" is round 1, after the kernel's page
+cache is dropped (the image's layers, Node and node_modules read from disk again; root
+only); p50/p95 are over the other rounds. The Docker backend is also timed on the same app
+in a folder the image has no pre-built dependency cache for (Vite pre-bundles React).
 Measurement only: nothing here fails on a number.
 """
 
 import argparse
-import json
 import os
-import platform
 import shutil
-import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import chromium, spread, versions, write_json
 from benchmarks.lifecycle import plain_cold_start_once
-from kontext_preview.config import REPO_ROOT
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.project import project_files
 from tests.server import ApiServer
 
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "sandbox_start.json"
 POOL_REFILL_WAIT = 3.0  # s: the slot a round claimed is started again meanwhile
 
 
@@ -96,62 +90,48 @@ def plain_rounds(browser: Any, rounds: int) -> list[tuple[float, float]]:
     return out
 
 
-def versions(browser: Any) -> dict[str, str]:
-    docker = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
-    ).stdout.strip()
-    vite = json.loads(
-        (REPO_ROOT / "sandbox-images/template/node_modules/vite/package.json").read_text()
-    )["version"]
-    return {
-        "node": subprocess.run(
-            ["node", "--version"], capture_output=True, text=True
-        ).stdout.strip(),
-        "vite": vite,
-        "chromium": browser.version,
-        "docker engine": docker or "none",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.release()}",
+def run(browser: Any, rounds: int) -> dict[str, dict[str, Any]]:
+    """Per row: the first round (page cache dropped) and p50/p95 of the rest, of create →
+    active and create → app on screen (ms)."""
+    files = project_files()
+    rows = {
+        "plain vite (spawn → app)": plain_rounds(browser, rounds),
+        "local, cold start": kontext_rounds(browser, "local", rounds, files),
+        "local, warm pool": kontext_rounds(browser, "local", rounds, files, 1),
+        "docker, cold start": kontext_rounds(browser, "docker", rounds, files),
+        "docker, warm pool": kontext_rounds(browser, "docker", rounds, files, 1),
+        "docker, no pre-built cache": kontext_rounds(browser, "docker", rounds, elsewhere(files)),
     }
+    report = {}
+    for name, values in rows.items():
+        rest = values[1:] or values
+        report[name] = {
+            "first": {"active": values[0][0], "app": values[0][1]},
+            "active": spread([v[0] for v in rest]),
+            "app": spread([v[1] for v in rest]),
+        }
+    return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    files = project_files()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        rows = {
-            "plain vite (spawn → app)": plain_rounds(browser, args.rounds),
-            "kontext, local backend": kontext_rounds(browser, "local", args.rounds, files),
-            "kontext, local, warm pool": kontext_rounds(browser, "local", args.rounds, files, 1),
-            "kontext, docker backend": kontext_rounds(browser, "docker", args.rounds, files),
-            "kontext, docker, warm pool": kontext_rounds(browser, "docker", args.rounds, files, 1),
-            "kontext, docker, no pre-built cache": kontext_rounds(
-                browser, "docker", args.rounds, elsewhere(files)
-            ),
-        }
+    with chromium() as browser:
+        report = run(browser, args.rounds)
         about = versions(browser)
-        browser.close()
-    cold_note = "page cache dropped" if drop_page_cache() else "first round (cache not dropped)"
-    print(f"{args.rounds} rounds each; cold = {cold_note}; warm = median of the rest")
-    print(", ".join(f"{k} {v}" for k, v in about.items()) + "\n")
-    header = f"{'what':<38}{'cold active':>12}{'cold app':>10}{'warm active':>13}{'warm app':>10}"
-    print(header + "   (ms)")
-    report = {}
-    for name, values in rows.items():
-        cold, warm = values[0], values[1:] or values
-        warm_active = statistics.median(v[0] for v in warm)
-        warm_app = statistics.median(v[1] for v in warm)
-        print(f"{name:<38}{cold[0]:>12.0f}{cold[1]:>10.0f}{warm_active:>13.0f}{warm_app:>10.0f}")
-        report[name] = {"cold": cold, "warm": {"active": warm_active, "app": warm_app}}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"versions": about, "rounds": args.rounds, "rows": report}, indent=2)
+    cold = "page cache dropped" if drop_page_cache() else "no cache drop (not root)"
+    print(", ".join(f"{k} {v}" for k, v in about.items()))
+    print(f"{args.rounds} rounds each; first = round 1 ({cold}); p50/p95 of the others (ms)\n")
+    print(f"{'what':<30}{'first active/app':>18}{'active p50/p95':>16}{'app p50/p95':>14}")
+    for name, row in report.items():
+        first = f"{row['first']['active']:.0f}/{row['first']['app']:.0f}"
+        active = f"{row['active']['p50']:.0f}/{row['active']['p95']:.0f}"
+        app = f"{row['app']['p50']:.0f}/{row['app']['p95']:.0f}"
+        print(f"{name:<30}{first:>18}{active:>16}{app:>14}")
+    print(
+        write_json("sandbox_start.json", {"versions": about, "rounds": args.rounds, "rows": report})
     )
-    print(f"\nwritten to {RESULTS.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

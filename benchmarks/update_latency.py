@@ -1,6 +1,6 @@
 """Update → DOM changed, through kontext-preview (API + proxy) and through plain Vite, same run.
 
-    python -m benchmarks.update_latency [--edits 30]
+    python -m benchmarks.update_latency [--edits 50]
 
 kontext-preview: POST /update, then the preview (loaded through the proxy) changes;
 CSS edits take the css-injection path, and a third run turns injection off (CSS
@@ -15,11 +15,7 @@ Measurement only: nothing here fails on a number.
 """
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
@@ -28,8 +24,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks.common import chromium, spread, versions, write_json
 from kontext_preview.config import Settings
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.distributed.cluster import Cluster
 from tests.project import FIXTURES, project_files
 from tests.server import ApiServer, auth
@@ -155,66 +151,51 @@ def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[
         shutil.rmtree(root, ignore_errors=True)
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+def run(browser: Any, edits_of_each_kind: int) -> dict[str, dict[str, float]]:
+    """p50/p95/p99 (ms) by "path/edit" (edit: component, css or api), plain Vite beside."""
+    plan = edits(edits_of_each_kind)
+    results = {
+        "plain vite": run_plain_vite(browser, plan),
+        "kontext-preview": run_kontext(browser, plan),
+        # The same stack with css-injection turned off: CSS goes through Vite's HMR.
+        "kontext (no inj.)": run_kontext(
+            browser,
+            [p for p in plan if p[2] == "color"],
+            change_policy_overrides='{"stylesheet": "preview-update"}',
+        ),
+        "kontext distrib.": run_kontext(browser, plan, distributed=True),
+    }
+    summary = {}
+    for path, kinds in results.items():
+        for kind, values in kinds.items():
+            if values:
+                label = {"text": "component", "color": "css"}.get(kind, kind)
+                summary[f"{path}/{label}"] = {**spread(values), "max": max(values)}
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--edits", type=int, default=30, help="edits of each kind")
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/update_latency.json"))
+    parser.add_argument("--edits", type=int, default=50, help="edits of each kind")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    plan = edits(args.edits)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        results = {
-            "plain vite": run_plain_vite(browser, plan),
-            "kontext-preview": run_kontext(browser, plan),
-            # The same stack with css-injection turned off: CSS goes through Vite's HMR.
-            "kontext (no inj.)": run_kontext(
-                browser,
-                [p for p in plan if p[2] == "color"],
-                change_policy_overrides='{"stylesheet": "preview-update"}',
-            ),
-            "kontext distrib.": run_kontext(browser, plan, distributed=True),
-        }
-        chromium = browser.version
-        browser.close()
-    vite_version = json.loads(
-        (Settings().template_dir / "node_modules/vite/package.json").read_text()
-    )["version"]
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    print(
-        f"Vite {vite_version}, Node {node}, Chromium {chromium}, "
-        f"{platform.machine()} {os.cpu_count()} cores; {args.edits} edits of each kind\n"
-    )
-    print(f"{'path':<18}{'edit':<11}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}")
-    summary: dict[str, Any] = {}
-    for path, kinds in results.items():
-        for kind, values in kinds.items():
-            if not values:
-                continue
-            label = {"text": "component", "color": "css"}.get(kind, kind)
-            row = {"p50": pct(values, 50), "p95": pct(values, 95), "max": max(values)}
-            summary[f"{path}/{label}"] = row
-            print(f"{path:<18}{label:<11}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['max']:>8.1f}")
+    with chromium() as browser:
+        summary = run(browser, args.edits)
+        about = versions(browser)
+    print(", ".join(f"{k} {v}" for k, v in about.items()))
+    print(f"{args.edits} edits of each kind\n")
+    print(f"{'path':<18}{'edit':<11}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}")
+    for key, row in summary.items():
+        path, label = key.split("/")
+        print(
+            f"{path:<18}{label:<11}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
+            f"{row['max']:>8.1f}"
+        )
     for label in ("component", "css"):
         ratio = summary[f"kontext-preview/{label}"]["p50"] / summary[f"plain vite/{label}"]["p50"]
         print(f"ratio kontext/plain p50, {label}: {ratio:.2f}")
     added = summary["kontext distrib./api"]["p50"] - summary["kontext-preview/api"]["p50"]
     print(f"distributed mode adds {added:.1f} ms to the update round trip (p50)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "versions": {"vite": vite_version, "node": node, "chromium": chromium},
-                "results": summary,
-            },
-            indent=2,
-        )
-    )
+    print(write_json("update_latency.json", {"versions": about, "results": summary}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+"""What every benchmark shares: versions of what was measured, percentiles, the browser."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kontext_preview.config import REPO_ROOT, Settings
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (inclusive method), or the one value there is."""
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "n": len(values),
+    }
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def versions(browser: Any) -> dict[str, str]:
+    vite = json.loads((Settings().template_dir / "node_modules/vite/package.json").read_text())
+    docker = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
+    ).stdout.strip()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "vite": vite["version"],
+        "node": node,
+        "chromium": browser.version,
+        "docker engine": docker or "none",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, "
+        f"Linux {platform.release()}",
+    }
+
+
+def write_json(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
