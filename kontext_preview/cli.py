@@ -32,7 +32,13 @@ def main() -> None:
 @click.option("--host", help="Interface to listen on (KONTEXT_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (KONTEXT_PORT, default 8000; 0 = any).")
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str | None, port: int | None, log_level: str) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="A line per HTTP request, previews' module requests included (dozens a page load).",
+)
+def serve(host: str | None, port: int | None, log_level: str, access_log: bool) -> None:
     """Run the API and the preview proxy in this process (embedded mode)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -69,7 +75,11 @@ def serve(host: str | None, port: int | None, log_level: str) -> None:
         click.echo(f"API keys: {len(keys.users)} configured")
     sys.stdout.flush()
     config = uvicorn.Config(
-        create_app(settings), log_level=log_level, ws_per_message_deflate=False, lifespan="on"
+        create_app(settings),
+        log_level=log_level,
+        access_log=access_log,
+        ws_per_message_deflate=False,
+        lifespan="on",
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -44,6 +44,7 @@ from typing import Any
 
 from kontext_preview import events as ev
 from kontext_preview.changes import ChangeAnalysis, Strategy, analyze, policy_named
+from kontext_preview.changes.kinds import FileKind, file_kind
 from kontext_preview.changes.model import most_severe
 from kontext_preview.config import Settings
 from kontext_preview.deploy import create_deployer
@@ -636,23 +637,25 @@ class PreviewService:
     async def apply_batch(self, session: PreviewSession, batch: list[PendingUpdate]) -> None:
         """Apply updates together: one write and one notification for all of them. Every
         update's future gets its result or its own error (a rejected update fails alone).
-        Call with ``session.lock`` held."""
+        Call with ``session.lock`` held.
+
+        What the browser waits for comes first: validate, write, tell Vite, and only then
+        analyse, when no stylesheet changed (the analysis chooses between CSS injection
+        and Vite's HMR, and anything but a stylesheet goes to Vite either way)."""
         started = time.perf_counter()
         state, layout = session.vfs.files, session.layout
-        accepted: list[tuple[PendingUpdate, ChangeSet, ChangeAnalysis, float]] = []
+        accepted: list[tuple[PendingUpdate, ChangeSet, dict[str, bytes]]] = []
         for pending in batch:
-            began = time.perf_counter()
             try:
                 change_set = session.vfs.plan(
                     pending.files, pending.deleted, replace_all=pending.replace_all, base=state
                 )
                 new_layout = detect_layout(change_set.files)
-                analysis = analyze(*before_and_after(state, change_set), self.policy)
             except KontextError as exc:
                 pending.future.set_exception(exc)  # this request only; the rest go on
                 continue
+            accepted.append((pending, change_set, state))
             state, layout = change_set.files, new_layout
-            accepted.append((pending, change_set, analysis, _ms(began)))
         if not accepted:
             return
         written = time.perf_counter()
@@ -660,22 +663,23 @@ class PreviewService:
         restart = self._needs_restart(session, layout, combined)
         session.vfs.apply(combined)
         session.layout = layout
-        write_ms = _ms(written)
-        strategy = most_severe(a.strategy for _, _, a, _ in accepted)
-        shown = Shown(affected=[])
-        notified = time.perf_counter()
-        if restart or session.status in (SessionStatus.FAILED, SessionStatus.HIBERNATED):
-            self._launch(session)
-        elif session.status is SessionStatus.ACTIVE and combined.changes:
-            shown = await self._show(session, combined.changes, strategy)
-        notify_ms = _ms(notified)
+        timings = {"writeMs": _ms(written)}
+        show_now = not any(file_kind(c.path) is FileKind.STYLESHEET for c in combined.changes)
+        if show_now:
+            shown = await self._bring_up_to_date(session, combined, restart, None, timings)
+        analyses = [self._analyze(before, change_set) for _, change_set, before in accepted]
+        strategy = most_severe(a.strategy for a, _ in analyses)
+        if not show_now:
+            shown = await self._bring_up_to_date(session, combined, restart, strategy, timings)
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
-            reasons = [f"{f.name}: {f.change_class}" for _, _, a, _ in accepted for f in a.deciding]
+            reasons = [f"{f.name}: {f.change_class}" for a, _ in analyses for f in a.deciding]
             deployment = self.queue_deployment(session, reasons)
         log.debug("session %s: batch of %d in %.1f ms", session.id, len(batch), _ms(started))
         results = []
-        for pending, change_set, analysis, analyze_ms in accepted:
+        for (pending, change_set, _), (analysis, analyze_ms) in zip(
+            accepted, analyses, strict=True
+        ):
             result = UpdateResult(
                 change_set.written,
                 change_set.deleted,
@@ -686,12 +690,37 @@ class PreviewService:
                 len(accepted),
                 deployment,
                 pending.update_id,
-                {"analyzeMs": analyze_ms, "writeMs": write_ms, "notifyMs": notify_ms},
+                {"analyzeMs": analyze_ms, **timings},
             )
             results.append((pending, result))
         self._report_applied(session, shown, results)
         for pending, result in results:
             pending.future.set_result(result)
+
+    def _analyze(
+        self, before: dict[str, bytes], change_set: ChangeSet
+    ) -> tuple[ChangeAnalysis, float]:
+        began = time.perf_counter()
+        return analyze(*before_and_after(before, change_set), self.policy), _ms(began)
+
+    async def _bring_up_to_date(
+        self,
+        session: PreviewSession,
+        combined: ChangeSet,
+        restart: bool,
+        strategy: Strategy | None,
+        timings: dict[str, float],
+    ) -> Shown:
+        """(Re)start the sandbox if it must, else show the changes (``strategy`` None: by
+        Vite's HMR); ``notifyMs`` goes into ``timings``."""
+        began = time.perf_counter()
+        shown = Shown(affected=[])
+        if restart or session.status in (SessionStatus.FAILED, SessionStatus.HIBERNATED):
+            self._launch(session)
+        elif session.status is SessionStatus.ACTIVE and combined.changes:
+            shown = await self._show(session, combined.changes, strategy or Strategy.PREVIEW_UPDATE)
+        timings["notifyMs"] = _ms(began)
+        return shown
 
     async def _show(
         self, session: PreviewSession, changes: list[FileChange], strategy: Strategy
