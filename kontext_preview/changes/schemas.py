@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from kontext_preview.changes.model import ChangeAnalysis
 from kontext_preview.workspace.schemas import ProjectFile
@@ -13,7 +13,11 @@ from kontext_preview.workspace.schemas import ProjectFile
 class FileChangeOut(BaseModel):
     name: str
     previousName: str | None = Field(default=None, description="For renames: the old name.")
-    changeClass: str = Field(serialization_alias="class", description="What kind of change.")
+    changeClass: str = Field(
+        serialization_alias="class",
+        validation_alias=AliasChoices("changeClass", "class"),  # reads its own output too
+        description="What kind of change.",
+    )
     strategy: str = Field(description="css-injection | preview-update | full-deploy")
     reasons: list[str] = Field(description="Human-readable, for the chat UI.")
 
