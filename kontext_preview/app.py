@@ -25,6 +25,8 @@ from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
 from kontext_preview.deploy.sites import DeployedSites
 from kontext_preview.errors import KontextError, LimitExceeded
+from kontext_preview.health import router as health_router
+from kontext_preview.metrics import Metrics
 from kontext_preview.previews.front import EmbeddedPreviews, Previews
 from kontext_preview.previews.router import router as previews_router
 from kontext_preview.previews.service import PreviewService
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api_keys = ApiKeys.from_settings(settings)
     previews = create_previews(settings)
     proxy = PreviewProxy(previews)
+    metrics = Metrics()
+    previews.events.observers.append(metrics.observe)  # the sessions this process runs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.previews = previews
     api.state.settings = settings
     api.state.api_keys = api_keys
+    api.state.metrics = metrics
+    api.include_router(health_router)
     authenticated = [Depends(current_user)]
     api.include_router(previews_router, dependencies=authenticated)
     api.include_router(changes_router, dependencies=authenticated)
@@ -169,6 +175,7 @@ def error_response(exc: KontextError) -> JSONResponse:
 def _add_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(KontextError)
     async def kontext_error(request: Request, exc: KontextError) -> JSONResponse:
+        request.app.state.metrics.api_error(exc.code)
         return error_response(exc)
 
     @api.exception_handler(RequestValidationError)

@@ -6,7 +6,6 @@ in front of workers), ``worker`` a Celery worker node that hosts sessions,
 """
 
 import errno
-import logging
 import os
 import shutil
 import socket
@@ -19,6 +18,7 @@ import uvicorn
 from kontext_preview.app import create_app
 from kontext_preview.auth import KEY_FILE_NAME, LOCAL_USER, ApiKeys
 from kontext_preview.config import Settings
+from kontext_preview.logs import configure_logging
 
 MIN_NODE = (20, 19)
 
@@ -42,9 +42,7 @@ def serve(host: str | None, port: int | None, log_level: str, access_log: bool) 
     """Run the API and the preview proxy in this process (embedded mode)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, settings.log_format)
     problems = check_environment(settings)
     if settings.mode == "distributed":
         problems += check_redis(settings)
@@ -76,6 +74,7 @@ def serve(host: str | None, port: int | None, log_level: str, access_log: bool) 
     sys.stdout.flush()
     config = uvicorn.Config(
         create_app(settings),
+        log_config=None,  # our handler (configure_logging): the session on every line
         log_level=log_level,
         access_log=access_log,
         ws_per_message_deflate=False,
@@ -115,9 +114,7 @@ def worker(ctx: click.Context, concurrency: int | None, log_level: str) -> None:
     Consumes its own queue (kontext.node.<KONTEXT_NODE_NAME>) and kontext.control.
     Extra arguments go to `celery worker`."""
     settings = Settings()
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, settings.log_format)
     problems = check_environment(settings) + check_redis(settings) + check_backend(settings)
     if problems:
         for problem in problems:

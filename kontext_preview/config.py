@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     restart_limit: int = Field(default=3, description="Vite restarts allowed per window.")
     restart_window_seconds: float = 300.0
     log_lines: int = 200
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="The service's own log lines: text, or one JSON a line."
+    )
 
     # Events (GET /kontext/preview/{id}/events).
     events_kept: int = Field(default=1000, description="Events kept per session for replay.")
@@ -150,6 +153,9 @@ class Settings(BaseSettings):
     node_address: str = "127.0.0.1"
     sandbox_bind_host: str = "127.0.0.1"
     worker_concurrency: int = 8
+    metrics_port: int | None = Field(
+        default=None, description="A worker node serves its /metrics on this port."
+    )
     node_heartbeat_seconds: float = 5.0
     update_timeout_seconds: float = 30.0
     visibility_timeout_seconds: int = 300

@@ -19,7 +19,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,12 +73,25 @@ class Event:
         return json.dumps(self.data, separators=(",", ":"))
 
 
+# Told of every event this process publishes (metrics): session id, type, data.
+EventObserver = Callable[[str, str, dict[str, Any]], None]
+
+
 class EventLog(ABC):
     """Publish a session's events in order; read them from any point, waiting for new ones."""
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self.observers: list[EventObserver] = []
+
     def publish(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
         """Append an event; returns at once, events of one process stay in order."""
+        for observe in self.observers:
+            observe(session_id, type_, data or {})
+        self.append(session_id, type_, data)
+
+    @abstractmethod
+    def append(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
+        """Store an event (publish's part that depends on where events live)."""
 
     @abstractmethod
     async def read(self, session_id: str, after: str | None, wait: float) -> list[Event]:
@@ -125,6 +138,7 @@ class MemoryEventLog(EventLog):
     """The embedded default: the last ``max_events`` events per session, in this process."""
 
     def __init__(self, max_events: int = 1000, retention_seconds: float = 3600.0):
+        super().__init__()
         self.max_events = max_events
         self.retention_seconds = retention_seconds
         self._logs: dict[str, deque[Event]] = {}
@@ -132,7 +146,7 @@ class MemoryEventLog(EventLog):
         self._changed: dict[str, asyncio.Event] = {}
         self._ended: dict[str, float] = {}
 
-    def publish(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
+    def append(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
         self._forget_old()
         number = self._counters.get(session_id, 0) + 1
         self._counters[session_id] = number

@@ -88,6 +88,11 @@ def test_the_async_client(server: ApiServer) -> None:
             await kontext.delete(sid)
             return [first.type] + [event.type async for event in stream]
 
-    kinds = asyncio.run(scenario())
+    # A thread of its own: the sync Playwright of other tests may hold this thread's loop.
+    result: list[list[str]] = []
+    runner = threading.Thread(target=lambda: result.append(asyncio.run(scenario())))
+    runner.start()
+    runner.join(120)
+    (kinds,) = result
     assert kinds[0] == "update.received" or "session" in kinds[0]
     assert "update.applied" in kinds and kinds[-1] == "session.deleted"

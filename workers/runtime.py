@@ -21,6 +21,8 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from prometheus_client import start_http_server
+
 from kontext_preview.config import Settings
 from kontext_preview.distributed import registry
 from kontext_preview.distributed.keys import Keys
@@ -36,6 +38,8 @@ from kontext_preview.distributed.redis_io import (
     write_reply,
 )
 from kontext_preview.errors import KontextError, SessionNotFound
+from kontext_preview.logs import bind_session
+from kontext_preview.metrics import Metrics
 from kontext_preview.previews.front import deployment_dict, update_response
 from kontext_preview.previews.service import PreviewService, with_package_json
 from kontext_preview.previews.session import PreviewSession
@@ -104,6 +108,7 @@ class NodeRuntime:
         self._cull: asyncio.Future[None] | None = None
         # Each session's files as last committed to Redis: what the next commit diffs against.
         self.committed: dict[str, dict[str, bytes]] = {}
+        self.metrics = Metrics()
         self.redis: RedisClient
         self.writer: Writer
         self.events: RedisEventLog
@@ -145,9 +150,14 @@ class NodeRuntime:
             settings.events_kept,
             settings.events_retention_seconds,
         )
+        self.events.observers.append(self.metrics.observe)
         self.service = PreviewService(
             settings, create_backend(settings), events=self.events, store=RedisSessionStore(self)
         )
+        if settings.metrics_port:
+            start_http_server(
+                settings.metrics_port, settings.sandbox_bind_host, registry=self.metrics.registry
+            )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self._beat()
         self._heartbeat = asyncio.ensure_future(self._beat_forever())
@@ -176,6 +186,10 @@ class NodeRuntime:
         await self.writer.run(self._write_heartbeat)
 
     def _write_heartbeat(self, pipe: Any) -> None:
+        census = self.service.census()
+        self.metrics.sessions.clear()
+        for status, count in census.items():
+            self.metrics.sessions.labels(self.node, status).set(count)
         registry.heartbeat(
             pipe,
             self.keys,
@@ -183,6 +197,7 @@ class NodeRuntime:
             self.settings.node_address,
             len(self.service.sessions),
             self.settings.max_sessions,
+            census,
         )
 
     async def _beat_forever(self) -> None:
@@ -293,6 +308,7 @@ class NodeRuntime:
         """Create a session from a request's payload; idempotent (a redelivered task
         answers with the session as it is)."""
         keys = self.keys
+        bind_session(session_id)
         existing = self.service.sessions.get(session_id)
         if existing is not None:
             await self.writer.run(lambda pipe: self._reply_record(pipe, existing, request_id))
@@ -342,6 +358,7 @@ class NodeRuntime:
         """Apply the updates waiting in the session's inbox, in order, as one batch; commit
         the files, trim the inbox and answer each request in one transaction."""
         keys = self.keys
+        bind_session(session_id)
         session = self.service.sessions.get(session_id)
         if session is None:
             session = await self._restore(session_id)
@@ -438,6 +455,7 @@ class NodeRuntime:
         await self.writer.run(write)
 
     async def delete(self, session_id: str, request_id: str | None, reason: str) -> None:
+        bind_session(session_id)
         session = self.service.sessions.get(session_id)
         self.committed.pop(session_id, None)
         if session is not None:

@@ -87,6 +87,19 @@ class DistributedPreviews(Previews):
                 "(set KONTEXT_REDIS_URL, or run `kontext-preview doctor`)"
             ) from exc
 
+    async def census(self) -> dict[str, dict[str, int]]:
+        beat = self.settings.node_heartbeat_seconds
+        nodes = await registry.nodes(self.redis, self.keys)
+        return {n.name: n.statuses for n in nodes if n.alive(beat)}
+
+    async def readiness(self) -> list[str]:
+        try:
+            beat = self.settings.node_heartbeat_seconds
+            live = [n for n in await registry.nodes(self.redis, self.keys) if n.alive(beat)]
+        except RedisError as exc:
+            return [f"Redis at {self.settings.redis_url} does not answer: {exc}"]
+        return [] if live else ["no worker node is running (none sent a heartbeat recently)"]
+
     async def shutdown(self) -> None:
         await self.redis.aclose()
 

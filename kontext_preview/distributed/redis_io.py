@@ -110,6 +110,7 @@ class RedisEventLog(EventLog):
         max_events: int,
         retention_seconds: int,
     ):
+        super().__init__()
         self.redis = redis
         self.keys = keys
         self.writer = writer
@@ -117,7 +118,7 @@ class RedisEventLog(EventLog):
         self.retention_seconds = retention_seconds
         self._held: dict[str, list[Write]] = {}
 
-    def publish(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
+    def append(self, session_id: str, type_: str, data: dict[str, Any] | None = None) -> None:
         write = self.write(session_id, type_, data)
         held = self._held.get(session_id)
         if held is not None:

@@ -2,7 +2,7 @@
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -20,13 +20,20 @@ class Node:
     sessions: int
     capacity: int
     heartbeat: float
+    statuses: dict[str, int] = field(default_factory=dict)
 
     def alive(self, heartbeat_seconds: float, now: float | None = None) -> bool:
         return (now or time.time()) - self.heartbeat < 3 * heartbeat_seconds + 1
 
 
 def heartbeat(
-    pipe: Pipeline, keys: Keys, name: str, address: str, sessions: int, capacity: int
+    pipe: Pipeline,
+    keys: Keys,
+    name: str,
+    address: str,
+    sessions: int,
+    capacity: int,
+    statuses: dict[str, int] | None = None,
 ) -> None:
     data = {
         "queue": node_queue(name),
@@ -34,6 +41,7 @@ def heartbeat(
         "sessions": sessions,
         "capacity": capacity,
         "heartbeat": time.time(),
+        "statuses": statuses or {},
     }
     pipe.hset(keys.nodes, name, json.dumps(data))
 
@@ -50,6 +58,7 @@ async def nodes(redis: RedisClient, keys: Keys) -> list[Node]:
                 int(data["sessions"]),
                 int(data["capacity"]),
                 float(data["heartbeat"]),
+                {k: int(v) for k, v in data.get("statuses", {}).items()},
             )
         )
     return found

@@ -121,6 +121,14 @@ class Previews(ABC):
         """Where to send a preview request, noted as activity; a hibernated session is
         woken (``resume``). None if unknown."""
 
+    @abstractmethod
+    async def census(self) -> dict[str, dict[str, int]]:
+        """Sessions by node and status (``warm``: warm pool slots), for the metrics."""
+
+    async def readiness(self) -> list[str]:
+        """What keeps this API from serving (nothing: ready)."""
+        return []
+
     async def start(self) -> None:
         return None
 
@@ -257,6 +265,12 @@ class EmbeddedPreviews(Previews):
             service.deployment_url(session_id),
             last.error if last and last.status == "failed" else None,
         )
+
+    async def census(self) -> dict[str, dict[str, int]]:
+        return {self.settings.node_name: self.service.census()}
+
+    async def readiness(self) -> list[str]:
+        return [] if self._reaper is not None else ["starting"]
 
     async def start(self) -> None:
         self._remove_leftovers()

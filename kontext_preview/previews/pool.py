@@ -13,6 +13,7 @@ Slots count against the node's running dev servers; a full node gives up slots f
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -62,7 +63,8 @@ class WarmPool:
         if self._closed or self.size <= 0 or (self._filler and not self._filler.done()):
             return
         wait = self.settings.pool_refill_delay_seconds if delay is None else delay
-        self._filler = asyncio.create_task(self._fill(wait))
+        # A context of its own: the pool's lines are not about the session that claimed.
+        self._filler = asyncio.create_task(self._fill(wait), context=contextvars.Context())
 
     async def claim(
         self, layout: ProjectLayout, files: Mapping[str, bytes]

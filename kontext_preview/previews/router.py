@@ -10,6 +10,7 @@ from kontext_preview.auth import User
 from kontext_preview.config import Settings
 from kontext_preview.errors import SessionNotFound
 from kontext_preview.events import EVENT_TYPES
+from kontext_preview.logs import bind_session
 from kontext_preview.previews.front import Previews, SessionView
 from kontext_preview.previews.schemas import (
     CreatePreviewRequest,
@@ -34,7 +35,14 @@ async def get_previews(request: Request) -> Previews:
     return previews
 
 
+async def bound_session(session_id: str) -> str:
+    """The session's id, bound to this request's log lines."""
+    bind_session(session_id[:64])
+    return session_id
+
+
 Service = Annotated[Previews, Depends(get_previews)]
+SessionId = Annotated[str, Depends(bound_session)]
 WaitParam = Annotated[bool, Query(description="Answer only once the session is active or failed.")]
 
 
@@ -68,6 +76,7 @@ async def create_preview(
     view = await service.create(
         user, decode_files(body.files), body.packageJson, body.projectType, body.sessionId
     )
+    bind_session(view.id)
     view = await _settle(service, view, wait, user)
     return PreviewSessionResponse(**session_fields(service.settings, view))
 
@@ -79,7 +88,7 @@ async def create_preview(
     summary="Push changed files",
 )
 async def update_preview(
-    session_id: str,
+    session_id: SessionId,
     body: UpdatePreviewRequest,
     service: Service,
     user: User,
@@ -93,7 +102,7 @@ async def update_preview(
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
-async def get_preview(session_id: str, service: Service, user: User) -> PreviewStatusResponse:
+async def get_preview(session_id: SessionId, service: Service, user: User) -> PreviewStatusResponse:
     view = await service.view(session_id, user, detail=True)
     return PreviewStatusResponse(
         **session_fields(service.settings, view),
@@ -104,7 +113,9 @@ async def get_preview(session_id: str, service: Service, user: User) -> PreviewS
 
 
 @router.delete("/{session_id}", response_model=DeletePreviewResponse, summary="End a session")
-async def delete_preview(session_id: str, service: Service, user: User) -> DeletePreviewResponse:
+async def delete_preview(
+    session_id: SessionId, service: Service, user: User
+) -> DeletePreviewResponse:
     await service.delete(session_id, user)
     return DeletePreviewResponse()
 
@@ -126,7 +137,7 @@ EVENTS_DESCRIPTION = (
     responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream."}},
 )
 async def preview_events(
-    session_id: str,
+    session_id: SessionId,
     service: Service,
     user: User,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,

@@ -36,7 +36,7 @@ import re
 import secrets
 import shutil
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,7 @@ from kontext_preview.deploy import create_deployer
 from kontext_preview.deploy.base import Deployer, Deployment, DeploymentQueue
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound, TooManySessions
 from kontext_preview.events import EventLog, MemoryEventLog
+from kontext_preview.logs import bind_session, session_bound
 from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.session import (
     AckWait,
@@ -151,6 +152,7 @@ class PreviewService:
             if slot is not None:
                 return await self._take_slot(slot, checked.files, layout, owner, project_type)
         sid = new_id or new_session_id()
+        bind_session(sid)
         if sid in self.sessions:
             raise KontextError(f"session {sid} already exists", status_code=409, code="conflict")
         vfs = VirtualFileSystem(self._session_dir(sid) / "workspace", self.limits)
@@ -191,6 +193,7 @@ class PreviewService:
     ) -> PreviewSession:
         """A warm slot becomes the session: the project's files replace the sample's in
         one batch, which the running dev server takes as changes."""
+        bind_session(slot.id)
         async with slot.lock:
             change_set = slot.vfs.plan(files, replace_all=True)
             slot.vfs.apply(change_set)
@@ -210,6 +213,7 @@ class PreviewService:
                 )
                 self._launch(slot)
                 return slot
+        slot.start, slot.starting_since = "warm-pool", slot.created_at
         slot.log(f"started from the warm pool ({len(change_set.changes)} files changed)")
         slot.set_status(SessionStatus.ACTIVE)
         log.info(
@@ -231,11 +235,18 @@ class PreviewService:
             owner="",
             logs=deque(maxlen=self.settings.log_lines),
         )
-        self._launch(slot)
+        with session_bound(sid):  # the slot's lines carry the id it will have as a session
+            self._launch(slot)
         return slot
 
     async def release_slot(self, slot: PreviewSession) -> None:
         await self._release(slot)
+
+    def census(self) -> dict[str, int]:
+        """Sessions by status on this node, and the warm pool's slots (``warm``)."""
+        counts = Counter(s.status.value for s in self.sessions.values())
+        counts["warm"] = len(self.pool.slots)
+        return dict(counts)
 
     def running_count(self) -> int:
         """Dev servers running or starting on this node, warm slots included."""
@@ -258,6 +269,7 @@ class PreviewService:
         together in the next batch (one write, one notification); an update that
         finds the session idle starts at once. No timer delays anything."""
         session = self.get(session_id, owner)
+        bind_session(session.id)
         session.touch()
         update_id = secrets.token_hex(8)
         self.events.publish(
@@ -316,6 +328,7 @@ class PreviewService:
         """End a session: its process, files, deployments and records go; ``reason`` is
         the last event (``session.deleted`` or ``session.expired``)."""
         session = self.get(session_id, owner)
+        bind_session(session.id)
         await self._release(session)
         await self.deployments.forget(session_id)
         await self.store.removed(session_id, session.owner, reason)
@@ -444,20 +457,21 @@ class PreviewService:
         now = time.time() if now is None else now
         expired = []
         for session in list(self.sessions.values()):
-            try:
-                if expire and session.expires_at <= now:
-                    await self.delete(session.id, ev.SESSION_EXPIRED)
-                    expired.append(session.id)
-                elif (
-                    session.status is SessionStatus.ACTIVE
-                    and now - session.last_activity >= self.settings.hibernate_after_seconds
-                    and not session.pending
-                ):
-                    await self.hibernate(session, "idle", session.last_activity)
-            except SessionNotFound:
-                pass
-            except Exception:
-                log.exception("cull: could not hibernate or expire session %s", session.id)
+            with session_bound(session.id):
+                try:
+                    if expire and session.expires_at <= now:
+                        await self.delete(session.id, ev.SESSION_EXPIRED)
+                        expired.append(session.id)
+                    elif (
+                        session.status is SessionStatus.ACTIVE
+                        and now - session.last_activity >= self.settings.hibernate_after_seconds
+                        and not session.pending
+                    ):
+                        await self.hibernate(session, "idle", session.last_activity)
+                except SessionNotFound:
+                    pass
+                except Exception:
+                    log.exception("cull: could not hibernate or expire session %s", session.id)
         return expired
 
     async def wait_settled(self, session: PreviewSession, seconds: float) -> None:
@@ -483,6 +497,9 @@ class PreviewService:
         if session.launch_task and not session.launch_task.done():
             session.launch_task.cancel()
         previous, session.sandbox = session.sandbox, None
+        if session.starting_since is None:
+            session.start = _start_kind(session, previous, adopt)
+            session.starting_since = time.time()
         self._drop_acks(session, "restarted")
         self._make_room(session)
         session.set_status(SessionStatus.INSTALLING)
@@ -834,11 +851,12 @@ class PreviewService:
             self.events.publish(session.id, ev.SESSION_STARTING, {"phase": status.value})
         elif status is SessionStatus.ACTIVE:
             session.fallback = None
-            self.events.publish(
-                session.id,
-                ev.SESSION_READY,
-                {"previewUrl": self.settings.preview_url(session.id)},
-            )
+            ready: dict[str, Any] = {"previewUrl": self.settings.preview_url(session.id)}
+            if session.starting_since is not None:
+                ready["start"] = session.start
+                ready["startMs"] = round((time.time() - session.starting_since) * 1000, 1)
+                session.starting_since = None
+            self.events.publish(session.id, ev.SESSION_READY, ready)
         elif status is SessionStatus.FAILED:
             self.events.publish(session.id, ev.SESSION_FAILED, {"error": session.error})
         self.store.saved(session)
@@ -900,6 +918,16 @@ def with_package_json(
     vite_root = find_vite_root(files)
     name = f"{vite_root}/package.json" if vite_root else "package.json"
     return {**files, name: json.dumps(package_json, indent=2).encode()}
+
+
+def _start_kind(session: PreviewSession, previous: Sandbox | None, adopt: bool) -> str:
+    if adopt:
+        return "adopt"
+    if session.status is SessionStatus.HIBERNATED:
+        return "resume"
+    if previous or session.crashes or session.status is SessionStatus.FAILED:
+        return "restart"
+    return "create"
 
 
 def _running(session: PreviewSession) -> bool:

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin, Subprotocol
 
 from kontext_preview.config import Settings
+from kontext_preview.logs import bind_session
 from kontext_preview.previews.front import Previews, Route
 from kontext_preview.previews.session import EXPIRED, SessionStatus
 from kontext_preview.proxy import pages
@@ -81,6 +82,7 @@ class PreviewProxy:
         await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+        bind_session(session_id)
         # A page load wakes a hibernated session; an HMR socket (re)connecting does not, or
         # every open tab would keep its session awake forever.
         route = await self.previews.route(session_id, resume=scope["type"] == "http")

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import create_session, replace_file
 from tests.distributed.cluster import Cluster, SseEvent, read_events
+from tests.project import project_files
 from tests.server import BOB_KEY, agent_pids, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.distributed]
@@ -341,5 +342,25 @@ def test_owners_limits_hibernation_and_resume_across_the_cluster(
                 lambda: cluster.api.preview_get(sid, "/src/Header.tsx").status_code == 200, 60
             )
             assert agent_pids(sid)
+    finally:
+        cluster.stop()
+
+
+def test_readiness_and_sessions_per_node_in_the_metrics(tmp_path: Path) -> None:
+    cluster = Cluster.start(tmp_path / "cluster", ())
+    try:
+        ready = httpx.get(f"{cluster.api.base_url}/readyz", trust_env=False)
+        assert ready.status_code == 503 and "no worker node" in ready.json()["problems"][0]
+        cluster.add_worker("m1")
+        assert httpx.get(f"{cluster.api.base_url}/readyz", trust_env=False).status_code == 200
+        with cluster.api.client() as api:
+            sid = create_session(api, project_files())["sessionId"]
+
+            def active_on_m1() -> bool:
+                text = httpx.get(f"{cluster.api.base_url}/metrics", trust_env=False).text
+                return 'kontext_sessions{node="m1",status="active"} 1.0' in text
+
+            assert wait_for(active_on_m1, timeout=20), "the node's heartbeat carries its census"
+            api.delete(f"/kontext/preview/{sid}")
     finally:
         cluster.stop()
