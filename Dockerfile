@@ -17,7 +17,9 @@ COPY pyproject.toml README.md ./
 COPY kontext_preview ./kontext_preview
 COPY workers ./workers
 COPY sandbox-images ./sandbox-images
-RUN pip install --no-cache-dir . \
+RUN (cd kontext_preview/playground/web && npm ci --ignore-scripts --no-audit --no-fund \
+        && npx --no-install vite build --logLevel warn && rm -rf node_modules) \
+    && pip install --no-cache-dir . \
     && (cd sandbox-images/template && npm ci --ignore-scripts --no-audit --no-fund) \
     && (cd sandbox-images/deployer && npm ci --ignore-scripts --no-audit --no-fund) \
     && mkdir -p /data /deployments && chown kontext /data /deployments

@@ -19,17 +19,17 @@ SANDBOX_BASE ?= kontext-node-base:local
 SANDBOX_IMAGE ?= kontext-sandbox:latest
 DOCKERD_LOG ?= /var/log/kontext-dockerd.log
 
-.PHONY: serve test bench lint template chromium redis docker sandbox-image node-check clean
+.PHONY: serve test bench lint template playground chromium redis docker sandbox-image node-check clean
 
-serve: $(VENV)/.serve-installed template
+serve: $(VENV)/.serve-installed template playground
 	$(PY) -m kontext_preview serve
 
-test: $(VENV)/.test-installed template chromium redis sandbox-image
+test: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.test-installed template chromium redis sandbox-image
+bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.suite
 	$(PY) -m benchmarks.lifecycle
 
@@ -56,6 +56,13 @@ template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(DEPLOYER)/nod
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# The playground page (kontext_preview/playground/web): CodeMirror from npm, bundled by Vite.
+PLAYGROUND := kontext_preview/playground
+playground: node-check $(PLAYGROUND)/dist/index.html
+
+$(PLAYGROUND)/dist/index.html: $(PLAYGROUND)/web/package.json $(PLAYGROUND)/web/package-lock.json $(PLAYGROUND)/web/index.html $(PLAYGROUND)/web/vite.config.js $(wildcard $(PLAYGROUND)/web/src/*)
+	cd $(PLAYGROUND)/web && npm ci --ignore-scripts --no-audit --no-fund && npx --no-install vite build --logLevel warn
 
 node-check:
 	@command -v node >/dev/null || { echo "Node.js $(NODE_MIN)+ is needed (it runs Vite); install it and retry" >&2; exit 1; }
@@ -89,4 +96,4 @@ sandbox-image: template docker
 	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules
+	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist

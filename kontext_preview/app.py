@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kontext_preview import __version__
+from kontext_preview import __version__, playground
 from kontext_preview.auth import ApiKeys, current_user
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
@@ -76,9 +76,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         )
     _add_error_handlers(api)
 
-    @api.get("/", include_in_schema=False)
-    async def index() -> dict[str, Any]:
-        return {"name": "kontext-preview", "version": __version__, "docs": "/docs"}
+    playground.mount(api)
 
     return HostRouter(
         api,

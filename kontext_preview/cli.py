@@ -63,14 +63,17 @@ def serve(host: str | None, port: int | None, log_level: str, access_log: bool) 
         f"(docs at /docs, previews at {settings.preview_url('<id>')})",
         nl=True,
     )
+    page = f"http://{settings.host}:{settings.port}/"
     if keys.generated:
         click.echo(
             f"API key (user {LOCAL_USER}, kept in {settings.data_dir / KEY_FILE_NAME}): "
             f"{keys.generated}\n  send it as `Authorization: Bearer <key>`; configure "
             "KONTEXT_API_KEYS for more users"
         )
+        click.echo(f"Playground: {page}#key={keys.generated}")
     else:
         click.echo(f"API keys: {len(keys.users)} configured")
+        click.echo(f"Playground: {page} (with one of the API keys)")
     sys.stdout.flush()
     config = uvicorn.Config(
         create_app(settings),
