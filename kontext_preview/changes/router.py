@@ -11,7 +11,7 @@ from kontext_preview.workspace.schemas import decode_files
 from kontext_preview.workspace.vfs import FileLimits, VirtualFileSystem
 
 router = APIRouter(
-    tags=["changes"], responses={c: {"model": ErrorResponse} for c in (400, 413, 422)}
+    tags=["changes"], responses={c: {"model": ErrorResponse} for c in (400, 401, 413, 422)}
 )
 
 

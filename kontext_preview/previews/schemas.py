@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from kontext_preview.changes.schemas import FileChangeOut
 from kontext_preview.workspace.schemas import ProjectFile
@@ -11,7 +11,18 @@ from kontext_preview.workspace.schemas import ProjectFile
 # ruff: noqa: N815
 
 
+EXAMPLE_FILES: list[JsonValue] = [
+    {
+        "name": "index.html",
+        "content": "<div id=app></div><script type=module src=/main.js></script>",
+    },
+    {"name": "main.js", "content": "document.querySelector('#app').textContent = 'Hello'"},
+]
+
+
 class CreatePreviewRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"files": EXAMPLE_FILES}]})
+
     files: list[ProjectFile] = Field(min_length=1)
     packageJson: dict[str, Any] | None = Field(
         default=None, description="Written as the package.json next to the app's index.html."
@@ -26,6 +37,12 @@ class CreatePreviewRequest(BaseModel):
 
 
 class UpdatePreviewRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"files": [{"name": "main.js", "content": "document.title = 'Hi'"}]}]
+        }
+    )
+
     files: list[ProjectFile] = Field(default_factory=list)
     deletedFiles: list[str] = Field(default_factory=list, description="Names of files to delete.")
 
