@@ -195,6 +195,15 @@ def _add_error_handlers(api: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, KontextError):  # FastAPI wraps errors raised reading the body
             return error_response(exc.__cause__)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return error_response(
+                KontextError(
+                    "request body is not valid JSON: it must be UTF-8 text (send binary files "
+                    'base64-encoded, with "encoding": "base64")',
+                    status_code=400,
+                    code="invalid_json",
+                )
+            )
         code = "not_found" if exc.status_code == 404 else "http_error"
         return error_response(KontextError(str(exc.detail), status_code=exc.status_code, code=code))
 

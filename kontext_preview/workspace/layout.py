@@ -11,6 +11,7 @@ servers first, which we refuse with a clear message).
 
 import json
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +74,7 @@ def detect_layout(files: Mapping[str, bytes]) -> ProjectLayout:
     vite_root = find_vite_root(files)
     package_dir = _nearest_package_dir(files, vite_root)
     package = read_package_json(files, package_dir)
-    deps = dependency_names(package)
+    deps = dependency_names(package, package_dir)
     config_file = next((p for n in VITE_CONFIG_NAMES if (p := _join(vite_root, n)) in files), None)
     for marker, shown in UNSUPPORTED:
         if marker in deps or _has_config(files, vite_root, marker):
@@ -100,14 +101,42 @@ def read_package_json(files: Mapping[str, bytes], package_dir: str | None) -> di
     return data
 
 
-def dependency_names(package: Mapping[str, Any]) -> set[str]:
+def dependency_names(package: Mapping[str, Any], package_dir: str = "") -> set[str]:
+    """The project's dependencies, each checked before npm ever sees it (the AI's
+    package.json is untrusted): a valid npm name, and a registry version, tag or alias,
+    or a ``file:``/``link:`` path that stays inside the project."""
     names: set[str] = set()
-    for key in ("dependencies", "devDependencies"):
+    for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
         section = package.get(key) or {}
         if not isinstance(section, dict):
             raise InvalidRequest(f"package.json {key} must be an object of name: version")
-        names.update(section)
+        for name, wanted in section.items():
+            _check_dependency(key, name, wanted, package_dir)
+        if key in ("dependencies", "devDependencies"):
+            names.update(section)
     return names
+
+
+_NPM_NAME = re.compile(r"^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$")
+_REMOTE = re.compile(r"^(?:[a-z+]+://|git[+:@]|github:|gitlab:|bitbucket:|gist:)", re.IGNORECASE)
+
+
+def _check_dependency(section: str, name: Any, wanted: Any, package_dir: str) -> None:
+    where = f"package.json {section}"
+    if not isinstance(name, str) or len(name) > 214 or not _NPM_NAME.match(name):
+        raise InvalidRequest(f"{where}: {str(name)[:80]!r} is not a valid npm package name")
+    if not isinstance(wanted, str) or len(wanted) > 512:
+        raise InvalidRequest(f"{where}: the version of {name} must be a string (a version range)")
+    if _REMOTE.match(wanted):
+        raise InvalidRequest(
+            f"{where}: {name} comes from {wanted[:80]!r}; previews install from the npm "
+            "registry (a version range or tag) or from a file: path inside the project"
+        )
+    local = wanted.removeprefix("file:").removeprefix("link:")
+    if local != wanted or local.startswith(("./", "../", "/", "~")):
+        target = posixpath.normpath(posixpath.join(package_dir or ".", local))
+        if local.startswith(("/", "~")) or target == ".." or target.startswith("../"):
+            raise InvalidRequest(f"{where}: {name} points outside the project ({wanted[:80]!r})")
 
 
 def dependency_sections(package: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@ a probe inside the container (as any vite.config could) and reports what it coul
 engine's view of the container is checked beside it."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,6 +77,7 @@ const probe = {
         routes: fs.readFileSync("/proc/net/route", "utf8").trim().split("\\n").length - 1,
         dockerSocket: ["/var/run/docker.sock", "/run/docker.sock"].some((p) => fs.existsSync(p)),
         env: Object.keys(process.env),
+        passwd: fs.readFileSync("/etc/passwd", "utf8"),
       }));
     });
   },
@@ -129,6 +131,7 @@ def test_a_container_runs_unprivileged_and_writes_nowhere_but_its_tmpfs(
     assert seen["writes"]["/session/workspace/probe"] == "EROFS"
     assert not seen["dockerSocket"]
     assert not [name for name in seen["env"] if name.startswith("KONTEXT")]
+    assert seen["passwd"] != Path("/etc/passwd").read_text(), "it sees the host's files"
 
     (container,) = containers_of(sid)
     host = container.attrs["HostConfig"]
