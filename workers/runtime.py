@@ -394,6 +394,7 @@ class NodeRuntime:
                         loop.create_future(),
                         request_id,
                         float(meta.get("receivedAt", time.time())),
+                        int(meta.get("seq", 0)),
                     )
                 )
             before = self.committed.get(session_id, {})

@@ -24,6 +24,7 @@ from kontext_preview.config import Settings
 from kontext_preview.distributed import registry
 from kontext_preview.distributed.keys import Keys, node_queue
 from kontext_preview.distributed.redis_io import (
+    SEQ,
     RedisClient,
     RedisEventLog,
     ReplyTimeout,
@@ -43,8 +44,9 @@ TOUCH_EVERY_SECONDS = 1.0
 NUDGE_GRACE_SECONDS = 0.5  # then the update goes through Celery too
 
 
-# Queue an update of an existing session, atomically: into its inbox, its received event
-# into its stream, its expiry moved, its node nudged. Nothing (and no payload) if the
+# Queue an update of an existing session, atomically: numbered (the session's next `seq`,
+# also kept in the payload), into its inbox, its received event into its stream, its
+# expiry moved, its node nudged. Nothing (and no payload) if the
 # session is gone. Returns {node, number of runtimes that heard the nudge}.
 ENQUEUE_UPDATE = """
 local node = redis.call('HGET', KEYS[1], 'node')
@@ -52,8 +54,14 @@ if not node then
   redis.call('DEL', KEYS[5])
   return false
 end
+local seq = redis.call('HINCRBY', KEYS[1], 'updateSeq', 1)
+redis.call('HSET', KEYS[5], ARGV[8], seq)
+local received = cjson.decode(ARGV[5])
+received['seq'] = seq
 redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', ARGV[5])
+redis.call(
+  'XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', cjson.encode(received)
+)
 redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[2])
 return {node, redis.call('PUBLISH', ARGV[7] .. node, ARGV[2])}
 """
@@ -187,6 +195,7 @@ class DistributedPreviews(Previews):
                     json.dumps(received),
                     self.settings.events_kept,
                     keys.wake(""),
+                    SEQ,
                 ],
                 client=pipe,
             )

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 Write = Callable[[Pipeline], Any]
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 META = b"\x00meta"  # the payload hash's metadata field (no file name can start with NUL)
+SEQ = b"\x00seq"  # the update's number, set when it is queued
 PAYLOAD_TTL_SECONDS = 3600
 REPLY_TTL_SECONDS = 120
 
@@ -192,7 +193,9 @@ def read_payload(raw: Mapping[bytes, bytes]) -> tuple[dict[str, bytes], dict[str
     if META not in raw:
         return None
     meta: dict[str, Any] = json.loads(raw[META])
-    files = {name.decode(): content for name, content in raw.items() if name != META}
+    if SEQ in raw:
+        meta["seq"] = int(raw[SEQ])
+    files = {name.decode(): content for name, content in raw.items() if name not in (META, SEQ)}
     return files, meta
 
 

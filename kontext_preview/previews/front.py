@@ -180,6 +180,7 @@ def update_response(result: UpdateResult, status: str) -> dict[str, Any]:
 
     return {
         "updateId": result.update_id,
+        "seq": result.seq,
         "updated": result.updated,
         "deleted": result.deleted,
         "unchanged": result.unchanged,

@@ -110,6 +110,12 @@ class UpdatePreviewResponse(BaseModel):
     updateId: str = Field(
         description="This update's id; its update.applied event on the SSE stream carries it."
     )
+    seq: int = Field(
+        default=0,
+        description="The session's update number, 1, 2, 3… in the order received (also on "
+        "its update.received and update.applied events): a gap or a step back means loss "
+        "or reordering.",
+    )
     updated: list[str] = Field(description="Files whose content changed.")
     deleted: list[str]
     unchanged: list[str] = Field(description="Files sent with the content they already had.")

@@ -272,12 +272,16 @@ class PreviewService:
         bind_session(session.id)
         session.touch()
         update_id = secrets.token_hex(8)
+        session.update_seq += 1
+        seq = session.update_seq
         self.events.publish(
-            session.id, ev.UPDATE_RECEIVED, {"updateId": update_id, "files": len(files)}
+            session.id,
+            ev.UPDATE_RECEIVED,
+            {"updateId": update_id, "seq": seq, "files": len(files)},
         )
         future: asyncio.Future[UpdateResult] = asyncio.get_running_loop().create_future()
         session.pending.append(
-            PendingUpdate(files, tuple(deleted), replace_all, future, update_id, time.time())
+            PendingUpdate(files, tuple(deleted), replace_all, future, update_id, time.time(), seq)
         )
         if session.applier is None or session.applier.done():
             session.applier = asyncio.create_task(self._apply_pending(session))
@@ -708,6 +712,7 @@ class PreviewService:
                 deployment,
                 pending.update_id,
                 {"analyzeMs": analyze_ms, **timings},
+                pending.seq,
             )
             results.append((pending, result))
         self._report_applied(session, shown, results)
@@ -776,6 +781,7 @@ class PreviewService:
         applied = [
             {
                 "updateId": r.update_id,
+                "seq": r.seq,
                 "updated": r.updated,
                 "deleted": r.deleted,
                 "strategy": r.analysis.strategy.value,

@@ -17,6 +17,7 @@ class PendingUpdate:
     future: "asyncio.Future[UpdateResult]"
     update_id: str = ""
     received_at: float = 0.0  # wall clock, when the API received it
+    seq: int = 0  # the session's update number: 1, 2, 3… in the order received
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class UpdateResult:
     deployment: Deployment | None
     update_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # analyzeMs, writeMs, notifyMs
+    seq: int = 0
 
 
 def before_and_after(
