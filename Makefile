@@ -32,6 +32,8 @@ test: $(VENV)/.test-installed template playground chromium redis sandbox-image
 bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.suite
 	$(PY) -m benchmarks.lifecycle
+	$(PY) -m benchmarks.load
+	$(PY) -m benchmarks.load --distributed
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks

@@ -1,0 +1,173 @@
+"""Load: N sessions, each sent M updates a second by a thread of its own, for T seconds,
+on loopback; then a check that nothing was lost or reordered.
+
+    python -m benchmarks.load [--sessions 20] [--rate 10] [--seconds 20] [--distributed]
+
+Every accepted update (HTTP 200) carries the session's sequence number (`seq`). After the
+run, each session's event stream must hold exactly the accepted updates, applied in
+`seq` order with no gap, and the file the updates wrote must hold the last one's content.
+Reports requests, errors, lost and out-of-order updates, and p50/p95 of the answer time.
+Bounded in count and time; measurement only (the test suite asserts the losslessness on a
+small run: tests/adversarial/test_load.py).
+"""
+
+import argparse
+import contextlib
+import itertools
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import spread, write_json
+from tests.distributed.cluster import Cluster, read_events
+from tests.project import project_files
+from tests.server import ALICE_KEY, ApiServer
+
+FILE = "src/frontend/src/Header.tsx"
+
+
+def content(session_index: int, k: int) -> str:
+    text = f"s{session_index} k{k}"
+    return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+
+
+@dataclass
+class Sent:
+    """One session's traffic: what was accepted (seq → k), refused, and how fast."""
+
+    accepted: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    last_k: int = -1
+
+
+def drive(base_url: str, sid: str, index: int, rate: float, seconds: float) -> Sent:
+    sent = Sent()
+    gap = 1 / rate
+    deadline = time.monotonic() + seconds
+    with httpx.Client(
+        base_url=base_url,
+        headers={"authorization": f"Bearer {ALICE_KEY}"},
+        timeout=60,
+        trust_env=False,
+    ) as client:
+        k = 0
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                answer = client.post(
+                    f"/kontext/preview/{sid}/update",
+                    json={"files": [{"name": FILE, "content": content(index, k)}]},
+                )
+            except httpx.HTTPError as exc:
+                sent.errors.append(f"{type(exc).__name__}: {exc}")
+            else:
+                if answer.status_code == 200:
+                    sent.accepted[int(answer.json()["seq"])] = k
+                    sent.last_k = k
+                else:
+                    sent.errors.append(f"{answer.status_code} {answer.text[:200]}")
+            sent.latencies.append((time.perf_counter() - began) * 1000)
+            k += 1
+            time.sleep(max(0.0, gap - (time.perf_counter() - began)))
+    return sent
+
+
+def check(server: ApiServer, sid: str, index: int, sent: Sent, wait: float = 120) -> dict[str, int]:
+    """Lost: accepted but never applied (or not what is served); out of order: applied
+    events whose seq did not go up by one."""
+    wanted = len(sent.accepted)
+    seqs: list[int] = []
+
+    def done(event: Any) -> bool:
+        if event.type == "update.applied":
+            seqs.append(int(event.data["seq"]))
+        return len(seqs) >= wanted
+
+    if wanted:
+        with contextlib.suppress(httpx.ReadTimeout):  # what never came is counted below
+            read_events(server.base_url, sid, until=done, timeout=wait)
+    out_of_order = sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
+    lost = len(set(sent.accepted) - set(seqs))
+    served = server.preview_get(sid, "/src/Header.tsx").text
+    if sent.last_k >= 0 and f'"s{index} k{sent.last_k}"' not in served:  # a JSX string
+        lost += 1  # the last accepted update is not what the preview serves
+    return {"lost": lost, "out_of_order": out_of_order}
+
+
+def run(server: ApiServer, sessions: int, rate: float, seconds: float) -> dict[str, Any]:
+    with server.client() as api:
+        ids = []
+        for _ in range(sessions):
+            created = api.post(
+                "/kontext/preview", params={"wait": "true"}, json={"files": project_files()}
+            )
+            ids.append(created.json()["sessionId"])
+        results: dict[int, Sent] = {}
+        threads = [
+            threading.Thread(
+                target=lambda i=i, sid=sid: results.__setitem__(
+                    i, drive(server.base_url, sid, i, rate, seconds)
+                )
+            )
+            for i, sid in enumerate(ids)
+        ]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 120)
+        took = time.perf_counter() - began
+        checks = [check(server, sid, i, results[i]) for i, sid in enumerate(ids)]
+        for sid in ids:
+            api.delete(f"/kontext/preview/{sid}")
+    everything = [v for r in results.values() for v in r.latencies]
+    return {
+        "sessions": sessions,
+        "rate_per_session": rate,
+        "seconds": round(took, 1),
+        "sent": len(everything),
+        "accepted": sum(len(r.accepted) for r in results.values()),
+        "errors": sum(len(r.errors) for r in results.values()),
+        "error_samples": [e for r in results.values() for e in r.errors][:5],
+        "lost": sum(c["lost"] for c in checks),
+        "out_of_order": sum(c["out_of_order"] for c in checks),
+        "answer_ms": spread(everything),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=10.0, help="updates a second per session")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--distributed", action="store_true", help="API in front of a worker")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="kp-load-"))
+    limits = {"max_running_sessions": args.sessions + 2, "max_sessions_per_user": args.sessions + 2}
+    cluster = Cluster.start(root, ("load",), **limits) if args.distributed else None
+    server = cluster.api if cluster else ApiServer.start(root, **limits)
+    try:
+        report = run(server, args.sessions, args.rate, args.seconds)
+    finally:
+        (cluster or server).stop()
+        shutil.rmtree(root, ignore_errors=True)
+    a = report["answer_ms"]
+    print(
+        f"{report['sessions']} sessions x {report['rate_per_session']:g} updates/s for "
+        f"{report['seconds']} s ({'distributed' if args.distributed else 'embedded'}): "
+        f"{report['sent']} sent, {report['accepted']} accepted, {report['errors']} errors, "
+        f"{report['lost']} lost, {report['out_of_order']} out of order; answer p50 "
+        f"{a['p50']:.1f} ms, p95 {a['p95']:.1f} ms"
+    )
+    print(write_json("load.json", report))
+
+
+if __name__ == "__main__":
+    main()
