@@ -82,19 +82,22 @@ def drive(base_url: str, sid: str, index: int, rate: float, seconds: float) -> S
 def check(server: ApiServer, sid: str, index: int, sent: Sent, wait: float = 120) -> dict[str, int]:
     """Lost: accepted but never applied (or not what is served); out of order: applied
     events whose seq did not go up by one."""
-    wanted = len(sent.accepted)
+    wanted = set(sent.accepted)
     seqs: list[int] = []
 
     def done(event: Any) -> bool:
         if event.type == "update.applied":
             seqs.append(int(event.data["seq"]))
-        return len(seqs) >= wanted
+        return wanted <= set(seqs)
 
     if wanted:
         with contextlib.suppress(httpx.ReadTimeout):  # what never came is counted below
             read_events(server.base_url, sid, until=done, timeout=wait)
     out_of_order = sum(1 for a, b in itertools.pairwise(seqs) if b != a + 1)
     lost = len(set(sent.accepted) - set(seqs))
+    if lost or out_of_order:
+        print(f"session {sid}: accepted {sorted(sent.accepted)}, applied in order {seqs}")
+        print(f"errors: {sent.errors}")
     served = server.preview_get(sid, "/src/Header.tsx").text
     if sent.last_k >= 0 and f'"s{index} k{sent.last_k}"' not in served:  # a JSX string
         lost += 1  # the last accepted update is not what the preview serves

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +25,7 @@ from kontext_preview.auth import ApiKeys, current_user
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
 from kontext_preview.deploy.sites import DeployedSites
-from kontext_preview.errors import KontextError, LimitExceeded
+from kontext_preview.errors import KontextError, LimitExceeded, StoreUnavailable
 from kontext_preview.health import router as health_router
 from kontext_preview.metrics import Metrics
 from kontext_preview.previews.front import EmbeddedPreviews, Previews
@@ -176,6 +177,11 @@ def _add_error_handlers(api: FastAPI) -> None:
         request.app.state.metrics.api_error(exc.code)
         return error_response(exc)
 
+    @api.exception_handler(RedisError)
+    async def store_error(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("%s %s: Redis: %s", request.method, request.url.path, exc)
+        return await kontext_error(request, _store_unavailable(request, exc))
+
     @api.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -211,6 +217,15 @@ def _add_error_handlers(api: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(KontextError(f"internal error: {type(exc).__name__}"))
+
+
+def _store_unavailable(request: Request, exc: RedisError) -> StoreUnavailable:
+    settings: Settings = request.app.state.settings
+    return StoreUnavailable(
+        f"the session store (Redis at {settings.redis_url}) does not answer "
+        f"({type(exc).__name__}); retry in a moment: sending the same files again is "
+        "harmless (an update queued just before the store went away is applied once)"
+    )
 
 
 def _describe(error: Any) -> str:

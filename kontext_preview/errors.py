@@ -64,3 +64,10 @@ class SandboxError(KontextError):
 
 class DependencyInstallFailed(SandboxError):
     code = "dependency_install_failed"
+
+
+class StoreUnavailable(KontextError):
+    """Distributed mode's Redis does not answer; the caller may retry (idempotent)."""
+
+    status_code = 503
+    code = "store_unavailable"

@@ -32,7 +32,7 @@ class ApiServer:
     output: list[str]
 
     @classmethod
-    def start(cls, data_dir: Path, **settings: Any) -> "ApiServer":
+    def start(cls, data_dir: Path, port: int = 0, **settings: Any) -> "ApiServer":
         """Start a server; ``api_keys`` defaults to TEST_KEYS (None: the generated local key),
         and no warm pool unless a test asks for one (``pool_size``)."""
         settings.setdefault("api_keys", TEST_KEYS)
@@ -46,7 +46,7 @@ class ApiServer:
             }
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "kontext_preview", "serve", "--port", "0"],
+            [sys.executable, "-m", "kontext_preview", "serve", "--port", str(port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

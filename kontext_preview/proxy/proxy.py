@@ -15,9 +15,11 @@ is streamed with httpx.
 
 import asyncio
 import contextlib
+import logging
 import re
 
 import httpx
+from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -33,6 +35,7 @@ from kontext_preview.previews.front import Previews, Route
 from kontext_preview.previews.session import EXPIRED, SessionStatus
 from kontext_preview.proxy import pages
 
+log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
 HOP_BY_HOP = frozenset(
     {
@@ -85,7 +88,11 @@ class PreviewProxy:
         bind_session(session_id)
         # A page load wakes a hibernated session; an HMR socket (re)connecting does not, or
         # every open tab would keep its session awake forever.
-        route = await self.previews.route(session_id, resume=scope["type"] == "http")
+        try:
+            route = await self.previews.route(session_id, resume=scope["type"] == "http")
+        except RedisError as exc:  # distributed mode's store is down: say so, try later
+            log.warning("preview %s: Redis: %s", session_id, exc)
+            route = Route(SessionStatus.STARTING.value, None, None)
         if scope["type"] == "websocket":
             await self._websocket(WebSocket(scope, receive, send), route)
             return

@@ -44,8 +44,6 @@ def until_deployed(event: SseEvent) -> bool:
     return event.type in ("deploy.succeeded", "deploy.failed")
 
 
-
-
 def test_a_crash_loop_falls_back_to_a_deployment_the_preview_redirects_to(
     tmp_path: Path, files: list[dict[str, Any]], browser: Any
 ) -> None:

@@ -1,6 +1,7 @@
 """A real distributed deployment for tests: the API and Celery worker subprocesses over the
 machine's Redis (db 13, a key prefix of its own, removed afterwards)."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,7 +57,9 @@ class Cluster:
     workers: dict[str, Worker] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, root: Path, nodes: tuple[str, ...] = ("n1",), **settings: Any) -> "Cluster":
+    def start(
+        cls, root: Path, nodes: tuple[str, ...] = ("n1",), port: int = 0, **settings: Any
+    ) -> "Cluster":
         prefix = f"kp-test-{secrets.token_hex(4)}:"
         common = {
             "mode": "distributed",
@@ -65,7 +68,7 @@ class Cluster:
             "pool_size": 0,
             **settings,
         }
-        api = ApiServer.start(root / "n1", **common)
+        api = ApiServer.start(root / "n1", port=port, **common)
         cluster = cls(root, prefix, api, {**common, "public_port": api.port})
         try:
             for node in nodes:
@@ -77,7 +80,7 @@ class Cluster:
 
     @property
     def redis(self) -> "redis.Redis[bytes]":
-        return redis.Redis.from_url(REDIS_URL)
+        return redis.Redis.from_url(self.settings["redis_url"])
 
     def add_worker(self, name: str, *extra_args: str, **env: str) -> Worker:
         data_dir = self.root / name  # n1 shares the API's data dir (tests look there)
@@ -150,8 +153,9 @@ class Cluster:
         for worker in self.workers.values():
             worker.stop()
         client = self.redis
-        for key in client.scan_iter(f"{self.prefix}*"):
-            client.delete(key)
+        with contextlib.suppress(redis.RedisError):  # a test's own Redis may be gone
+            for key in client.scan_iter(f"{self.prefix}*"):
+                client.delete(key)
         if self.settings.get("sandbox_backend") == "docker":
             remove_containers_under(str(self.root))
 

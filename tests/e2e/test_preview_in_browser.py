@@ -64,8 +64,6 @@ def open_preview(
     return sid, page
 
 
-
-
 def test_create_update_and_delete_in_a_real_browser(
     server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
 ) -> None:
