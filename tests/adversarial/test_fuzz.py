@@ -25,7 +25,7 @@ CHECKS = ",".join(
 )
 
 
-def fuzz(server: ApiServer, name: str, *headers: str) -> int:
+def fuzz(server: ApiServer, name: str, workdir: Path, *headers: str) -> int:
     """Run schemathesis; return how many requests it generated (it must find nothing)."""
     REPORTS.mkdir(exist_ok=True)
     command = [
@@ -42,7 +42,8 @@ def fuzz(server: ApiServer, name: str, *headers: str) -> int:
     ]
     for header in headers:
         command += ["-H", header]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # In a folder of the test's own: schemathesis keeps a cache where it runs.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     counted = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
     assert counted and counted.group(1) == counted.group(2), run.stdout[-2000:]
@@ -53,8 +54,8 @@ def test_the_api_holds_against_generated_requests(tmp_path: Path) -> None:
     # Few sessions per user: valid creates among the fuzzed ones start real dev servers.
     server = ApiServer.start(tmp_path, max_sessions_per_user=3, max_running_sessions=3)
     try:
-        with_key = fuzz(server, "with-key", f"Authorization: Bearer {ALICE_KEY}")
-        without = fuzz(server, "without-key")
+        with_key = fuzz(server, "with-key", tmp_path, f"Authorization: Bearer {ALICE_KEY}")
+        without = fuzz(server, "without-key", tmp_path)
         assert with_key > 300 and without > 300
         print(f"fuzzed requests: {with_key} with a key, {without} without")
         assert server.process.poll() is None
