@@ -148,6 +148,12 @@ function notify(server, changes, fresh = false) {
     files.push([change.event, file]);
   }
   const number = affected.length ? announce(server) : null;
+  // Invalidate now, not when Vite's (async) watcher handling gets there: a request that
+  // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
+  for (const [event, file] of files) {
+    if (event === "add") continue;
+    for (const environment of Object.values(server.environments)) environment.moduleGraph.onFileChange(file);
+  }
   for (const [event, file] of files) server.watcher.emit(event, file);
   for (const [event, file] of files) if (event !== "unlink" && file.endsWith(".html")) warmPage(server, file);
   return { affected, seq: number, clients: server.ws.clients.size };

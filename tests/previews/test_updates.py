@@ -61,3 +61,18 @@ def test_an_unrelated_file_triggers_no_hmr(
     assert result["updated"] == ["src/backend/main.mo"]
     assert result["hmrTriggered"] is False and result["restarted"] is False
     api.delete(f"/kontext/preview/{sid}")
+
+
+def test_read_your_writes_a_request_after_an_update_gets_the_new_file(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    """Read your writes: once the update is answered, the preview serves the new module
+    (the agent invalidates before it answers, not when Vite's watcher handling gets there)."""
+    sid = create_session(api, files)["sessionId"]
+    for i in range(40):
+        text = f"Written {i}"
+        content = f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+        update(api, sid, [{"name": "src/frontend/src/Header.tsx", "content": content}])
+        served = server.preview_get(sid, "/src/Header.tsx")
+        assert f'"{text}"' in served.text, f"update {i}: stale module served"
+    api.delete(f"/kontext/preview/{sid}")
