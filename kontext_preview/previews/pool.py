@@ -80,7 +80,8 @@ class WarmPool:
                 return None
         except KontextError:
             return None
-        slot = next((s for s in ready if self.slots.get(s.id) is s), None)
+        # The template check awaited: another claim may have taken a slot meanwhile.
+        slot = next((s for s in ready if s.id in self.slots), None)
         if slot is not None:
             del self.slots[slot.id]
         return slot

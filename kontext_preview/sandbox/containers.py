@@ -33,7 +33,6 @@ TEMP_DIR = PurePosixPath("/tmp/kontext")
 TEMPLATE = PurePosixPath("/opt/kontext/template")
 TEMPLATE_MODULES = TEMPLATE / "node_modules"
 PREBUILT_CACHE = PurePosixPath("/opt/kontext/vite-cache")
-AGENT = PurePosixPath("/opt/kontext/agent/agent.mjs")
 NPM_CLI = PurePosixPath("/usr/local/lib/node_modules/npm/bin/npm-cli.js")  # both bases
 CONTAINER_UID = 10001  # the image's user, when this process is root
 
@@ -196,10 +195,6 @@ class OutputStream:
         if self._stream is not None:
             with contextlib.suppress(Exception):
                 self._stream.close()
-
-    async def lines(self) -> Any:
-        while raw := await self.reader.readline():
-            yield raw.decode(errors="replace").rstrip()
 
     def _run(self, since: int | None) -> None:
         try:

@@ -43,6 +43,7 @@ from kontext_preview.sandbox.npm import (
     follow_install,
     npm_registry_env,
     prepare_dependencies,
+    text_lines,
 )
 from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import read_json_lines
@@ -272,7 +273,7 @@ class DockerBackend(SandboxBackend):
         output = c.OutputStream(container)
         try:
             await follow_install(
-                settings, output.lines(), lambda: asyncio.shield(output.exit_code), log
+                settings, text_lines(output.reader), lambda: asyncio.shield(output.exit_code), log
             )
         finally:
             await self.remove(container, 0)

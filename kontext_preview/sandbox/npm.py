@@ -133,7 +133,7 @@ async def npm_install_here(settings: Settings, spec: SandboxSpec, log: LogSink) 
     )
     assert process.stdout
     try:
-        await follow_install(settings, _lines(process.stdout), process.wait, log)
+        await follow_install(settings, text_lines(process.stdout), process.wait, log)
     finally:
         await terminate_group(process, 2.0)
 
@@ -170,7 +170,8 @@ def _describe_npm_failure(lines: deque[str]) -> str:
     return "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
 
 
-async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+async def text_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    """A stream's lines, decoded (invalid UTF-8 replaced), without line ends."""
     while raw := await stream.readline():
         yield raw.decode(errors="replace").rstrip()
 

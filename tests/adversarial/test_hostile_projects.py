@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.capacity import rss_mb
 from tests.conftest import create_session, push, replace_file, session_dir
 from tests.project import project_files
 from tests.server import ALICE_KEY, ApiServer, wait_for
@@ -192,7 +193,7 @@ def test_a_500_megabyte_payload_is_refused_without_being_held(
             yield chunk
         yield b'"}]}'
 
-    rss_before = rss_mb(server.process.pid)
+    rss_before = rss_mb([server.process.pid])
     try:
         streamed = api.post(
             "/kontext/preview", content=body(), headers={"content-type": "application/json"}
@@ -200,16 +201,8 @@ def test_a_500_megabyte_payload_is_refused_without_being_held(
         assert error_of(streamed, 413)["code"] == "limit_exceeded"
     except httpx.TransportError:
         pass  # the server answered 413 and closed while the client was still sending
-    assert rss_mb(server.process.pid) - rss_before < 150, "the body was held in memory"
+    assert rss_mb([server.process.pid]) - rss_before < 150, "the body was held in memory"
     assert api.get(f"/kontext/preview/{healthy}").status_code == 200
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return (
-        next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-        / 1024
-    )
 
 
 def test_a_hundred_thousand_tiny_files(api: httpx.Client, healthy: str) -> None:
