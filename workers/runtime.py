@@ -410,15 +410,14 @@ class NodeRuntime:
                 (r, error_reply(KontextError("the update's files expired before it was applied")))
                 for r in missing
             ]
-            # Answer first: the updates are durable in the inbox until the commit trims it,
-            # so a worker that dies now leaves them to be applied (once) on restore.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for request_id, reply in replies:
-                    write_reply(pipe, keys, request_id, reply)
-                await pipe.execute()
+            # The answers go in the commit's transaction: once the API has its answer, the
+            # files, the record and the batch's events (update.applied when no page will
+            # acknowledge) are stored, so a GET or the next update sees them, in order.
+            # A worker that dies before the commit leaves the batch in the inbox, to be
+            # applied (once) on restore.
             await self.writer.run(
                 lambda pipe: self._commit_batch(
-                    pipe, session, before, after, len(request_ids), request_ids, held
+                    pipe, session, before, after, len(request_ids), request_ids, held, replies
                 )
             )
             self.committed[session_id] = after
@@ -432,6 +431,7 @@ class NodeRuntime:
         count: int,
         request_ids: list[str],
         held: list[Write],
+        replies: list[tuple[str, bytes]],
     ) -> None:
         keys = self.keys
         self._commit_files(pipe, session.id, before, after)
@@ -440,6 +440,8 @@ class NodeRuntime:
         pipe.delete(*(keys.payload(r) for r in request_ids))
         for write in held:
             write(pipe)
+        for request_id, reply in replies:
+            write_reply(pipe, keys, request_id, reply)
 
     async def _refuse_inbox(self, session_id: str) -> None:
         keys = self.keys

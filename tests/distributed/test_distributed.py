@@ -70,6 +70,16 @@ def test_create_update_events_in_order_then_delete(
         ids = [e.id for e in events]
         assert ids == sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-")))
 
+        # Read your writes: once an update is answered its commit is stored (the answer
+        # is written in the commit's transaction), so a GET at once counts a new file.
+        before = api.get(f"/kontext/preview/{sid}").json()["files"]
+        added = api.post(
+            f"/kontext/preview/{sid}/update",
+            json={"files": [{"name": "src/notes.txt", "content": "new"}]},
+        )
+        assert added.status_code == 200, added.text
+        assert api.get(f"/kontext/preview/{sid}").json()["files"] == before + 1
+
         # The stream of a session that is deleted ends with session.deleted.
         ended: list[SseEvent] = []
         follower = threading.Thread(
@@ -134,6 +144,8 @@ def test_sse_reconnect_with_last_event_id_replays_exactly_what_was_missed(
         )
         assert [e.id for e in everything[: len(seen)]] == [e.id for e in seen]
         assert replay == everything[len(seen) :]
+        # With no page to acknowledge, each update's update.applied is stored with its
+        # answer, so it precedes the next update's update.received.
         assert [(e.type, e.data["updateId"]) for e in replay] == [
             (kind, update_id)
             for update_id in missed
