@@ -21,13 +21,13 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kontext_preview import events as ev
-from kontext_preview.sandbox.process import terminate_group
+from kontext_preview.sandbox.process import run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -245,44 +245,48 @@ class DeploymentQueue:
             self.report(deployment.session_id, ev.DEPLOY_FAILED, {**data, "error": error})
 
 
+LineSink = Callable[[str], None]
+
+
 async def run_step(
     argv: list[str],
     cwd: Path,
     env: dict[str, str],
     limit_seconds: float,
     what: str,
-    on_line: Callable[[str], None],
+    on_line: LineSink,
 ) -> None:
-    """Run one deployment step in its own process group, its output (stdout and stderr)
-    line by line to ``on_line``. A step past ``limit_seconds`` is stopped, group and all; a
+    """Run one deployment step as a process of this machine, in a group of its own (see
+    :func:`follow_step`)."""
+
+    async def run(line: LineSink) -> int:
+        try:
+            return await run_to_end(argv, cwd, env, line)
+        except OSError as exc:
+            raise DeployFailed(f"could not run {what} ({argv[0]}): {exc.strerror}") from None
+
+    await follow_step(run, limit_seconds, what, on_line)
+
+
+async def follow_step(
+    run: Callable[[LineSink], Awaitable[int]], limit_seconds: float, what: str, on_line: LineSink
+) -> None:
+    """Run one deployment step (``run`` gives its output line by line and returns its exit
+    code). A step past ``limit_seconds`` is cancelled (``run`` stops what it started); a
     failed step raises :class:`DeployFailed` with the last lines of its output."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise DeployFailed(f"could not run {what} ({argv[0]}): {exc.strerror}") from None
-    assert process.stdout
     tail: deque[str] = deque(maxlen=5)
+
+    def line(text: str) -> None:
+        tail.append(text)
+        on_line(text)
+
     try:
         async with asyncio.timeout(limit_seconds):
-            while raw := await process.stdout.readline():
-                line = raw.decode(errors="replace").rstrip()
-                tail.append(line)
-                on_line(line)
-            code = await process.wait()
+            code = await run(line)
     except TimeoutError:
         raise DeployFailed(
             f"{what} ran longer than {limit_seconds:g} s "
             "(KONTEXT_DEPLOY_TIMEOUT_SECONDS) and was stopped"
         ) from None
-    finally:
-        await terminate_group(process, 2.0)
     if code != 0:
         raise DeployFailed(f"{what} failed (exit code {code}): " + " | ".join(tail))

@@ -10,8 +10,11 @@
 3. The built site replaces the session's published one in a single rename and is
    served at ``http://deploy-{id}.{domain}:{port}/`` (``kontext_preview.deploy.sites``).
 
-The project's build runs with this process's rights, as the local sandbox's
-dev server does; run sandboxes in containers where that matters.
+Steps 1 and 2 run the project's code (its vite.config, its plugins) and its sources
+through compilers: they run where the sandbox backend runs dev servers
+(``SandboxBackend.run_tool``): processes of this machine with the local backend, and
+with the docker backend a container as hardened as a preview's, with no network,
+the project read-only and only the build's output folder writable.
 """
 
 import asyncio
@@ -28,35 +31,38 @@ from kontext_preview.deploy.base import (
     DeployFailed,
     DeployJob,
     DeployResult,
+    LineSink,
     Progress,
-    run_step,
+    follow_step,
 )
 from kontext_preview.errors import KontextError
-from kontext_preview.sandbox.base import SandboxSpec
-from kontext_preview.sandbox.npm import prepare_dependencies
+from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
 from kontext_preview.workspace.layout import read_package_json
 
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 MAX_DIAGNOSTICS = 50
 
 
 class LocalDeployer(Deployer):
     name = "local"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, backend: SandboxBackend):
         self.settings = settings
+        self.backend = backend
 
     async def run(self, job: DeployJob, progress: Progress) -> DeployResult:
         deployment = job.deployment
         work = self.settings.deploy_root / deployment.session_id / f"build-{deployment.id}"
         try:
-            src = work / "src"
-            write_files(src, job.files)
+            spec = self._spec(work, job)
+            out = work / "out"
+            write_files(spec.workspace, job.files)
+            for folder in (out, spec.cache_dir):
+                folder.mkdir(parents=True, exist_ok=True)
             # The backend check and the frontend build are independent: run them together.
             # Motoko errors win (their diagnostics are what the AI needs), then build errors.
             checked, built = await asyncio.gather(
-                self._check_motoko(src, job, progress),
-                self._build(src, work, job, progress),
+                self._check_motoko(spec, out, job, progress),
+                self._build(spec, out, job, progress),
                 return_exceptions=True,
             )
             for outcome in (checked, built):
@@ -64,7 +70,7 @@ class LocalDeployer(Deployer):
                     raise outcome
             assert isinstance(checked, list)
             diagnostics = checked
-            self._publish(work / "dist", deployment.session_id)
+            self._publish(out / "dist", deployment.session_id)
             url = self.settings.deploy_url(deployment.session_id)
             progress(f"published at {url}")
             return DeployResult(url, diagnostics)
@@ -74,23 +80,45 @@ class LocalDeployer(Deployer):
     async def forget(self, session_id: str) -> None:
         await asyncio.to_thread(shutil.rmtree, self.settings.deploy_root / session_id, True)
 
+    def _spec(self, work: Path, job: DeployJob) -> SandboxSpec:
+        """The build's own folders, shaped as a session's (dependencies, a backend's
+        containers): src/ the project, scratch/ caches, out/ what the build writes."""
+        src = work / "src"
+        return SandboxSpec(
+            session_id=job.deployment.session_id,
+            workspace=src,
+            vite_root=src / job.vite_root,
+            package_dir=src / job.package_dir,
+            cache_dir=work / "scratch",
+            run_dir=work / "run",
+            package_json=read_package_json(job.files, job.package_dir),
+            public_host="",
+            ws_client_port=None,
+            ws_path="",
+            ws_protocol="ws",
+            add_react_plugin=False,
+        )
+
     async def _check_motoko(
-        self, src: Path, job: DeployJob, progress: Progress
+        self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
     ) -> list[dict[str, Any]]:
         motoko = sorted(name for name in job.files if name.endswith(".mo"))
         if not motoko:
             return []
         progress(f"motoko: type-checking {len(motoko)} file(s)")
-        out = await self._node(
-            [str(self.settings.deployer_tools_dir / "motoko-check.mjs")],
-            {"root": str(src), "files": motoko, "flags": self.settings.motoko_flags},
-            src,
+        paths = self.backend.tool_paths(spec, out)
+        request = {"root": paths.workspace, "files": motoko, "flags": self.settings.motoko_flags}
+        out_text = await self._node(
+            spec,
+            out,
+            [f"{paths.deployer}/motoko-check.mjs", json.dumps(request)],
+            spec.workspace,
             "the Motoko check",
         )
         try:
-            report = json.loads(out.strip().splitlines()[-1])
+            report = json.loads(out_text.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise DeployFailed(f"the Motoko check printed no result: {out[-300:]}") from None
+            raise DeployFailed(f"the Motoko check printed no result: {out_text[-300:]}") from None
         diagnostics: list[dict[str, Any]] = report["diagnostics"][:MAX_DIAGNOSTICS]
         errors = [d for d in diagnostics if d["severity"] == "error"]
         for d in diagnostics:
@@ -108,45 +136,28 @@ class LocalDeployer(Deployer):
         progress("motoko: no errors")
         return diagnostics
 
-    async def _build(self, src: Path, work: Path, job: DeployJob, progress: Progress) -> None:
-        settings = self.settings
-        package_dir = src / job.package_dir
-        vite_root = src / job.vite_root
-        spec = SandboxSpec(
-            session_id=job.deployment.session_id,
-            workspace=src,
-            vite_root=vite_root,
-            package_dir=package_dir,
-            cache_dir=work / "vite-cache",
-            run_dir=work / "run",
-            package_json=read_package_json(job.files, job.package_dir),
-            public_host="",
-            ws_client_port=None,
-            ws_path="",
-            ws_protocol="ws",
-            add_react_plugin=False,
-        )
+    async def _build(
+        self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
+    ) -> None:
         try:
-            await prepare_dependencies(settings, spec, progress)
+            await self.backend.prepare(spec, progress)
         except KontextError as exc:
             raise DeployFailed(exc.message) from None
+        paths = self.backend.tool_paths(spec, out)
         config = {
             "mode": "build",
-            "root": str(vite_root),
-            "templateDir": str(settings.template_dir),
-            "cacheDir": str(work / "vite-cache"),
-            "outDir": str(work / "dist"),
+            "root": paths.of(spec, spec.vite_root),
+            "templateDir": paths.template,
+            "cacheDir": f"{paths.scratch}/vite-cache",
+            "tempDir": paths.scratch,
+            "outDir": f"{paths.out}/dist",
             "addReactPlugin": job.add_react_plugin,
         }
         progress("vite build: started")
         await self._node(
-            [str(settings.agent_dir / "agent.mjs"), json.dumps(config)],
-            None,
-            vite_root,
-            "vite build",
-            progress,
+            spec, out, [paths.agent, json.dumps(config)], spec.vite_root, "vite build", progress
         )
-        if not (work / "dist" / "index.html").is_file():
+        if not (out / "dist" / "index.html").is_file():
             raise DeployFailed("vite build produced no index.html")
 
     def _publish(self, dist: Path, session_id: str) -> None:
@@ -160,17 +171,15 @@ class LocalDeployer(Deployer):
 
     async def _node(
         self,
+        spec: SandboxSpec,
+        out: Path,
         args: list[str],
-        request: dict[str, Any] | None,
         cwd: Path,
         what: str,
         progress: Progress | None = None,
     ) -> str:
-        """Run a Node script; with ``progress``, its JSON-line events go there as text.
-        Returns its output."""
-        settings = self.settings
-        if request is not None:
-            args = [*args, json.dumps(request)]
+        """Run a Node script where the backend runs projects' code; with ``progress``, its
+        JSON-line events go there as text. Returns its output."""
         output: list[str] = []
 
         def on_line(line: str) -> None:
@@ -178,9 +187,13 @@ class LocalDeployer(Deployer):
             if progress is not None and (text := _event_line(line)):
                 progress(text)
 
-        env = {k: v for k, v in os.environ.items() if k in _PASSED_ENV}
-        argv = [settings.node_binary, *args]
-        await run_step(argv, cwd, env, settings.deploy_timeout_seconds, what, on_line)
+        async def run(line: LineSink) -> int:
+            try:
+                return await self.backend.run_tool(spec, out, args, cwd, line)
+            except KontextError as exc:
+                raise DeployFailed(f"could not run {what}: {exc.message}") from None
+
+        await follow_step(run, self.settings.deploy_timeout_seconds, what, on_line)
         return "\n".join(output)
 
 

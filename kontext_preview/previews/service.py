@@ -100,7 +100,7 @@ class PreviewService:
         self.settings = settings
         self.backend = backend
         self.deployments = DeploymentQueue(
-            deployer or create_deployer(settings), self._on_deploy_event
+            deployer or create_deployer(settings, backend), self._on_deploy_event
         )
         self.ended: OrderedDict[str, Ended] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()

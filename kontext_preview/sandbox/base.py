@@ -12,8 +12,13 @@ Sandboxes that can outlive the process that started them (containers) are
 re-adopted by a later one: ``adopt`` finds the session's running sandbox, and
 ``reap`` removes those no session claims. ``detach`` lets go of a sandbox
 without stopping it, where it can live on (a worker's graceful restart).
+
+A backend also runs one-off Node steps on a project's code where it runs its dev
+servers (``run_tool``: a deployment's production build and checks), so a
+project's ``vite.config`` is as contained in a build as in a preview.
 """
 
+import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +71,24 @@ class Shown:
         return bool(self.affected or self.injected)
 
 
+@dataclass(frozen=True)
+class ToolPaths:
+    """Where a step run by :meth:`SandboxBackend.run_tool` finds things: this machine's
+    paths for the local backend, the image's for a container."""
+
+    workspace: str  # the spec's workspace (read-only to the step where the backend can)
+    out: str  # the one folder the step writes its results to
+    scratch: str  # caches and temporary files
+    agent: str  # agent.mjs
+    template: str  # the prepared Vite template
+    deployer: str  # the deployer's tools (sandbox-images/deployer)
+
+    def of(self, spec: "SandboxSpec", host_path: Path) -> str:
+        """A path inside the spec's workspace, as the step sees it."""
+        inside = host_path.relative_to(spec.workspace).as_posix()
+        return posixpath.normpath(posixpath.join(self.workspace, inside))
+
+
 class Sandbox(ABC):
     """One running dev server."""
 
@@ -116,6 +139,19 @@ class SandboxBackend(ABC):
     ) -> Sandbox:
         """Start the dev server and return once it serves (raise SandboxError if it cannot).
         ``report`` receives what the agent reports later (browser acks, page errors)."""
+
+    @abstractmethod
+    def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
+        """Where a ``run_tool`` step for ``spec`` that writes to ``out`` finds things."""
+
+    @abstractmethod
+    async def run_tool(
+        self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
+    ) -> int:
+        """Run ``node <args>`` on the project's code to its end, as contained as a dev
+        server (``out``, a folder that exists, the one it may write to; ``prepare`` done
+        before), its
+        output line by line to ``on_line``; return its exit code. Cancelled, it stops."""
 
     async def adopt(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None

@@ -27,12 +27,15 @@ from kontext_preview.sandbox.base import SandboxSpec
 # Inside every container.
 WORKSPACE = PurePosixPath("/session/workspace")
 RUN_DIR = PurePosixPath("/run/kontext")
+OUT_DIR = PurePosixPath("/session/out")  # a one-off step's results (run_tool)
 SOCKET = RUN_DIR / "vite.sock"
 NPM_CACHE = PurePosixPath("/npm-cache")
 TEMP_DIR = PurePosixPath("/tmp/kontext")
 TEMPLATE = PurePosixPath("/opt/kontext/template")
 TEMPLATE_MODULES = TEMPLATE / "node_modules"
 PREBUILT_CACHE = PurePosixPath("/opt/kontext/vite-cache")
+AGENT = PurePosixPath("/opt/kontext/agent/agent.mjs")
+DEPLOYER = PurePosixPath("/opt/kontext/deployer")
 NPM_CLI = PurePosixPath("/usr/local/lib/node_modules/npm/bin/npm-cli.js")  # both bases
 CONTAINER_UID = 10001  # the image's user, when this process is root
 
@@ -126,10 +129,17 @@ def hardening(settings: Settings) -> dict[str, Any]:
 
 def dev_server_mounts(spec: SandboxSpec, folders: SessionFolders) -> list[Mount]:
     """The workspace read-only, the socket's folder, and installed dependencies if any."""
-    mounts = [
-        Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True),
-        Mount(str(RUN_DIR), str(folders.run), type="bind"),
-    ]
+    return [*project_mounts(spec, folders), Mount(str(RUN_DIR), str(folders.run), type="bind")]
+
+
+def tool_mounts(spec: SandboxSpec, folders: SessionFolders, out: Path) -> list[Mount]:
+    """A one-off step's: the project as a dev server sees it, and its output folder."""
+    return [*project_mounts(spec, folders), Mount(str(OUT_DIR), str(out), type="bind")]
+
+
+def project_mounts(spec: SandboxSpec, folders: SessionFolders) -> list[Mount]:
+    """The workspace read-only, and installed dependencies (read-only) if any."""
+    mounts = [Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True)]
     if uses_installed_deps(spec, folders):
         target = in_container(spec, spec.package_dir / "node_modules")
         installed = folders.deps / "node_modules"

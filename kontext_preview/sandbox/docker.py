@@ -7,7 +7,8 @@ agent listens on, which this node publishes on a loopback port
 (:class:`~kontext_preview.sandbox.forward.SocketDoor`). Files reach it through
 the session's workspace, mounted read-only. Dependencies the prepared template
 lacks are installed by a short-lived container running
-``npm install --ignore-scripts`` with a shared cache volume.
+``npm install --ignore-scripts`` with a shared cache volume, and a deployment's
+build (``run_tool``) runs in a short-lived container like a dev server's.
 
 Containers are labelled with the session, so a restarted worker takes over the
 ones still running (``adopt``) and removes those no session claims (``reap``).
@@ -19,9 +20,10 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -36,7 +38,14 @@ from kontext_preview.sandbox.agent import (
     ControlChannel,
     agent_config,
 )
-from kontext_preview.sandbox.base import Endpoint, EventSink, LogSink, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.base import (
+    Endpoint,
+    EventSink,
+    LogSink,
+    SandboxBackend,
+    SandboxSpec,
+    ToolPaths,
+)
 from kontext_preview.sandbox.forward import SocketDoor
 from kontext_preview.sandbox.npm import (
     NPM_INSTALL,
@@ -176,6 +185,43 @@ class DockerBackend(SandboxBackend):
             await sandbox.stop(now=True)
             raise
         return sandbox
+
+    def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
+        return ToolPaths(
+            workspace=str(c.WORKSPACE),
+            out=str(c.OUT_DIR),
+            scratch=str(c.TEMP_DIR),
+            agent=str(c.AGENT),
+            template=str(c.TEMPLATE),
+            deployer=str(c.DEPLOYER),
+        )
+
+    async def run_tool(
+        self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
+    ) -> int:
+        """In a container as hardened as a dev server's, with no network; removed after."""
+        c.writable_folder(out)
+        mounts = c.tool_mounts(spec, c.SessionFolders.of(spec), out)
+        container = await self._run(
+            lambda d: d.containers.run(
+                self.settings.docker_image,
+                list(args),
+                entrypoint=["node"],
+                name=f"kontext-tool-{spec.session_id[:16]}-{secrets.token_hex(3)}",
+                labels=self._labels(spec.session_id, "", "tool"),
+                mounts=mounts,
+                working_dir=str(c.in_container(spec, cwd)),
+                network_mode="none",
+                **c.hardening(self.settings),
+            )
+        )
+        output = c.OutputStream(container)
+        try:
+            async for line in text_lines(output.reader):
+                on_line(line)
+            return await asyncio.shield(output.exit_code)
+        finally:
+            await self.remove(container, 0)
 
     async def adopt(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None

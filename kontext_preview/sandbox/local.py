@@ -10,8 +10,9 @@ there is nothing to re-adopt after a restart: ``adopt`` finds nothing.
 import asyncio
 import contextlib
 import json
-import os
 import secrets
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kontext_preview.config import Settings
@@ -30,13 +31,19 @@ from kontext_preview.sandbox.base import (
     Sandbox,
     SandboxBackend,
     SandboxSpec,
+    ToolPaths,
 )
 from kontext_preview.sandbox.npm import prepare_dependencies
 from kontext_preview.sandbox.ports import PortPool
-from kontext_preview.sandbox.process import log_lines, read_json_lines, terminate_group
+from kontext_preview.sandbox.process import (
+    log_lines,
+    minimal_env,
+    read_json_lines,
+    run_to_end,
+    terminate_group,
+)
 
 START_ATTEMPTS = 3
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 
 
 class LocalSandbox(AgentSandbox):
@@ -80,6 +87,28 @@ class LocalBackend(SandboxBackend):
     async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
         await prepare_dependencies(self.settings, spec, log)
 
+    def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
+        settings = self.settings
+        return ToolPaths(
+            workspace=str(spec.workspace),
+            out=str(out),
+            scratch=str(spec.cache_dir),
+            agent=str(settings.agent_dir / "agent.mjs"),
+            template=str(settings.template_dir),
+            deployer=str(settings.deployer_tools_dir),
+        )
+
+    async def run_tool(
+        self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
+    ) -> int:
+        """A process of this machine (the project's code runs with this process's rights,
+        as its dev server does), with a minimal environment."""
+        node = self.settings.node_binary
+        try:
+            return await run_to_end([node, *args], cwd, minimal_env(), on_line)
+        except OSError as exc:
+            raise SandboxError(f"could not run {node}: {exc.strerror}") from None
+
     async def start(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
     ) -> Sandbox:
@@ -117,7 +146,7 @@ class LocalBackend(SandboxBackend):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=spec.vite_root,
-            env={k: v for k, v in os.environ.items() if k in _PASSED_ENV},
+            env=minimal_env(),
             start_new_session=True,
         )
         self.ports.in_use.add(port)

@@ -5,7 +5,8 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -44,3 +45,36 @@ async def terminate_group(process: asyncio.subprocess.Process, grace_seconds: fl
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+# What a child process that runs a project's code gets of this process's environment:
+# no KONTEXT_* settings, no credentials.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+
+
+def minimal_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in PASSED_ENV}
+
+
+async def run_to_end(
+    argv: list[str], cwd: Path, env: dict[str, str], on_line: Callable[[str], None]
+) -> int:
+    """Run a process in a group of its own, its output (stdout and stderr) line by line
+    to ``on_line``, and return its exit code. Cancelled, it stops the group, all of it.
+    OSError if it cannot be started."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdout
+    try:
+        while raw := await process.stdout.readline():
+            on_line(raw.decode(errors="replace").rstrip())
+        return await process.wait()
+    finally:
+        await terminate_group(process, 2.0)

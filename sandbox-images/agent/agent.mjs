@@ -505,7 +505,8 @@ function hasConfigFile(root) {
 // Image mode (`"mode": "image"`, run once while the sandbox image is built, as root): the
 // few writable places a read-only container needs, then the dependency cache (optimize).
 async function image() {
-  if (!fs.existsSync(path.join(config.templateDir, "node_modules", "vite"))) installTemplate();
+  if (!fs.existsSync(path.join(config.templateDir, "node_modules", "vite"))) npmCi(config.templateDir);
+  if (!fs.existsSync(path.join(config.deployerDir, "node_modules", "motoko"))) npmCi(config.deployerDir);
   fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(config.templateDir, "node_modules", ".vite-temp"));
   fs.mkdirSync(config.npmCache, { recursive: true });
   fs.chmodSync(config.npmCache, 0o1777); // a new cache volume starts as this folder is
@@ -513,13 +514,14 @@ async function image() {
   for (const leftover of config.removeAfter) fs.rmSync(leftover, { recursive: true, force: true });
 }
 
-// A build context without the template's node_modules (no `make template` before, as in
-// docker compose): install it here, from its lock file, with install scripts disabled.
-function installTemplate() {
+// A build context without the template's or the deployer's node_modules (no `make template`
+// before, as in docker compose): install them here, from their lock files, with install
+// scripts disabled.
+function npmCi(folder) {
   const npm = path.join(path.dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
   const args = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"];
-  const result = spawnSync(process.execPath, args, { cwd: config.templateDir, stdio: "inherit" });
-  if (result.status !== 0) throw new Error(`npm ci of the template failed (${result.status ?? result.error})`);
+  const result = spawnSync(process.execPath, args, { cwd: folder, stdio: "inherit" });
+  if (result.status !== 0) throw new Error(`npm ci in ${folder} failed (${result.status ?? result.error})`);
 }
 
 // Optimize mode (`"mode": "optimize"`, run while the image is built): for each root, put
@@ -565,6 +567,7 @@ async function settled(depsDir) {
 // Build mode (`"mode": "build"`): a production `vite build` of the same project with
 // the same plugins, for the local deployer; emits {"type":"built"} and exits.
 async function build() {
+  prepareWritableDirs();
   const lookup = [config.root, config.templateDir];
   const vite = await importFrom("vite", lookup);
   const plugins = [];

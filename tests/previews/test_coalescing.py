@@ -24,6 +24,7 @@ from kontext_preview.sandbox.base import (
     SandboxBackend,
     SandboxSpec,
     Shown,
+    ToolPaths,
 )
 from kontext_preview.workspace.vfs import FileChange
 
@@ -83,6 +84,14 @@ class RecordingBackend(SandboxBackend):
         sandbox = RecordingSandbox()
         self.sandboxes.append(sandbox)
         return sandbox
+
+    def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
+        raise NotImplementedError("these tests deploy nothing")
+
+    async def run_tool(
+        self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
+    ) -> int:
+        raise NotImplementedError("these tests deploy nothing")
 
 
 def run(tmp_path: Path, scenario: Callable[[PreviewService], Awaitable[None]]) -> None:

@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kontext_preview.sandbox.containers import SHAPE
 from tests.conftest import create_session, push, replace_file, session_dir
-from tests.project import project_files
+from tests.distributed.cluster import read_events
+from tests.project import FIXTURES, project_files
 from tests.sandboxes import containers_of, docker_client
 from tests.server import ApiServer, wait_for
 
@@ -18,6 +20,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.vite]
 
 MEMORY_MB = 384
 PORTS = (41000, 41999)  # the node's ports for dev servers: other sessions' doors are there
+MOTOKO = "src/backend/main.mo"
+MOTOKO_SOURCE = (FIXTURES / "react-app" / MOTOKO).read_text()
 PROBE_CONFIG = """
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
@@ -206,3 +210,88 @@ def test_egress_when_enabled_is_a_bridge_whose_containers_cannot_reach_each_othe
     finally:
         srv.stop()
         client.networks.get(network).remove()
+
+
+# A deployment's `vite build` runs the project's vite.config too: this one reports, in a file
+# of the built site, what it could do while building.
+BUILD_PROBE_CONFIG = """
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+
+const attempt = (fn) => { try { fn(); return "ok"; } catch (e) { return e.code ?? String(e); } };
+const connect = (port) => new Promise((resolve) => {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.once("connect", () => { socket.destroy(); resolve("connected"); });
+  socket.once("error", (e) => resolve(e.code));
+  setTimeout(() => { socket.destroy(); resolve("timeout"); }, 2000);
+});
+
+const probe = {
+  name: "build-probe",
+  apply: "build",
+  async generateBundle() {
+    const writes = {};
+    for (const target of ["/session/workspace/probe", "/opt/kontext/template/probe",
+                          "/etc/probe", "/tmp/probe", "/session/out/probe"]) {
+      writes[target] = attempt(() => fs.writeFileSync(target, "x"));
+    }
+    const status = fs.readFileSync("/proc/self/status", "utf8");
+    const seen = {
+      uid: process.getuid(),
+      capEff: /CapEff:\\s*(\\S+)/.exec(status)[1],
+      writes,
+      interfaces: Object.keys(os.networkInterfaces()),
+      api: await connect(API_PORT),
+      env: Object.keys(process.env),
+      passwd: fs.readFileSync("/etc/passwd", "utf8"),
+    };
+    this.emitFile({ type: "asset", fileName: "probe.json", source: JSON.stringify(seen) });
+  },
+};
+
+export default defineConfig({ plugins: [react(), probe] });
+"""
+
+
+def test_a_deployment_builds_in_a_container_as_contained_as_a_preview(
+    server: ApiServer, api: httpx.Client
+) -> None:
+    """A backend change queues a full deployment; its `vite build` (the project's own
+    vite.config) and its Motoko check run in short-lived containers of the image, with no
+    network, the project read-only and only the build's output folder writable."""
+    config = BUILD_PROBE_CONFIG.replace("API_PORT", str(server.port))
+    files = replace_file(project_files(), "src/frontend/vite.config.ts", config)
+    sid = create_session(api, files)["sessionId"]
+    result = push(api, sid, MOTOKO, MOTOKO_SOURCE.replace("Hello", "Hi"))
+    assert result["strategy"] == "full-deploy"
+    events = read_events(
+        server.base_url,
+        sid,
+        until=lambda e: e.type in ("deploy.succeeded", "deploy.failed"),
+        timeout=120,
+    )
+    assert events[-1].type == "deploy.succeeded", events[-1].data
+    progress = [e.data["line"] for e in events if e.type == "deploy.progress"]
+    assert any("motoko: no errors" in line for line in progress), progress
+
+    site = httpx.get(
+        f"{server.base_url}/probe.json",
+        headers={"host": f"deploy-{sid}.localhost"},
+        trust_env=False,
+    )
+    assert site.status_code == 200, site.text[:300]
+    seen = site.json()
+    assert seen["uid"] != 0 and seen["capEff"] == "0000000000000000"
+    writable = {path for path, outcome in seen["writes"].items() if outcome == "ok"}
+    assert writable == {"/tmp/probe", "/session/out/probe"}, seen["writes"]
+    assert seen["writes"]["/session/workspace/probe"] == "EROFS"
+    assert seen["interfaces"] == ["lo"] and seen["api"] == "ECONNREFUSED"
+    assert not [name for name in seen["env"] if name.startswith("KONTEXT")]
+    assert seen["passwd"] != Path("/etc/passwd").read_text()
+    # The build's containers are gone; the preview's own is the session's only one.
+    (container,) = containers_of(sid)
+    assert container.labels[SHAPE] not in ("tool", "install")
+    api.delete(f"/kontext/preview/{sid}")
