@@ -295,3 +295,42 @@ def test_a_deployment_builds_in_a_container_as_contained_as_a_preview(
     (container,) = containers_of(sid)
     assert container.labels[SHAPE] not in ("tool", "install")
     api.delete(f"/kontext/preview/{sid}")
+
+
+HANGING_BUILD_CONFIG = """
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+const hang = { name: "hang", apply: "build", buildStart: () => new Promise(() => {}) };
+export default defineConfig({ plugins: [react(), hang] });
+"""
+
+
+def test_a_build_past_its_time_limit_is_stopped_and_its_container_removed(
+    tmp_path: Path,
+) -> None:
+    srv = ApiServer.start(tmp_path, sandbox_backend="docker", deploy_timeout_seconds=4)
+    try:
+        with srv.client() as api:
+            files = replace_file(
+                project_files(), "src/frontend/vite.config.ts", HANGING_BUILD_CONFIG
+            )
+            sid = create_session(api, files)["sessionId"]
+            push(api, sid, MOTOKO, MOTOKO_SOURCE.replace("Hello", "Hi"))
+            building = lambda: any(  # noqa: E731
+                c.labels[SHAPE] == "tool" for c in containers_of(sid)
+            )
+            assert wait_for(building, 30), "the build should run in a container"
+            events = read_events(
+                srv.base_url,
+                sid,
+                until=lambda e: e.type in ("deploy.succeeded", "deploy.failed"),
+                timeout=60,
+            )
+            assert events[-1].type == "deploy.failed"
+            assert "vite build ran longer than 4 s" in events[-1].data["error"]
+            assert wait_for(lambda: not building(), 10), "the build's container is left"
+            assert api.get(f"/kontext/preview/{sid}").json()["status"] == "active"
+            api.delete(f"/kontext/preview/{sid}")
+    finally:
+        srv.stop()
