@@ -3,14 +3,16 @@
     python -m benchmarks.update_latency [--edits 50]
 
 kontext-preview: POST /update, then the preview (loaded through the proxy) changes;
-CSS edits take the css-injection path, and a third run turns injection off (CSS
+CSS edits take the css-injection path, and a third path turns injection off (CSS
 through Vite's HMR, still behind the API and proxy) to show what injection saves.
-A fourth run is distributed mode: the API in front of a Celery worker over Redis
+A fourth path is distributed mode: the API in front of a Celery worker over Redis
 (127.0.0.1:6379, db 13); the "api" rows are the POST /update round trips, whose
 difference between the two modes is what distributed mode adds.
 Plain Vite: the same project under `vite` with its own watcher, the same edit written
 straight into the file. Both are timed from just before the edit to a
 MutationObserver in headless Chromium seeing the result (wall clock on both sides).
+Paths compared are open side by side and take the same edits interleaved, so the
+machine's drift over a run does not favour whichever went first.
 Measurement only: nothing here fails on a number.
 """
 
@@ -19,6 +21,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,36 +70,40 @@ def edits(n: int) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def measure(page: Any, apply: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
-    page.evaluate(OBSERVER)
-    results: dict[str, list[float]] = {"text": [], "color": [], "api": []}
-    for name, content, kind, want in plan:
-        page.evaluate("window.__changes = []")
-        start = time.time() * 1000
-        apply(name, content)
-        if kind == "text":
-            results["api"].append(time.time() * 1000 - start)
-        handle = page.wait_for_function(SEEN, arg=[kind, want], timeout=15000, polling=1)
-        results[kind].append(handle.json_value()["at"] - start)
-        time.sleep(0.05)
-    return results
+Applier = Callable[[str, str], None]
 
 
-def run_kontext(
-    browser: Any, plan: list[tuple[str, str, str, str]], distributed: bool = False, **settings: Any
-) -> dict[str, list[float]]:
+def measure_one(page: Any, apply: Applier, edit: tuple[str, str, str, str]) -> tuple[float, float]:
+    """(ms to the DOM change, ms the apply call took) for one edit."""
+    name, content, kind, want = edit
+    page.evaluate("window.__changes = []")
+    start = time.time() * 1000
+    apply(name, content)
+    called = time.time() * 1000 - start
+    handle = page.wait_for_function(SEEN, arg=[kind, want], timeout=15000, polling=1)
+    return handle.json_value()["at"] - start, called
+
+
+@contextmanager
+def kontext(
+    browser: Any, distributed: bool = False, **settings: Any
+) -> Iterator[tuple[Any, Applier]]:
+    """A session of the project behind the API, its preview open through the proxy."""
     root = Path(tempfile.mkdtemp(prefix="kp-bench-"))
     cluster = Cluster.start(root, ("bench",), **settings) if distributed else None
     server = cluster.api if cluster else ApiServer.start(root, **settings)
     try:
-        with server.client() as api:
+        with (
+            server.client() as api,
+            httpx.Client(base_url=server.base_url, trust_env=False, headers=auth()) as client,
+        ):
             session = api.post(
                 "/kontext/preview", params={"wait": "true"}, json={"files": project_files()}
             ).json()
             page = browser.new_page()
             page.goto(session["previewUrl"])
             page.wait_for_selector("#title")
-            client = httpx.Client(base_url=server.base_url, trust_env=False, headers=auth())
+            page.evaluate(OBSERVER)
 
             def apply(name: str, content: str) -> None:
                 client.post(
@@ -103,7 +111,8 @@ def run_kontext(
                     json={"files": [{"name": name, "content": content}]},
                 )
 
-            return measure(page, apply, plan)
+            yield page, apply
+            page.close()
     finally:
         if cluster:
             cluster.stop()
@@ -111,7 +120,9 @@ def run_kontext(
             server.stop()
 
 
-def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[str, list[float]]:
+@contextmanager
+def plain_vite(browser: Any, port: int = 41890) -> Iterator[tuple[Any, Applier]]:
+    """The same project under `vite` with its own watcher; edits written into its files."""
     settings = Settings()
     root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
     shutil.copytree(FIXTURES / "react-app", root, dirs_exist_ok=True)
@@ -122,7 +133,7 @@ def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[
             "node",
             str(settings.template_dir / "node_modules/vite/bin/vite.js"),
             "--port",
-            "41890",
+            str(port),
             "--strictPort",
             "--host",
             "127.0.0.1",
@@ -135,36 +146,62 @@ def run_plain_vite(browser: Any, plan: list[tuple[str, str, str, str]]) -> dict[
         page = browser.new_page()
         for _ in range(100):
             try:
-                page.goto("http://127.0.0.1:41890/")
+                page.goto(f"http://127.0.0.1:{port}/")
                 break
             except Exception:
                 time.sleep(0.1)
         page.wait_for_selector("#title")
+        page.evaluate(OBSERVER)
 
         def apply(name: str, content: str) -> None:
             (root / name).write_text(content)
 
-        return measure(page, apply, plan)
+        yield page, apply
+        page.close()
     finally:
         vite.terminate()
         vite.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 
+def interleaved(
+    paths: dict[str, tuple[Any, Applier]], plan: list[tuple[str, str, str, str]]
+) -> dict[str, dict[str, list[float]]]:
+    """Each edit goes to every path in turn (the order rotating), so that they share the
+    machine's state as it drifts over a run (a browser that slows as it ages, the other
+    core busy): a comparison of paths measured one after the other would carry it."""
+    results = {name: {"text": [], "color": [], "api": []} for name in paths}
+    names = list(paths)
+    for i, edit in enumerate(plan):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            page, apply = paths[name]
+            seen, called = measure_one(page, apply, edit)
+            results[name][edit[2]].append(seen)
+            if edit[2] == "text":
+                results[name]["api"].append(called)
+            time.sleep(0.05)
+    return results
+
+
 def run(browser: Any, edits_of_each_kind: int) -> dict[str, dict[str, float]]:
-    """p50/p95/p99 (ms) by "path/edit" (edit: component, css or api), plain Vite beside."""
+    """p50/p95/p99 (ms) by "path/edit" (edit: component, css or api), plain Vite beside;
+    every path takes the same edits, interleaved."""
     plan = edits(edits_of_each_kind)
-    results = {
-        "plain vite": run_plain_vite(browser, plan),
-        "kontext-preview": run_kontext(browser, plan),
+    with (
+        plain_vite(browser) as vite,
+        kontext(browser) as ours,
         # The same stack with css-injection turned off: CSS goes through Vite's HMR.
-        "kontext (no inj.)": run_kontext(
-            browser,
-            [p for p in plan if p[2] == "color"],
-            change_policy_overrides='{"stylesheet": "preview-update"}',
-        ),
-        "kontext distrib.": run_kontext(browser, plan, distributed=True),
-    }
+        kontext(browser, change_policy_overrides='{"stylesheet": "preview-update"}') as off,
+        kontext(browser, distributed=True) as distributed,
+    ):
+        paths = {
+            "plain vite": vite,
+            "kontext-preview": ours,
+            "kontext (no inj.)": off,
+            "kontext distrib.": distributed,
+        }
+        results = interleaved(paths, plan)
+    results["kontext (no inj.)"] = {"color": results["kontext (no inj.)"]["color"]}
     summary = {}
     for path, kinds in results.items():
         for kind, values in kinds.items():

@@ -102,6 +102,40 @@ def test_writes_never_follow_a_symlink_planted_in_the_workspace(tmp_path: Path) 
     assert list(outside.iterdir()) == []
 
 
+def test_a_file_is_overwritten_in_place_shorter_or_longer(tmp_path: Path) -> None:
+    vfs = synced(tmp_path, {"src/a.js": b"a long first version"})
+    inode = (vfs.root / "src/a.js").stat().st_ino
+    vfs.apply(vfs.plan({"src/a.js": b"short"}))
+    assert (vfs.root / "src/a.js").read_bytes() == b"short"
+    vfs.apply(vfs.plan({"src/a.js": b"longer than both before it"}))
+    assert (vfs.root / "src/a.js").read_bytes() == b"longer than both before it"
+    assert (vfs.root / "src/a.js").stat().st_ino == inode  # no new file per update
+    assert [p.name for p in (vfs.root / "src").iterdir()] == ["a.js"]  # no temp file left
+
+
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+def test_a_link_planted_in_a_files_place_is_never_written_through(
+    tmp_path: Path, link: str
+) -> None:
+    """A project's own code (a local sandbox's vite.config) can swap a workspace file for a
+    link to a file elsewhere: a hard link is replaced by the next write, a symbolic link
+    refused; the file elsewhere is left alone."""
+    vfs = synced(tmp_path, {"src/a.js": b"a"})
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"secret")
+    written = vfs.root / "src/a.js"
+    written.unlink()
+    if link == "hard":
+        os.link(outside, written)
+        vfs.apply(vfs.plan({"src/a.js": b"new"}))
+        assert written.stat().st_nlink == 1 and written.read_bytes() == b"new"
+    else:
+        written.symlink_to(outside)
+        with pytest.raises(InvalidFileName, match="symbolic link"):
+            vfs.plan({"src/a.js": b"new"})
+    assert outside.read_bytes() == b"secret"
+
+
 def test_files_in_memory_survive_removal_from_disk(tmp_path: Path) -> None:
     vfs = synced(tmp_path, {"a.js": b"a"})
     vfs.remove_from_disk()
