@@ -671,7 +671,9 @@ class PreviewService:
                 change_set = session.vfs.plan(
                     pending.files, pending.deleted, replace_all=pending.replace_all, base=state
                 )
-                new_layout = detect_layout(change_set.files)
+                new_layout = (
+                    detect_layout(change_set.files) if _may_move_layout(change_set) else layout
+                )
             except KontextError as exc:
                 pending.future.set_exception(exc)  # this request only; the rest go on
                 continue
@@ -939,6 +941,15 @@ def _start_kind(session: PreviewSession, previous: Sandbox | None, adopt: bool) 
 def _running(session: PreviewSession) -> bool:
     launching = session.launch_task is not None and not session.launch_task.done()
     return session.sandbox is not None or launching
+
+
+def _may_move_layout(change_set: ChangeSet) -> bool:
+    """A layout depends on which files exist and on what package.json files hold: edits of
+    other files' content (most updates) leave it as it was."""
+    return any(
+        c.event != "change" or c.path.rsplit("/", 1)[-1] == "package.json"
+        for c in change_set.changes
+    )
 
 
 def _ms(since: float) -> float:
