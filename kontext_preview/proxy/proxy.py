@@ -9,8 +9,12 @@ Why not asgiproxy or fastapi-proxy-lib: both accept the browser's WebSocket
 before the upstream answers and do not pass the negotiated subprotocol back.
 Vite's client needs both right: it speaks ``vite-hmr``/``vite-ping`` and treats an
 accepted ``vite-ping`` socket as "server is back". Here the upstream socket is
-opened first, and the browser is accepted with the subprotocol Vite chose; HTTP
-is streamed with httpx.
+opened first, and the browser is accepted with the subprotocol Vite chose.
+
+HTTP goes upstream with aiohttp over pooled connections (about 0.3 ms a request on
+loopback where httpx took 1 ms: a page load fetches dozens of modules, and an HMR
+update's module is on the path to the screen), with no cookie jar (previews share
+the pool) and bodies passed through as they are (no decompression).
 """
 
 import asyncio
@@ -18,7 +22,7 @@ import contextlib
 import logging
 import re
 
-import httpx
+import aiohttp
 from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -28,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin, Subprotocol
+from yarl import URL
 
 from kontext_preview.config import Settings
 from kontext_preview.logs import bind_session
@@ -52,6 +57,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 UPSTREAM_CONNECT_SECONDS = 5.0
+# aiohttp adds these unless told not to: the browser's own (or none) go upstream.
+SKIPPED_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SMALL_RESPONSE_BYTES = 1024 * 1024
 
 
@@ -75,14 +82,26 @@ class PreviewHosts:
 class PreviewProxy:
     def __init__(self, previews: Previews):
         self.previews = previews
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(60.0, connect=UPSTREAM_CONNECT_SECONDS),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-            trust_env=False,
-        )
+        self._client: aiohttp.ClientSession | None = None
+
+    @property
+    def client(self) -> aiohttp.ClientSession:
+        """Made on first use, inside the server's event loop."""
+        if self._client is None:
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=500, limit_per_host=100),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=UPSTREAM_CONNECT_SECONDS, sock_read=60.0
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=SKIPPED_AUTO_HEADERS,
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
         bind_session(session_id)
@@ -116,32 +135,39 @@ class PreviewProxy:
             return pages.deploying(reason)
         if route.endpoint is None:
             return pages.starting(route.status)
-        upstream_request = self.client.build_request(
-            request.method,
-            route.endpoint.http_url + _target(request.scope),
-            headers=[(k, v) for k, v in request.headers.raw if k not in HOP_BY_HOP],
-            content=request.stream() if _has_body(request) else None,
-        )
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            if k not in HOP_BY_HOP
+        ]
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
-        except httpx.HTTPError as exc:
+            upstream = await self.client.request(
+                request.method,
+                URL(route.endpoint.http_url + _target(request.scope), encoded=True),
+                headers=headers,
+                data=request.stream() if _has_body(request) else None,
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
             return pages.unreachable(f"{type(exc).__name__}: {exc}")
-        headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP]
+        headers_out = [
+            (k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in HOP_BY_HOP
+        ]
         if _small(upstream):  # most modules: read whole, sent at once (a stream costs ~1 ms)
             try:
-                body = b"".join([chunk async for chunk in upstream.aiter_raw()])
-            except httpx.HTTPError as exc:
+                body = await upstream.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 return pages.unreachable(f"{type(exc).__name__}: {exc}")
             finally:
-                await upstream.aclose()
-            response = Response(body, upstream.status_code)
+                upstream.release()
+            response: Response = Response(body, upstream.status)
         else:
             response = StreamingResponse(
-                upstream.aiter_raw(),
-                status_code=upstream.status_code,
-                background=BackgroundTask(upstream.aclose),
+                upstream.content.iter_any(),
+                status_code=upstream.status,
+                background=BackgroundTask(_release, upstream),
             )
-        response.raw_headers = headers
+        response.raw_headers = headers_out
         return response
 
     async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
@@ -203,7 +229,11 @@ def _target(scope: Scope) -> str:
     return f"{path}?{query.decode('latin-1')}" if query else path
 
 
-def _small(response: httpx.Response) -> bool:
+async def _release(response: aiohttp.ClientResponse) -> None:
+    response.release()
+
+
+def _small(response: aiohttp.ClientResponse) -> bool:
     length = response.headers.get("content-length", "")
     return length.isdigit() and int(length) <= SMALL_RESPONSE_BYTES
 
