@@ -3,8 +3,10 @@
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 from kontext_preview.config import REPO_ROOT, Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.project import FIXTURES
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 
@@ -42,6 +45,40 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def plain_vite_app(project: str = "react-app", app: str = "src/frontend") -> Iterator[Path]:
+    """A copy of a test project for plain Vite, the template's node_modules linked into its
+    app folder; yields the app folder (the copy is removed after)."""
+    root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
+    try:
+        shutil.copytree(FIXTURES / project, root, dirs_exist_ok=True)
+        (root / app / "node_modules").symlink_to(Settings().template_dir / "node_modules")
+        yield root / app
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def vite_command(*args: str) -> list[str]:
+    """Plain `vite` with ``args``, from the template's node_modules."""
+    return ["node", str(Settings().template_dir / "node_modules/vite/bin/vite.js"), *args]
+
+
+@contextmanager
+def plain_vite_server(app_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Plain `vite` serving ``app_dir`` on 127.0.0.1:``port``, stopped after."""
+    vite = subprocess.Popen(
+        vite_command("--port", str(port), "--strictPort", "--host", "127.0.0.1"),
+        cwd=app_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield vite
+    finally:
+        vite.terminate()
+        vite.wait()
 
 
 def versions(browser: Any) -> dict[str, str]:

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kontext_preview.config import Settings
+from benchmarks.common import plain_vite_app, plain_vite_server, vite_command
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.distributed.cluster import read_events
-from tests.project import FIXTURES, project_files
+from tests.project import project_files
 from tests.server import ApiServer
 
 MOTOKO = "src/backend/main.mo"
@@ -69,41 +69,21 @@ def plain_cold_start_once(
     browser: Any, project: str = "react-app", app: str = "src/frontend"
 ) -> float:
     """Plain `vite` on a copy of a test project: spawn to the app's #title in Chromium (ms)."""
-    settings = Settings()
-    root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
-    shutil.copytree(FIXTURES / project, root, dirs_exist_ok=True)
-    app_dir = root / app
-    (app_dir / "node_modules").symlink_to(settings.template_dir / "node_modules")
-    page = browser.new_page()
-    began = time.perf_counter()
-    vite = subprocess.Popen(
-        [
-            "node",
-            str(settings.template_dir / "node_modules/vite/bin/vite.js"),
-            "--port",
-            "41891",
-            "--strictPort",
-            "--host",
-            "127.0.0.1",
-        ],
-        cwd=app_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while True:
-            try:
-                page.goto("http://127.0.0.1:41891/")
-                break
-            except Exception:
-                time.sleep(0.02)
-        page.wait_for_selector("#title", timeout=60_000)
-        return (time.perf_counter() - began) * 1000
-    finally:
-        page.close()
-        vite.terminate()
-        vite.wait()
-        shutil.rmtree(root, ignore_errors=True)
+    with plain_vite_app(project, app) as app_dir:
+        page = browser.new_page()
+        began = time.perf_counter()
+        try:
+            with plain_vite_server(app_dir, 41891):
+                while True:
+                    try:
+                        page.goto("http://127.0.0.1:41891/")
+                        break
+                    except Exception:
+                        time.sleep(0.02)
+                page.wait_for_selector("#title", timeout=60_000)
+                return (time.perf_counter() - began) * 1000
+        finally:
+            page.close()
 
 
 def kontext_deploy(rounds: int) -> list[float]:
@@ -140,23 +120,18 @@ def kontext_deploy(rounds: int) -> list[float]:
 
 
 def plain_build(rounds: int) -> list[float]:
-    settings = Settings()
     times = []
     for _ in range(rounds):
-        root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
-        shutil.copytree(FIXTURES / "react-app", root, dirs_exist_ok=True)
-        app = root / "src" / "frontend"
-        (app / "node_modules").symlink_to(settings.template_dir / "node_modules")
-        began = time.perf_counter()
-        subprocess.run(
-            ["node", str(settings.template_dir / "node_modules/vite/bin/vite.js"), "build"],
-            cwd=app,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        times.append((time.perf_counter() - began) * 1000)
-        shutil.rmtree(root, ignore_errors=True)
+        with plain_vite_app() as app:
+            began = time.perf_counter()
+            subprocess.run(
+                vite_command("build"),
+                cwd=app,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            times.append((time.perf_counter() - began) * 1000)
     return times
 
 

@@ -17,8 +17,6 @@ Measurement only: nothing here fails on a number.
 """
 
 import argparse
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +26,16 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import chromium, spread, versions, write_json
-from kontext_preview.config import Settings
+from benchmarks.common import (
+    chromium,
+    plain_vite_app,
+    plain_vite_server,
+    spread,
+    versions,
+    write_json,
+)
 from tests.distributed.cluster import Cluster
-from tests.project import FIXTURES, project_files
+from tests.project import project_files
 from tests.server import ApiServer, auth
 
 HEADER = "src/frontend/src/Header.tsx"
@@ -123,26 +127,7 @@ def kontext(
 @contextmanager
 def plain_vite(browser: Any, port: int = 41890) -> Iterator[tuple[Any, Applier]]:
     """The same project under `vite` with its own watcher; edits written into its files."""
-    settings = Settings()
-    root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
-    shutil.copytree(FIXTURES / "react-app", root, dirs_exist_ok=True)
-    app = root / "src" / "frontend"
-    (app / "node_modules").symlink_to(settings.template_dir / "node_modules")
-    vite = subprocess.Popen(
-        [
-            "node",
-            str(settings.template_dir / "node_modules/vite/bin/vite.js"),
-            "--port",
-            str(port),
-            "--strictPort",
-            "--host",
-            "127.0.0.1",
-        ],
-        cwd=app,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with plain_vite_app() as app, plain_vite_server(app, port):
         page = browser.new_page()
         for _ in range(100):
             try:
@@ -152,16 +137,13 @@ def plain_vite(browser: Any, port: int = 41890) -> Iterator[tuple[Any, Applier]]
                 time.sleep(0.1)
         page.wait_for_selector("#title")
         page.evaluate(OBSERVER)
+        root = app.parents[1]  # edits name files from the project's top
 
         def apply(name: str, content: str) -> None:
             (root / name).write_text(content)
 
         yield page, apply
         page.close()
-    finally:
-        vite.terminate()
-        vite.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def interleaved(

@@ -52,10 +52,9 @@ from kontext_preview.sandbox.npm import (
     follow_install,
     npm_registry_env,
     prepare_dependencies,
-    text_lines,
 )
 from kontext_preview.sandbox.ports import PortPool
-from kontext_preview.sandbox.process import read_json_lines
+from kontext_preview.sandbox.process import read_json_lines, text_lines
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from typing import Any
 from kontext_preview.config import Settings
 from kontext_preview.errors import DependencyInstallFailed, SandboxError
 from kontext_preview.sandbox.base import LogSink, SandboxSpec
-from kontext_preview.sandbox.process import terminate_group
+from kontext_preview.sandbox.process import terminate_group, text_lines
 
 # npm 10 says "is not in this registry", npm 11 "could not be found or you do not have permission".
 _NOT_IN_REGISTRY = re.compile(r"'([^']+)' (?:is not in this registry|could not be found)")
@@ -168,12 +168,6 @@ def _describe_npm_failure(lines: deque[str]) -> str:
     errors = [_NPM_ERROR.sub("", line) for line in lines if _NPM_ERROR.match(line)]
     useful = [e for e in errors if e and "complete log of this run" not in e][:4]
     return "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
-
-
-async def text_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
-    """A stream's lines, decoded (invalid UTF-8 replaced), without line ends."""
-    while raw := await stream.readline():
-        yield raw.decode(errors="replace").rstrip()
 
 
 def npm_registry_env() -> dict[str, str]:

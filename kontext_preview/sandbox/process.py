@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 
 
+async def text_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
+    """A stream's lines, decoded (invalid UTF-8 replaced), without line ends."""
+    while raw := await stream.readline():
+        yield raw.decode(errors="replace").rstrip()
+
+
 async def read_json_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
     """Yield each JSON object line; other lines come through as ``{"type": "log"}``."""
-    while line := await stream.readline():
-        text = line.decode(errors="replace").strip()
+    async for line in text_lines(stream):
+        text = line.strip()
         if not text:
             continue
         try:
@@ -25,8 +31,8 @@ async def read_json_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[st
 
 async def log_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
     """Each line as a ``{"type": "log"}`` event (a stream that is not JSON, like stderr)."""
-    while line := await stream.readline():
-        yield {"type": "log", "message": line.decode(errors="replace").rstrip()}
+    async for line in text_lines(stream):
+        yield {"type": "log", "message": line}
 
 
 async def terminate_group(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
@@ -73,8 +79,8 @@ async def run_to_end(
     )
     assert process.stdout
     try:
-        while raw := await process.stdout.readline():
-            on_line(raw.decode(errors="replace").rstrip())
+        async for line in text_lines(process.stdout):
+            on_line(line)
         return await process.wait()
     finally:
         await terminate_group(process, 2.0)
