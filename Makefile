@@ -9,6 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TEMPLATE := sandbox-images/template
 DEPLOYER := sandbox-images/deployer
+AGENT := sandbox-images/agent
 NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -52,9 +53,10 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.serve-installed
 
-template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(DEPLOYER)/node_modules/.package-lock.json
+template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json
 
-# The Vite template every preview reuses, and the local deployer's tools (the Motoko compiler).
+# The Vite template every preview reuses, the local deployer's tools (the Motoko compiler) and
+# the agent's own packages (npm's spec parser and semver).
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
@@ -98,4 +100,4 @@ sandbox-image: template docker
 	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist
+	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist

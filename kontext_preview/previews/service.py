@@ -619,9 +619,10 @@ class PreviewService:
         )
 
     async def _fail(self, session: PreviewSession, message: str) -> None:
+        """No dev server; the files and installed dependencies stay on disk (until the
+        session is deleted or expires), so the update that fixes the project starts it
+        without installing again."""
         await self._stop_sandbox(session)
-        session.vfs.remove_from_disk()
-        shutil.rmtree(self._session_dir(session.id), ignore_errors=True)
         session.set_status(SessionStatus.FAILED, message)
         if self.settings.fallback_to_deployment and self.sessions.get(session.id) is session:
             session.fallback = message

@@ -11,12 +11,12 @@ servers first, which we refuse with a clear message).
 
 import json
 import posixpath
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kontext_preview.errors import InvalidRequest, UnsupportedProject
+from kontext_preview.workspace import npm_specs
 
 PREFERRED_ROOTS = ("src/frontend", "frontend", "")
 VITE_CONFIG_NAMES = tuple(f"vite.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts", "cts"))
@@ -103,40 +103,37 @@ def read_package_json(files: Mapping[str, bytes], package_dir: str | None) -> di
 
 def dependency_names(package: Mapping[str, Any], package_dir: str = "") -> set[str]:
     """The project's dependencies, each checked before npm ever sees it (the AI's
-    package.json is untrusted): a valid npm name, and a registry version, tag or alias,
-    or a ``file:``/``link:`` path that stays inside the project."""
+    package.json is untrusted): a string spec that npm's own parser reads as a registry
+    version, range, tag or alias, or a ``file:`` path that stays inside the project
+    (:mod:`kontext_preview.workspace.npm_specs`). Raises InvalidRequest naming the
+    package and the reason."""
     names: set[str] = set()
-    for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
+    sections: dict[str, dict[str, str]] = {}
+    for key in npm_specs.SECTIONS:
         section = package.get(key) or {}
         if not isinstance(section, dict):
             raise InvalidRequest(f"package.json {key} must be an object of name: version")
         for name, wanted in section.items():
-            _check_dependency(key, name, wanted, package_dir)
+            if len(name) > 214:
+                raise InvalidRequest(f"package.json {key}: {name[:80]!r}… is too long a name")
+            if not isinstance(wanted, str) or len(wanted) > 512:
+                raise InvalidRequest(
+                    f"package.json {key}: the version of {name} must be a string (a version range)"
+                )
+        sections[key] = section
         if key in ("dependencies", "devDependencies"):
             names.update(section)
+    if any(sections.values()):
+        refused = npm_specs.refused_specs(sections, package_dir)
+        if refused:
+            first = refused[0]
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            refusal = UnsupportedProject if first.get("unsupported") else InvalidRequest
+            raise refusal(
+                f"package.json {first['section']}: {first['name'][:80]} {first['reason']} "
+                f"({first['spec'][:80]!r}){more}"
+            )
     return names
-
-
-_NPM_NAME = re.compile(r"^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$")
-_REMOTE = re.compile(r"^(?:[a-z+]+://|git[+:@]|github:|gitlab:|bitbucket:|gist:)", re.IGNORECASE)
-
-
-def _check_dependency(section: str, name: Any, wanted: Any, package_dir: str) -> None:
-    where = f"package.json {section}"
-    if not isinstance(name, str) or len(name) > 214 or not _NPM_NAME.match(name):
-        raise InvalidRequest(f"{where}: {str(name)[:80]!r} is not a valid npm package name")
-    if not isinstance(wanted, str) or len(wanted) > 512:
-        raise InvalidRequest(f"{where}: the version of {name} must be a string (a version range)")
-    if _REMOTE.match(wanted):
-        raise InvalidRequest(
-            f"{where}: {name} comes from {wanted[:80]!r}; previews install from the npm "
-            "registry (a version range or tag) or from a file: path inside the project"
-        )
-    local = wanted.removeprefix("file:").removeprefix("link:")
-    if local != wanted or local.startswith(("./", "../", "/", "~")):
-        target = posixpath.normpath(posixpath.join(package_dir or ".", local))
-        if local.startswith(("/", "~")) or target == ".." or target.startswith("../"):
-            raise InvalidRequest(f"{where}: {name} points outside the project ({wanted[:80]!r})")
 
 
 def dependency_sections(package: Mapping[str, Any]) -> tuple[Any, Any]:

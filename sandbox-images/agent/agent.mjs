@@ -21,6 +21,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { clientSide, moduleGraphs, onPageConnect, servedBase, stopFileWatching, warmsUpItself } from "./compat.mjs";
 
 // The config is JSON, or "@file" naming a JSON file (the image build's).
 const argument = process.argv[2] ?? "{}";
@@ -138,7 +139,7 @@ let freshProject = false;
 
 function notify(server, changes, fresh = false) {
   freshProject = fresh;
-  const graph = server.environments?.client?.moduleGraph ?? server.moduleGraph;
+  const graph = clientSide(server).moduleGraph;
   const affected = [];
   const files = [];
   for (const change of changes) {
@@ -152,7 +153,7 @@ function notify(server, changes, fresh = false) {
   // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
   for (const [event, file] of files) {
     if (event === "add") continue;
-    for (const environment of Object.values(server.environments)) environment.moduleGraph.onFileChange(file);
+    for (const moduleGraph of moduleGraphs(server)) moduleGraph.onFileChange(file);
   }
   for (const [event, file] of files) server.watcher.emit(event, file);
   for (const [event, file] of files) if (event !== "unlink" && file.endsWith(".html")) warmPage(server, file);
@@ -171,11 +172,11 @@ function warmPage(server, file) {
   } catch {
     return;
   }
-  const base = "/" + path.dirname(relative).split(path.sep).filter((p) => p && p !== ".").map((p) => p + "/").join("");
+  const folder = "/" + path.dirname(relative).split(path.sep).filter((p) => p && p !== ".").map((p) => p + "/").join("");
   for (const [, src] of html.matchAll(/<script[^>]*type=["']?module["']?[^>]*src=["']([^"']+)["']/g)) {
     if (/^[a-z]+:|^\/\//i.test(src)) continue; // another origin
-    const url = src.startsWith("/") ? src : base + src;
-    server.environments.client.warmupRequest(url).catch(() => {});
+    const url = src.startsWith("/") ? src : folder + src;
+    clientSide(server).warmupRequest(url).catch(() => {});
   }
 }
 
@@ -185,9 +186,17 @@ function projectPath(url) {
   let pathname = String(url);
   try { pathname = new URL(pathname, "http://x").pathname; } catch { return undefined; }
   pathname = decodeURIComponent(pathname);
+  if (pathname.startsWith(base)) pathname = "/" + pathname.slice(base.length);
   const file = pathname.startsWith("/@fs/") ? pathname.slice(4) : path.join(config.root, pathname);
   const relative = path.relative(config.workspace, file);
   return relative.startsWith("..") || path.isAbsolute(relative) ? undefined : relative.split(path.sep).join("/");
+}
+
+// Some compilers name the file only in their message (@vitejs/plugin-vue: a line holding the
+// absolute path): the first of the workspace's paths it mentions.
+function fileInMessage(message) {
+  const start = message.indexOf(config.workspace + path.sep);
+  return start < 0 ? undefined : workspacePath(/^[^\s:()'"]+/.exec(message.slice(start))[0]);
 }
 
 function workspacePath(file) {
@@ -203,16 +212,16 @@ function workspacePath(file) {
 // * a compile error ({type: "error"}): reported too, so the chat learns of it even
 //   when no page is open.
 function watchPagePayloads(server) {
-  const env = server.environments.client;
-  const hot = env.hot;
+  const side = clientSide(server);
+  const hot = server.ws;
   const send = hot.send.bind(hot);
-  hot.on("vite:client:connect", () => (freshProject = false));
+  onPageConnect(server, () => (freshProject = false));
   hot.send = (payload, ...rest) => {
     if (payload?.type === "full-reload" && freshProject && server.ws.clients.size === 0) return;
     if (payload?.type === "update") {
       const sent = send(payload, ...rest); // the message first, then the work
       for (const update of payload.updates ?? []) {
-        if (update.type === "js-update") env.warmupRequest(update.acceptedPath ?? update.path).catch(() => {});
+        if (update.type === "js-update") side.warmupRequest(update.acceptedPath ?? update.path).catch(() => {});
       }
       return sent;
     }
@@ -224,7 +233,7 @@ function watchPagePayloads(server) {
       emit("preview-error", {
         kind: "compile",
         message: message.slice(0, 4000),
-        file: workspacePath(err.loc?.file ?? err.id),
+        file: workspacePath(err.loc?.file ?? err.id) ?? fileInMessage(message),
         line: err.loc?.line ?? (at ? Number(at[2]) : undefined),
         column: err.loc?.column ?? (at ? Number(at[3]) : undefined),
         frame: err.frame ? String(err.frame).slice(0, 2000) : undefined,
@@ -262,7 +271,7 @@ function listenToPages(server) {
 // cannot be injected (not loaded yet, CSS modules, <link> tags) go through the
 // normal watcher path instead.
 async function inject(server, paths) {
-  const env = server.environments.client;
+  const env = clientSide(server);
   const styles = [];
   const rest = [];
   for (const relative of paths) {
@@ -298,9 +307,15 @@ async function compiledStyle(env, file) {
   return id && css ? { id: JSON.parse(id[1]), css: JSON.parse(css[1]) } : null;
 }
 
+// The served base (`base` of the project's config): the injected client is requested under it.
+let base = "/";
+
 function controlPlugin() {
   return {
     name: "kontext-preview-agent",
+    configResolved(resolved) {
+      base = servedBase(resolved);
+    },
     resolveId(id) {
       return id === CLIENT_ID ? RESOLVED_CLIENT_ID : undefined;
     },
@@ -308,10 +323,13 @@ function controlPlugin() {
       return id === RESOLVED_CLIENT_ID ? CLIENT_CODE : undefined;
     },
     transformIndexHtml() {
-      return [{ tag: "script", attrs: { type: "module", src: CLIENT_ID }, injectTo: "head-prepend" }];
+      return [{ tag: "script", attrs: { type: "module", src: base + CLIENT_ID.slice(1) }, injectTo: "head-prepend" }];
     },
     configureServer(server) {
       current = server; // Vite makes a new server when it restarts (vite.config changed)
+      if (stopFileWatching(server)) {
+        emit("log", { level: "info", message: "this Vite has no watch: null; its file watcher was closed (changes come from the agent)" });
+      }
       // ...and listens again with server.listen(port): on a socket, that must be ours.
       if (config.socket) server.listen = async () => (await listenOnSocket(server, config.socket), server);
       watchPagePayloads(server);
@@ -401,6 +419,7 @@ function createForwardingLogger(createLogger) {
 // Vite keys its dependency cache by the root path, the config and the plugins' names).
 async function createDevServer(vite) {
   const lookup = [config.root, config.templateDir];
+  const hmrSocket = { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol };
   const plugins = [controlPlugin()];
   if (config.addReactPlugin) {
     const react = await importFrom("@vitejs/plugin-react", lookup);
@@ -421,7 +440,10 @@ async function createDevServer(vite) {
       // first page load after a start or a wake-up finds it ready.
       warmup: { clientFiles: ["./index.html"] },
       allowedHosts: [config.publicHost],
-      ws: { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol },
+      // The HMR socket as browsers reach it (through the proxy): `server.ws` on 8.1+,
+      // `server.hmr` before (8.1+ read it too, as a deprecated alias).
+      ws: hmrSocket,
+      hmr: hmrSocket,
       fs: { allow: [config.workspace, config.templateDir] },
     },
   });
@@ -440,6 +462,7 @@ async function main() {
     throw err;
   }
   if (config.controlSocket) await serveControl(config.controlSocket);
+  if (!warmsUpItself(server)) warmPage(server, path.join(config.root, "index.html"));
   emit("ready", { port: config.port, socket: config.socket, viteVersion: vite.version });
 
   const shutdown = async () => {
@@ -507,6 +530,8 @@ function hasConfigFile(root) {
 async function image() {
   if (!fs.existsSync(path.join(config.templateDir, "node_modules", "vite"))) npmCi(config.templateDir);
   if (!fs.existsSync(path.join(config.deployerDir, "node_modules", "motoko"))) npmCi(config.deployerDir);
+  const agentDir = path.dirname(new URL(import.meta.url).pathname);
+  if (!fs.existsSync(path.join(agentDir, "node_modules", "npm-package-arg"))) npmCi(agentDir);
   fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(config.templateDir, "node_modules", ".vite-temp"));
   fs.mkdirSync(config.npmCache, { recursive: true });
   fs.chmodSync(config.npmCache, 0o1777); // a new cache volume starts as this folder is

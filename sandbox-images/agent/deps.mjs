@@ -2,17 +2,15 @@
 //
 // Usage: node deps.mjs '{"packageJson": {...}, "templateDir": "...", "ignore": ["@types/*", ...]}'
 // Prints {"satisfied": bool, "unsatisfied": [{"name", "wanted", "installed"}]}.
-// Ranges are checked with npm's own `semver` package from the template, so the
-// answer matches what npm would accept. Dev dependencies matching an `ignore`
+// Ranges are checked with npm's own `semver` package (the agent's, sandbox-images/agent/
+// package.json), so the answer matches what npm would accept. Dev dependencies matching an `ignore`
 // pattern (types, linters) are not needed to serve a preview and are skipped.
 
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
+import semver from "semver";
 
 const { packageJson, templateDir, ignore = [] } = JSON.parse(process.argv[2]);
-const require = createRequire(path.join(templateDir, "noop.js"));
-const semver = require("semver");
 
 function ignored(name) {
   return ignore.some((pattern) =>

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, replace_file, session_dir
+from tests.conftest import create_session, replace_file, session_dir, with_dependency
 from tests.project import project_files
 from tests.server import ApiServer, agent_pids, wait_for
 
@@ -23,8 +23,8 @@ GOOD_CONFIG = (
 
 
 def assert_left_nothing(server: ApiServer, sid: str) -> None:
+    """No process; the files stay, for the update that fixes the project."""
     assert wait_for(lambda: not agent_pids(sid)), f"orphan agent: {agent_pids(sid)}"
-    assert not session_dir(server, sid).exists(), "orphan session directory"
 
 
 def test_a_vite_config_that_throws(
@@ -58,6 +58,30 @@ def test_a_vite_config_that_throws(
     assert server.preview_get(sid, "/src/Header.tsx").status_code == 200
     for each in (sid, healthy):
         api.delete(f"/kontext/preview/{each}")
+    assert not session_dir(server, sid).exists()
+
+
+def test_a_failed_session_is_not_installed_again(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    """A project beyond the template whose config throws: npm installs once; the updates
+    while it stays broken, and the one that fixes it, reuse that install."""
+    extra = with_dependency(files, "is-number", "7.0.0")
+    broken = replace_file(extra, CONFIG, 'throw new Error("config exploded on purpose");\n')
+    session = create_session(api, broken)
+    sid = session["sessionId"]
+    assert session["status"] == "failed" and "config exploded" in session["error"]
+    still_broken = 'throw new Error("config exploded again");\n'
+    for content in (still_broken, GOOD_CONFIG):
+        update = {"files": [{"name": CONFIG, "content": content}]}
+        api.post(f"/kontext/preview/{sid}/update", params={"wait": "true"}, json=update)
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert status["status"] == "active", status
+    logs = status["logs"]
+    installs = [line for line in logs if line.startswith("dependencies: installing")]
+    assert len(installs) == 1 and "is-number@7.0.0" in installs[0], logs
+    assert sum("installed before for this package.json" in line for line in logs) == 2, logs
+    api.delete(f"/kontext/preview/{sid}")
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+// What differs between the Vite majors the agent runs (4.x to 8.x), found by feature, never
+// by version string. Sources: vitejs/vite packages/vite/src/node/server/index.ts of each
+// major (the dev server object), server/environment.ts (6.0+), server/hmr.ts.
+//
+// * The Environment API (6.0+): `server.environments.client` holds the browser's module
+//   graph, transformRequest and warmupRequest; before it they are on the server itself.
+// * `server.warmupRequest` came with `server.warmup` in 5.1; before it a transform warms.
+// * `server.ws` is the HMR WebSocket server on every major; the other channels (5.1's
+//   `server.hot` broadcaster, 6.0's `environments.client.hot`) call its `send` at call time,
+//   so a wrapper on `server.ws.send` sees every message the pages get.
+// * `server.watch: null` (no file watcher, 5.0+) is not known to 4.x, which starts chokidar
+//   on the root whatever it is given: `stopFileWatching` closes that watcher and keeps
+//   Vite's own listeners on it, so the agent's events still run the HMR pipeline.
+
+// The module graph and request functions of the browser's side.
+export function clientSide(server) {
+  const env = server.environments?.client;
+  if (env) {
+    return {
+      moduleGraph: env.moduleGraph,
+      transformRequest: (url) => env.transformRequest(url),
+      warmupRequest: (url) => env.warmupRequest(url),
+    };
+  }
+  return {
+    moduleGraph: server.moduleGraph,
+    transformRequest: (url) => server.transformRequest(url),
+    warmupRequest: (url) =>
+      server.warmupRequest ? server.warmupRequest(url) : server.transformRequest(url).then(() => {}),
+  };
+}
+
+// Every module graph a changed file may be in (one per environment on 6.0+).
+export function moduleGraphs(server) {
+  return server.environments ? Object.values(server.environments).map((e) => e.moduleGraph) : [server.moduleGraph];
+}
+
+// Whether this Vite pre-transforms `server.warmup.clientFiles` at start by itself.
+export function warmsUpItself(server) {
+  return typeof server.warmupRequest === "function";
+}
+
+// Calls `listener` when a page's HMR client connects: 6.0+ emit `vite:client:connect`,
+// earlier majors pass the socket server's `connection` event on.
+export function onPageConnect(server, listener) {
+  server.ws.on("vite:client:connect", listener);
+  if (!server.environments) server.ws.on("connection", listener);
+}
+
+// Close a file watcher Vite started although it was told `watch: null` (4.x), keeping the
+// listeners Vite put on it. Answers whether there was one to close.
+const WATCHER_EVENTS = ["add", "addDir", "change", "unlink", "unlinkDir", "all", "error", "ready", "raw"];
+
+export function stopFileWatching(server) {
+  const watcher = server.watcher;
+  if (typeof watcher?.getWatched !== "function" || typeof watcher.close !== "function") return false;
+  const kept = WATCHER_EVENTS.map((event) => [event, watcher.listeners(event)]);
+  watcher.close(); // releases every inotify watch it made; also removes all listeners
+  for (const [event, listeners] of kept) for (const listener of listeners) watcher.on(event, listener);
+  // Vite adds files outside the root to the watcher as it loads them: watch none of them.
+  watcher.add = () => watcher;
+  watcher.unwatch = () => watcher;
+  return true;
+}
+
+// The path the dev server serves under (`base`), "/"-terminated; relative and full-URL
+// bases are served at "/" or at the URL's path, as Vite does in dev.
+export function servedBase(config) {
+  const base = config?.base ?? "/";
+  if (base.startsWith("/")) return base.endsWith("/") ? base : base + "/";
+  try {
+    const pathname = new URL(base).pathname;
+    return pathname.endsWith("/") ? pathname : pathname + "/";
+  } catch {
+    return "/";
+  }
+}
