@@ -38,7 +38,7 @@ from kontext_preview.config import Settings
 from kontext_preview.logs import bind_session
 from kontext_preview.previews.front import Previews, Route
 from kontext_preview.previews.session import EXPIRED, SessionStatus
-from kontext_preview.proxy import pages
+from kontext_preview.proxy import guard, pages
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
@@ -121,6 +121,9 @@ class PreviewProxy:
     async def _http(self, request: Request, route: Route | None) -> Response:
         if route is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
             return pages.not_found()
+        if refused := guard.refusal(request.scope["raw_path"], request.scope["query_string"]):
+            log.warning("preview: refused %s: %s", _target(request.scope)[:200], refused)
+            return pages.error_page(400, f"Refused: {refused}.")
         if route.status == EXPIRED:
             return pages.expired()
         if route.status == SessionStatus.FAILED.value:

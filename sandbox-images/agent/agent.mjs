@@ -192,6 +192,15 @@ function projectPath(url) {
   return relative.startsWith("..") || path.isAbsolute(relative) ? undefined : relative.split(path.sep).join("/");
 }
 
+// The project file a compile error is in: its absolute `loc.file` or `id` (svelte's
+// `loc.file` is relative to something else), else the first workspace path its message names.
+function errorFile(err, message) {
+  for (const file of [err.loc?.file, err.id]) {
+    if (file && path.isAbsolute(String(file))) return workspacePath(file);
+  }
+  return fileInMessage(message);
+}
+
 // Some compilers name the file only in their message (@vitejs/plugin-vue: a line holding the
 // absolute path): the first of the workspace's paths it mentions.
 function fileInMessage(message) {
@@ -233,7 +242,7 @@ function watchPagePayloads(server) {
       emit("preview-error", {
         kind: "compile",
         message: message.slice(0, 4000),
-        file: workspacePath(err.loc?.file ?? err.id) ?? fileInMessage(message),
+        file: errorFile(err, message),
         line: err.loc?.line ?? (at ? Number(at[2]) : undefined),
         column: err.loc?.column ?? (at ? Number(at[3]) : undefined),
         frame: err.frame ? String(err.frame).slice(0, 2000) : undefined,
