@@ -12,6 +12,7 @@ per package.json: a later start with the same one reuses it.
 
 import asyncio
 import contextlib
+import fnmatch
 import json
 import os
 import re
@@ -70,8 +71,12 @@ async def prepare_dependencies(
     if node_modules.is_symlink():
         node_modules.unlink()
     install = install or (lambda spec, log: npm_install_here(settings, spec, log))
-    stamp = json.dumps(spec.package_json, sort_keys=True)
-    installed = installed_modules or node_modules
+    root = workspaces_root(spec)
+    stamp = json.dumps([spec.package_json, _package_json(root)], sort_keys=True)
+    installed = installed_modules or root / "node_modules"
+    if root != spec.package_dir:
+        where = root.relative_to(spec.workspace).as_posix() or "the project root"
+        log(f"dependencies: {where} declares npm workspaces; npm installs them there")
     if _is_folder(installed) and _read(installed / INSTALLED_STAMP) == stamp:
         log("dependencies: installed before for this package.json")
         return
@@ -81,6 +86,36 @@ async def prepare_dependencies(
         raise DependencyInstallFailed("npm install finished but made no node_modules folder")
     (installed / INSTALLED_STAMP).write_text(stamp)
     log("dependencies: installed")
+
+
+def workspaces_root(spec: SandboxSpec) -> Path:
+    """Where npm installs the app's dependencies: the nearest folder above its package.json
+    (within the project) whose package.json lists it among its npm ``workspaces`` (npm then
+    hoists everything into that folder's node_modules and links the workspace packages),
+    else the app's own folder. Patterns are npm's: folder globs relative to that root."""
+    folder = spec.package_dir
+    while folder != spec.workspace and spec.workspace in folder.parents:
+        folder = folder.parent
+        patterns = _workspace_patterns(_package_json(folder))
+        relative = spec.package_dir.relative_to(folder).as_posix()
+        if any(fnmatch.fnmatch(relative, p.rstrip("/").removeprefix("./")) for p in patterns):
+            return folder
+    return spec.package_dir
+
+
+def _workspace_patterns(package: dict[str, Any]) -> list[str]:
+    declared = package.get("workspaces")
+    if isinstance(declared, dict):  # {"packages": [...]}, as Yarn writes it
+        declared = declared.get("packages")
+    return [p for p in declared if isinstance(p, str)] if isinstance(declared, list) else []
+
+
+def _package_json(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / "package.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _is_folder(path: Path) -> bool:
