@@ -148,8 +148,10 @@ def test_an_npm_package_that_does_not_exist_is_a_clear_failure(
     assert "kontext-no-such-package-zz9" in session["error"]
     assert "does not exist in the npm registry" in session["error"]
     assert wait_for(lambda: not sandbox_alive(backend, sid)), "an install or dev server is left"
-    assert not session_dir(server, sid).exists()
+    # The files stay (for the update that fixes the package.json) until the session ends.
+    assert session_dir(server, sid).exists()
     api.delete(f"/kontext/preview/{sid}")
+    assert not session_dir(server, sid).exists()
 
 
 def test_an_idle_sandbox_stops_and_a_page_load_starts_it_again(
