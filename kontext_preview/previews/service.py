@@ -147,7 +147,7 @@ class PreviewService:
         self.check_room(owner)
         if self.pool.slots and not adopt and not (new_id and keep_id):
             checked = VirtualFileSystem(self.settings.data_dir, self.limits).plan(files)
-            layout = detect_layout(checked.files)
+            layout = await _detect_layout(checked.files)
             slot = await self.pool.claim(layout, checked.files)
             if slot is not None:
                 return await self._take_slot(slot, checked.files, layout, owner, project_type)
@@ -157,7 +157,7 @@ class PreviewService:
             raise KontextError(f"session {sid} already exists", status_code=409, code="conflict")
         vfs = VirtualFileSystem(self._session_dir(sid) / "workspace", self.limits)
         change_set = vfs.plan(files)
-        layout = detect_layout(change_set.files)
+        layout = await _detect_layout(change_set.files)
         vfs.apply(change_set)
         session = PreviewSession(
             sid,
@@ -673,7 +673,9 @@ class PreviewService:
                     pending.files, pending.deleted, replace_all=pending.replace_all, base=state
                 )
                 new_layout = (
-                    detect_layout(change_set.files) if _may_move_layout(change_set) else layout
+                    await _detect_layout(change_set.files)
+                    if _may_move_layout(change_set)
+                    else layout
                 )
             except KontextError as exc:
                 pending.future.set_exception(exc)  # this request only; the rest go on
@@ -942,6 +944,12 @@ def _start_kind(session: PreviewSession, previous: Sandbox | None, adopt: bool) 
 def _running(session: PreviewSession) -> bool:
     launching = session.launch_task is not None and not session.launch_task.done()
     return session.sandbox is not None or launching
+
+
+async def _detect_layout(files: Mapping[str, bytes]) -> ProjectLayout:
+    """detect_layout off the event loop: a package.json not seen before is checked by a
+    Node process (npm's spec parser, about 60 ms), which must not hold up other sessions."""
+    return await asyncio.to_thread(detect_layout, files)
 
 
 def _may_move_layout(change_set: ChangeSet) -> bool:

@@ -72,7 +72,8 @@ async def prepare_dependencies(
         node_modules.unlink()
     install = install or (lambda spec, log: npm_install_here(settings, spec, log))
     root = workspaces_root(spec)
-    stamp = json.dumps([spec.package_json, _package_json(root)], sort_keys=True)
+    workspaces = _package_json(root) if root != spec.package_dir else None
+    stamp = json.dumps([spec.package_json, workspaces], sort_keys=True)
     installed = installed_modules or root / "node_modules"
     if root != spec.package_dir:
         where = root.relative_to(spec.workspace).as_posix() or "the project root"

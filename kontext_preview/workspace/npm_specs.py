@@ -12,6 +12,7 @@ comes back with most updates.
 
 import json
 import subprocess
+import threading
 from collections import OrderedDict
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,7 @@ SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDepe
 ANSWERS_KEPT = 256
 CHECK_TIMEOUT_SECONDS = 20.0
 _ANSWERS: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+_ANSWERS_LOCK = threading.Lock()  # callers may check from threads (the service does)
 
 
 @cache
@@ -40,9 +42,10 @@ def refused_specs(sections: dict[str, dict[str, str]], package_dir: str) -> list
     already checked to be strings; ``package_dir``: the package.json's folder relative to
     the project ("" for its root). Raises KontextError (500) if Node cannot run the check."""
     request = json.dumps({"packages": [{"dir": package_dir, "sections": sections}]}, sort_keys=True)
-    if (known := _ANSWERS.get(request)) is not None:
-        _ANSWERS.move_to_end(request)
-        return known
+    with _ANSWERS_LOCK:
+        if (known := _ANSWERS.get(request)) is not None:
+            _ANSWERS.move_to_end(request)
+            return known
     node, script = _tools()
     try:
         done = subprocess.run(
@@ -57,7 +60,8 @@ def refused_specs(sections: dict[str, dict[str, str]], package_dir: str) -> list
         tail = done.stderr.decode(errors="replace")[-400:]
         raise KontextError(f"could not check the project's dependencies: {tail}")
     refused: list[dict[str, Any]] = json.loads(done.stdout)["refused"]
-    _ANSWERS[request] = refused
-    while len(_ANSWERS) > ANSWERS_KEPT:
-        _ANSWERS.popitem(last=False)
+    with _ANSWERS_LOCK:
+        _ANSWERS[request] = refused
+        while len(_ANSWERS) > ANSWERS_KEPT:
+            _ANSWERS.popitem(last=False)
     return refused
