@@ -113,6 +113,19 @@ class ApiServer:
                 time.sleep(0.05)
 
 
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches the process holds (lines ``inotify wd:`` in its fdinfo)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == "anon_inode:inotify":
+                text = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text()
+                count += 1 + text.count("inotify wd:")
+        except OSError:
+            continue
+    return count
+
+
 def agent_pids(session_id: str) -> list[int]:
     """Pids of live processes whose command line names this session (its Node agent)."""
     pids = []

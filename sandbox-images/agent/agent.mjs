@@ -324,6 +324,10 @@ function controlPlugin() {
     name: "kontext-preview-agent",
     configResolved(resolved) {
       base = servedBase(resolved);
+      // Vite's mergeConfig skips null values, so the inline `watch: null` is lost whenever
+      // the project's own config has a `server` section (AI builders' templates set
+      // `server.host`/`port`): set it on the resolved config, which the dev server reads next.
+      resolved.server.watch = null;
     },
     resolveId(id) {
       return id === CLIENT_ID ? RESOLVED_CLIENT_ID : undefined;
@@ -337,7 +341,7 @@ function controlPlugin() {
     configureServer(server) {
       current = server; // Vite makes a new server when it restarts (vite.config changed)
       if (stopFileWatching(server)) {
-        emit("log", { level: "info", message: "this Vite has no watch: null; its file watcher was closed (changes come from the agent)" });
+        emit("log", { level: "info", message: "this Vite started a file watcher despite watch: null (4.x); it was closed (changes come from the agent)" });
       }
       // ...and listens again with server.listen(port): on a socket, that must be ours.
       if (config.socket) server.listen = async () => (await listenOnSocket(server, config.socket), server);

@@ -48,12 +48,13 @@ export function onPageConnect(server, listener) {
 }
 
 // Close a file watcher Vite started although it was told `watch: null` (4.x), keeping the
-// listeners Vite put on it. Answers whether there was one to close.
+// listeners Vite put on it. Answers whether there was one to close. Vite's own no-op
+// watcher (5.0+) has chokidar's methods too; only chokidar keeps a `closed` state.
 const WATCHER_EVENTS = ["add", "addDir", "change", "unlink", "unlinkDir", "all", "error", "ready", "raw"];
 
 export function stopFileWatching(server) {
   const watcher = server.watcher;
-  if (typeof watcher?.getWatched !== "function" || typeof watcher.close !== "function") return false;
+  if (typeof watcher?.closed !== "boolean" || typeof watcher.close !== "function") return false;
   const kept = WATCHER_EVENTS.map((event) => [event, watcher.listeners(event)]);
   watcher.close(); // releases every inotify watch it made; also removes all listeners
   for (const [event, listeners] of kept) for (const listener of listeners) watcher.on(event, listener);

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import create_session, push, replace_file
 from tests.distributed.cluster import read_events
-from tests.server import ApiServer
+from tests.server import ApiServer, agent_pids, inotify_watches
 
 pytestmark = [pytest.mark.browser, pytest.mark.vite]
 
@@ -68,4 +68,23 @@ def test_a_base_keeps_acknowledgements_and_error_reports(
     assert error.type == "preview.error" and error.data["kind"] == "runtime", error.data
     assert not missing, missing
     page.close()
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_server_section_keeps_the_file_watcher_off(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    """AI builders' configs set `server: { host, port }`; Vite's mergeConfig drops a null
+    over it, so `watch: null` given inline alone would start chokidar on the project."""
+    config = config_with('server: { host: "::", port: 8080, watch: { usePolling: false } }')
+    session = create_session(api, replace_file(files, CONFIG, config))
+    sid = session["sessionId"]
+    assert session["status"] == "active", session
+    assert [inotify_watches(pid) for pid in agent_pids(sid)] == [0]
+    logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
+    assert not [line for line in logs if "started a file watcher" in line], "one was started"
+    assert server.preview_get(sid, "/src/Header.tsx").status_code == 200  # now in the graph
+    result = push(api, sid, HEADER, 'export default () => <h1 id="title">Watched</h1>;\n')
+    assert result["hmrTriggered"] is True
+    assert "Watched" in server.preview_get(sid, "/src/Header.tsx").text
     api.delete(f"/kontext/preview/{sid}")

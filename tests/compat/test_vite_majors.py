@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import create_session, push
 from tests.distributed.cluster import read_events
-from tests.server import ApiServer
+from tests.server import ApiServer, agent_pids, inotify_watches
 
 pytestmark = [pytest.mark.browser, pytest.mark.vite, pytest.mark.network]
 
@@ -129,6 +129,7 @@ def test_create_vite_template(
         "t => document.querySelector('h1')?.textContent.includes(t)", arg=title.group(0)
     )
     page.evaluate("window.__kontextMarker = 'loaded once'")
+    assert [inotify_watches(pid) for pid in agent_pids(sid)] == [0], "a file watcher runs"
 
     # A component edit: the new text without a reload.
     component = title_file(files)
