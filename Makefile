@@ -32,6 +32,7 @@ test: $(VENV)/.test-installed template playground chromium redis sandbox-image
 
 bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.suite
+	$(PY) -m benchmarks.stacks
 	$(PY) -m benchmarks.lifecycle
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.load --distributed
@@ -53,9 +54,12 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.serve-installed
 
-template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json
+STACKS := $(patsubst %/package.json,%/node_modules/.package-lock.json,$(wildcard sandbox-images/stacks/*/package.json))
 
-# The Vite template every preview reuses, the local deployer's tools (the Motoko compiler) and
+template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json
+
+# The Vite template every preview reuses, the stack templates (sandbox-images/stacks: the
+# dependency sets AI app builders emit), the local deployer's tools (the Motoko compiler) and
 # the agent's own packages (npm's spec parser and semver).
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
@@ -95,9 +99,9 @@ docker:
 
 # The image every docker-backend session runs in (sandbox-images/Dockerfile), built locally.
 sandbox-image: template docker
-	@if [ "$(SANDBOX_BASE)" = kontext-node-base:local ] && ! docker image inspect $(SANDBOX_BASE) >/dev/null 2>&1; then \
+	@if [ "$(SANDBOX_BASE)" = kontext-node-base:local ]; then \
 	  bash sandbox-images/build-local-base.sh $(SANDBOX_BASE); fi
 	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist
+	rm -rf $(VENV) $(TEMPLATE)/node_modules sandbox-images/stacks/*/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist

@@ -90,9 +90,18 @@ class Settings(BaseSettings):
     docker_log_max_size: str = "1m"
 
     # The warm pool: dev servers started ahead of demand (per node).
-    pool_size: int = Field(default=1, description="Warm dev servers kept ready (0: none).")
+    pool_size: int = Field(
+        default=1, description="Warm dev servers kept ready, per pool template (0: none)."
+    )
     pool_vite_root: str = Field(
-        default="src/frontend", description="The app folder of the projects slots are made for."
+        default="src/frontend",
+        description="The app folder of the projects the Vite template's slots are made for.",
+    )
+    pool_templates: list[str] = Field(
+        default_factory=lambda: ["template"],
+        description="The prepared templates the pool keeps slots of: `template` (the Vite "
+        "template) and `stacks/<name>` for a stack template that has a sample app "
+        "(`sandbox-images/stacks/<name>/sample/`).",
     )
     pool_refill_delay_seconds: float = Field(
         default=2.0, description="Wait after a claim before starting the next slot."
@@ -163,6 +172,14 @@ class Settings(BaseSettings):
     @cached_property
     def template_dir(self) -> Path:
         return self.sandbox_images_dir / "template"
+
+    @cached_property
+    def template_dirs(self) -> list[Path]:
+        """The prepared templates a session may take its dependencies from: the Vite
+        template, then the stack templates (``sandbox-images/stacks/*``) that `make
+        template` has installed."""
+        stacks = sorted((self.sandbox_images_dir / "stacks").glob("*/node_modules"))
+        return [self.template_dir, *(modules.parent for modules in stacks)]
 
     @cached_property
     def agent_dir(self) -> Path:

@@ -16,11 +16,18 @@ chmod 1777 "$root/tmp"
 cp "$node" "$root/usr/local/bin/node"
 cp -r "$npm_dir" "$root/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
-# The shared libraries Node links, and those the template's native addons (Rolldown's
-# binding, say) link.
+# The shared libraries Node links, and those the templates' native addons (Rolldown's
+# binding, SWC's, Tailwind 4's oxide and lightningcss, say) link.
 here="$(cd "$(dirname "$0")" && pwd)"
-addons=$(find "$here/template/node_modules" -name '*.node' -type f 2>/dev/null || true)
-for lib in $(ldd "$node" $addons 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+addons=$(find "$here/template/node_modules" "$here"/stacks/*/node_modules -name '*.node' -type f 2>/dev/null || true)
+libs=$(ldd "$node" $addons 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
+# The same Node and libraries as the image already built: nothing to do (a new stack
+# template whose addon links another library makes a new base).
+digest=$( { node --version; npm --version; echo "$libs"; } | sha256sum | cut -c1-16)
+if [ "$(docker image inspect -f '{{ index .Config.Labels "kontext.base-digest" }}' "$tag" 2>/dev/null)" = "$digest" ]; then
+  echo "$tag is up to date"; exit 0
+fi
+for lib in $libs; do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
@@ -38,5 +45,6 @@ chown 10001:10001 "$root/home/sandbox"
 tar -C "$root" -c . | docker import \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change "LABEL kontext.base-digest=$digest" \
   - "$tag" >/dev/null
 echo "built $tag from $node ($(node --version)) and npm $(npm --version 2>/dev/null)"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.project import project_files
-from tests.sandboxes import leftover_containers
+from tests.sandboxes import BACKEND_PARAMS, leftover_containers
 from tests.server import ApiServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,6 +37,28 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSer
 @pytest.fixture(scope="session")
 def server(embedded_server: ApiServer) -> ApiServer:
     return embedded_server
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each sandbox backend in turn (the Docker one marked `docker`)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="module")
+def backend_server(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The shared embedded server for the local backend, a server of its own for Docker."""
+    if backend == "local":
+        yield request.getfixturevalue("embedded_server")
+        return
+    srv = ApiServer.start(
+        tmp_path_factory.mktemp(backend), sandbox_backend=backend, browser_ack_timeout_seconds=30
+    )
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")

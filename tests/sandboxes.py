@@ -3,11 +3,16 @@
 from typing import Any
 
 import docker
+import pytest
 
 from kontext_preview.sandbox.containers import SESSION
 from tests.server import agent_pids
 
 BACKENDS = ("local", "docker")
+# Both backends as test parameters, the Docker one marked `docker`.
+BACKEND_PARAMS = [
+    pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS
+]
 
 
 def docker_client() -> Any:
@@ -23,10 +28,17 @@ def docker_client() -> Any:
 
 
 def containers_of(session_id: str) -> list[Any]:
-    found: list[Any] = docker_client().containers.list(
-        all=True, filters={"label": f"{SESSION}={session_id}"}
-    )
-    return found
+    """The session's containers. The SDK inspects each one it lists: one removed between
+    the two (a build's container at its end) makes it raise NotFound; list again then."""
+    for _ in range(10):
+        try:
+            found: list[Any] = docker_client().containers.list(
+                all=True, filters={"label": f"{SESSION}={session_id}"}
+            )
+            return found
+        except docker.errors.NotFound:
+            continue
+    raise RuntimeError(f"the containers of {session_id} kept changing while listed")
 
 
 def sandbox_alive(backend: str, session_id: str) -> bool:

@@ -32,12 +32,15 @@ class ApiServer:
     output: list[str]
 
     @classmethod
-    def start(cls, data_dir: Path, port: int = 0, **settings: Any) -> "ApiServer":
+    def start(
+        cls, data_dir: Path, port: int = 0, env: dict[str, str] | None = None, **settings: Any
+    ) -> "ApiServer":
         """Start a server; ``api_keys`` defaults to TEST_KEYS (None: the generated local key),
-        and no warm pool unless a test asks for one (``pool_size``)."""
+        and no warm pool unless a test asks for one (``pool_size``); ``env``: more of the
+        process's environment (e.g. npm's registry)."""
         settings.setdefault("api_keys", TEST_KEYS)
         settings.setdefault("pool_size", 0)
-        env = {**os.environ, "KONTEXT_DATA_DIR": str(data_dir)}
+        env = {**os.environ, **(env or {}), "KONTEXT_DATA_DIR": str(data_dir)}
         env.update(
             {
                 f"KONTEXT_{k.upper()}": json.dumps(v) if isinstance(v, dict | list) else str(v)
@@ -140,6 +143,11 @@ def agent_pids(session_id: str) -> list[int]:
         if session_id.encode() in cmdline and b"agent.mjs" in cmdline and state != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+def ready_slots(log: str) -> list[str]:
+    """The warm pool's slots a server said are ready (in its output), in order."""
+    return re.findall(r"warm pool: \S+ slot ([a-z0-9]+) ready", log)
 
 
 def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -31,8 +31,13 @@ OUT_DIR = PurePosixPath("/session/out")  # a one-off step's results (run_tool)
 SOCKET = RUN_DIR / "vite.sock"
 NPM_CACHE = PurePosixPath("/npm-cache")
 TEMP_DIR = PurePosixPath("/tmp/kontext")
-TEMPLATE = PurePosixPath("/opt/kontext/template")
-TEMPLATE_MODULES = TEMPLATE / "node_modules"
+# Native addons that unpack themselves before loading (SWC's, since @swc/core 1.16: a
+# compressed payload materialized into SWC_NATIVE_BINDING_CACHE and dlopen'ed from there)
+# need a writable folder that allows execution; /tmp does not (Docker mounts it noexec).
+# This small tmpfs is the one such place; nothing else in the container is both.
+NATIVE_CACHE = PurePosixPath("/tmp-native")
+IMAGE_TOOLS = PurePosixPath("/opt/kontext")  # sandbox-images/ of this machine, in the image
+TEMPLATE = IMAGE_TOOLS / "template"
 PREBUILT_CACHE = PurePosixPath("/opt/kontext/vite-cache")
 AGENT = PurePosixPath("/opt/kontext/agent/agent.mjs")
 DEPLOYER = PurePosixPath("/opt/kontext/deployer")
@@ -80,6 +85,20 @@ def writable_folder(path: Path) -> None:
         os.chown(path, CONTAINER_UID, CONTAINER_UID)
 
 
+def writable_tree(path: Path) -> None:
+    """Every folder under ``path`` one the container's user may add to and remove from
+    (its files keep their owner: they may be hard links to a template's)."""
+    if os.getuid() != 0:
+        return
+    for folder, _, _ in os.walk(path):
+        os.chown(folder, CONTAINER_UID, CONTAINER_UID)
+
+
+def in_image(settings: Settings, host_path: Path) -> PurePosixPath:
+    """Where a path under this machine's ``sandbox-images/`` is in the sandbox image."""
+    return IMAGE_TOOLS / host_path.relative_to(settings.sandbox_images_dir).as_posix()
+
+
 def scope_of(settings: Settings) -> str:
     """Containers of this node and data folder (other services on the engine have others)."""
     where = f"{settings.node_name}\0{settings.data_dir.resolve()}"
@@ -112,7 +131,10 @@ def hardening(settings: Settings) -> dict[str, Any]:
     return {
         "user": f"{uid}:{gid}",
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={settings.docker_tmpfs_mb}m,mode=1777"},
+        "tmpfs": {
+            "/tmp": f"rw,nosuid,nodev,size={settings.docker_tmpfs_mb}m,mode=1777",
+            str(NATIVE_CACHE): f"rw,exec,nosuid,nodev,size={settings.docker_tmpfs_mb}m,mode=1777",
+        },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "mem_limit": memory,
@@ -122,7 +144,11 @@ def hardening(settings: Settings) -> dict[str, Any]:
         "log_config": LogConfig(
             type="json-file", config={"max-size": settings.docker_log_max_size, "max-file": "1"}
         ),
-        "environment": {"HOME": str(TEMP_DIR), "NODE_ENV": "development"},
+        "environment": {
+            "HOME": str(TEMP_DIR),
+            "NODE_ENV": "development",
+            "SWC_NATIVE_BINDING_CACHE": str(NATIVE_CACHE),
+        },
         "detach": True,
     }
 

@@ -140,7 +140,7 @@ class DockerBackend(SandboxBackend):
             self.settings,
             spec,
             log,
-            template_modules=c.TEMPLATE_MODULES,
+            in_sandbox=lambda path: c.in_image(self.settings, path),
             install=self._install,
             installed_modules=folders.deps / "node_modules",
         )
@@ -296,6 +296,7 @@ class DockerBackend(SandboxBackend):
         (read-only) into deps/node_modules, mounted as the project's node_modules."""
         folders = c.SessionFolders.of(spec)
         c.writable_folder(folders.deps / "node_modules")
+        c.writable_tree(folders.deps / "node_modules")  # a template's copy, or the last install
         (spec.package_dir / "node_modules").mkdir(exist_ok=True)  # the mount point
         settings = self.settings
         hardening = c.hardening(settings)
@@ -304,8 +305,8 @@ class DockerBackend(SandboxBackend):
         container = await self._run(
             lambda d: d.containers.run(
                 settings.docker_image,
-                # The workspace is read-only: no package-lock.json written (nor read).
-                [*NPM_INSTALL, "--no-package-lock", f"--cache={c.NPM_CACHE}"],
+                # The workspace is read-only: npm reads its package-lock.json, writes none.
+                [*NPM_INSTALL, f"--cache={c.NPM_CACHE}"],
                 entrypoint=["node", str(c.NPM_CLI)],  # no shell in the image: not the script
                 name=f"kontext-install-{spec.session_id[:16]}-{secrets.token_hex(3)}",
                 labels=self._labels(spec.session_id, "", "install"),
@@ -360,6 +361,7 @@ class DockerBackend(SandboxBackend):
             root=str(c.in_container(spec, spec.vite_root)),
             workspace=str(c.WORKSPACE),
             templateDir=str(c.TEMPLATE),
+            templateDirs=[str(c.in_image(self.settings, d)) for d in self.settings.template_dirs],
             cacheDir=str(c.TEMP_DIR / "vite-cache"),
             tempDir=str(c.TEMP_DIR),
             prebuiltCacheDir=str(c.PREBUILT_CACHE),

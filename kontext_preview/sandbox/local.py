@@ -133,6 +133,7 @@ class LocalBackend(SandboxBackend):
             root=str(spec.vite_root),
             workspace=str(spec.workspace),
             templateDir=str(settings.template_dir),
+            templateDirs=[str(d) for d in settings.template_dirs],
             cacheDir=str(spec.cache_dir),
             controlSocket=str(control.socket_path),
             port=port,

@@ -1,8 +1,10 @@
-"""Dependencies without waiting: reuse the prepared template, install only when it falls short.
+"""Dependencies without waiting: reuse a prepared template, install only what it lacks.
 
-If the template's node_modules satisfies the project's package.json (checked
-with npm's own semver by ``sandbox-images/agent/deps.mjs``), the project gets a
-symlink to it and starts with no install at all. Otherwise npm installs with
+The prepared templates are the Vite template and the stack templates (the dependency
+sets AI app builders emit, ``sandbox-images/stacks``). If one satisfies the project's
+package.json (checked with npm's own semver by ``sandbox-images/agent/deps.mjs``), the
+project gets a symlink to its node_modules and starts with no install at all. Otherwise
+the best one's tree is copied in as hard links and npm installs over it with
 ``--ignore-scripts`` (AI-chosen packages never run install scripts) and a cache
 shared by all sessions; each line npm prints is passed to the session's log as
 progress. Where npm runs is the backend's business (an :data:`Installer`): a
@@ -19,6 +21,7 @@ import re
 import shutil
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -37,10 +40,14 @@ NPM_INSTALL = [
     "--no-fund",
     "--no-update-notifier",
     "--loglevel=http",
+    "--prefer-offline",  # what the cache has is used without asking the registry again
+    # Nothing written into the project (no package.json or package-lock.json change): a
+    # package-lock.json the project sends is read and honoured, and none appears if not.
+    "--no-save",
 ]
 INSTALLED_STAMP = ".kontext-package.json"  # in node_modules: the package.json it was made for
 CHECKS_KEPT = 256
-_CHECKED: OrderedDict[str, list[str]] = OrderedDict()  # template check answers, by package.json
+_CHECKED: OrderedDict[str, tuple[list["TemplateFit"], int]] = OrderedDict()  # by package.json
 
 # Installs the project's dependencies (into the node_modules folder it was made for).
 Installer = Callable[[SandboxSpec, LogSink], Awaitable[None]]
@@ -51,22 +58,37 @@ async def prepare_dependencies(
     spec: SandboxSpec,
     log: LogSink,
     *,
-    template_modules: PurePath | None = None,
+    in_sandbox: Callable[[Path], PurePath] = lambda path: path,
     install: Installer | None = None,
     installed_modules: Path | None = None,
 ) -> None:
-    """Link ``node_modules`` to ``template_modules`` (as the sandbox sees it) if the
-    template is enough, else ``install`` into ``installed_modules`` (default: npm here,
-    into the project's node_modules)."""
+    """Give the project the node_modules it needs, the cheapest way there is.
+
+    - A prepared template (:attr:`Settings.template_dirs`) satisfies every dependency:
+      ``node_modules`` is a symlink to its node_modules (``in_sandbox`` maps a path of
+      this machine to where the sandbox sees it).
+    - Else, the first time: the best template's node_modules is copied in as hard links
+      (:func:`seed_from_template`), then npm installs the project's package.json over it,
+      so npm keeps every version the template has that the project's ranges accept and
+      fetches only what is missing. Later, for a changed package.json: npm installs over
+      the session's own tree the same way, so every other version stays as it was.
+    - The same package.json as the last successful install: nothing to do.
+
+    npm runs as ``install`` (default: here, in ``installed_modules``' folder) and its
+    answer is logged as what it added, changed and removed (the tree before and after).
+
+    Raises DependencyInstallFailed (npm's own reason) or SandboxError (the check failed).
+    """
     node_modules = spec.package_dir / "node_modules"
-    template_modules = template_modules or settings.template_dir / "node_modules"
-    unsatisfied = await template_lacks(settings, spec.package_json)
-    if not unsatisfied:
-        if node_modules.is_symlink() and os.readlink(node_modules) == str(template_modules):
+    fit = await best_template(settings, spec.package_json)
+    if not fit.lacking:
+        target = in_sandbox(fit.dir / "node_modules")
+        if node_modules.is_symlink() and os.readlink(node_modules) == str(target):
             return
         _remove(node_modules)
-        node_modules.symlink_to(template_modules, target_is_directory=True)
-        log("dependencies: all provided by the prepared template, nothing to install")
+        node_modules.symlink_to(target, target_is_directory=True)
+        where = fit.name(settings)
+        log(f"dependencies: all provided by the prepared template {where}, nothing to install")
         return
     if node_modules.is_symlink():
         node_modules.unlink()
@@ -78,15 +100,125 @@ async def prepare_dependencies(
     if root != spec.package_dir:
         where = root.relative_to(spec.workspace).as_posix() or "the project root"
         log(f"dependencies: {where} declares npm workspaces; npm installs them there")
-    if _is_folder(installed) and _read(installed / INSTALLED_STAMP) == stamp:
+    last = _read(installed / INSTALLED_STAMP) if _is_folder(installed) else None
+    if last == stamp:
         log("dependencies: installed before for this package.json")
         return
-    log(f"dependencies: installing {', '.join(unsatisfied)} with npm (install scripts disabled)")
+    if last is None:  # nothing installed yet (or a half-made install): start afresh
+        _remove(installed)
+        if fit.satisfied:
+            await seed_from_template(fit.dir / "node_modules", installed)
+            log(
+                f"dependencies: starting from a copy of the prepared template "
+                f"{fit.name(settings)}, which has {fit.satisfied} of the project's dependencies"
+            )
+        wanted = ", ".join(fit.lacking)
+    else:  # the session's own install, for an earlier package.json: npm updates it
+        wanted = _changed_specs(json.loads(last)[0], spec.package_json) or "the same"
+    log(f"dependencies: installing {wanted} with npm (install scripts disabled)")
+    # npm may nest a workspace's own versions in its folder's node_modules.
+    trees = {"": installed}
+    if root != spec.package_dir:
+        trees[spec.package_dir.relative_to(root).as_posix() + "/node_modules/"] = (
+            spec.package_dir / "node_modules"
+        )
+    before = await asyncio.to_thread(_all_packages, trees)
     await install(spec, log)
     if not _is_folder(installed):
         raise DependencyInstallFailed("npm install finished but made no node_modules folder")
     (installed / INSTALLED_STAMP).write_text(stamp)
-    log("dependencies: installed")
+    after = await asyncio.to_thread(_all_packages, trees)
+    log(f"dependencies: installed; npm {describe_changes(before, after)}")
+
+
+def _changed_specs(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The dependency specs in ``after`` that ``before`` did not have: "a@^1.0.0, b@2"."""
+
+    def specs(package: dict[str, Any]) -> dict[str, Any]:
+        return {**(package.get("devDependencies") or {}), **(package.get("dependencies") or {})}
+
+    old = specs(before)
+    return ", ".join(f"{n}@{r}" for n, r in specs(after).items() if old.get(n) != r)
+
+
+async def seed_from_template(template_modules: Path, target: Path) -> None:
+    """``target`` (absent) becomes a copy of ``template_modules`` made of hard links (a
+    plain copy where the two are on different file systems): cheap, and safe because npm
+    never writes into an installed file, it replaces folders. Vite's caches are left out."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for flags in ("-al", "-a"):
+        process = await asyncio.create_subprocess_exec(
+            "cp",
+            flags,
+            str(template_modules),
+            str(target),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate()
+        if process.returncode == 0:
+            break
+        _remove(target)
+    else:
+        raise SandboxError(f"could not copy the template's node_modules: {err.decode()[-300:]}")
+    for cache in (".vite", ".vite-temp"):
+        _remove(target / cache)
+
+
+def installed_packages(node_modules: Path) -> dict[str, str]:
+    """Every package in a node_modules tree (nested ones too; links, such as workspace
+    packages, left out): ``{"a/node_modules/b": "1.2.3"}``, read from each package.json."""
+    found: dict[str, str] = {}
+
+    def walk(folder: Path, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+                continue
+            if entry.name.startswith("@"):
+                walk(Path(entry.path), f"{prefix}{entry.name}/")
+                continue
+            package = _package_json(Path(entry.path))
+            if isinstance(version := package.get("version"), str):
+                found[f"{prefix}{entry.name}"] = version
+            walk(Path(entry.path) / "node_modules", f"{prefix}{entry.name}/node_modules/")
+
+    walk(node_modules, "")
+    return found
+
+
+def _all_packages(trees: dict[str, Path]) -> dict[str, str]:
+    """:func:`installed_packages` of several trees, each's names under its prefix."""
+    return {
+        prefix + where: version
+        for prefix, tree in trees.items()
+        for where, version in installed_packages(tree).items()
+    }
+
+
+def describe_changes(before: dict[str, str], after: dict[str, str], shown: int = 40) -> str:
+    """npm's changes to a tree (:func:`installed_packages`' answers before and after):
+    "added 2 packages (a@1.0.0, a/node_modules/b@2.1.0); changed 1 package (vite 5.4.1 ->
+    5.4.2); removed 3 packages (...)"; "nothing changed" if none."""
+
+    def listed(items: list[str]) -> str:
+        more = f", and {len(items) - shown} more" if len(items) > shown else ""
+        return ", ".join(items[:shown]) + more
+
+    added = sorted(f"{w}@{v}" for w, v in after.items() if w not in before)
+    removed = sorted(f"{w}@{v}" for w, v in before.items() if w not in after)
+    changed = sorted(
+        f"{w} {before[w]} -> {v}" for w, v in after.items() if w in before and before[w] != v
+    )
+    parts = [
+        f"{verb} {len(items)} package{'s' if len(items) != 1 else ''} ({listed(items)})"
+        for verb, items in (("added", added), ("changed", changed), ("removed", removed))
+        if items
+    ]
+    return "; ".join(parts) or "nothing changed"
 
 
 def workspaces_root(spec: SandboxSpec) -> Path:
@@ -123,17 +255,45 @@ def _is_folder(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
+@dataclass(frozen=True)
+class TemplateFit:
+    """How well one prepared template satisfies a project's package.json."""
+
+    dir: Path  # the template's folder on this machine
+    lacking: list[str]  # the project's dependencies it does not satisfy, as name@range
+    satisfied: int  # how many it does
+
+    def name(self, settings: Settings) -> str:
+        return self.dir.relative_to(settings.sandbox_images_dir).as_posix()
+
+
+async def best_template(settings: Settings, package_json: dict[str, Any]) -> TemplateFit:
+    """The template that satisfies the most of the project's dependencies (npm's semver;
+    ties: the smallest, then the Vite template) — see ``sandbox-images/agent/deps.mjs``."""
+    fits, best = await _template_fits(settings, package_json)
+    return fits[best]
+
+
 async def template_lacks(settings: Settings, package_json: dict[str, Any]) -> list[str]:
-    """The dependencies (``name@range``) the prepared template does not satisfy. Answers
-    are kept per package.json: most projects send the same one, and each check is a
-    Node process."""
-    key = json.dumps([str(settings.template_dir), package_json, settings.ignored_dev_dependencies])
+    """The dependencies (``name@range``) the Vite template (the warm pool's) does not
+    satisfy."""
+    fits, _ = await _template_fits(settings, package_json)
+    return fits[0].lacking
+
+
+async def _template_fits(
+    settings: Settings, package_json: dict[str, Any]
+) -> tuple[list[TemplateFit], int]:
+    """Every template's fit and the best one's index. Answers are kept per package.json:
+    most projects send the same one, and each check is a Node process."""
+    dirs = [str(d) for d in settings.template_dirs]
+    key = json.dumps([dirs, package_json, settings.ignored_dev_dependencies])
     if (known := _CHECKED.get(key)) is not None:
         _CHECKED.move_to_end(key)
         return known
     request = {
         "packageJson": package_json,
-        "templateDir": str(settings.template_dir),
+        "templateDirs": dirs,
         "ignore": settings.ignored_dev_dependencies,
     }
     process = await asyncio.create_subprocess_exec(
@@ -146,11 +306,19 @@ async def template_lacks(settings: Settings, package_json: dict[str, Any]) -> li
     out, err = await process.communicate()
     if process.returncode != 0:
         raise SandboxError(f"could not check the project's dependencies: {err.decode()[-500:]}")
-    lacking = [f"{d['name']}@{d['wanted']}" for d in json.loads(out)["unsatisfied"]]
-    _CHECKED[key] = lacking
+    answer = json.loads(out)
+    fits = [
+        TemplateFit(
+            dir=Path(t["dir"]),
+            lacking=[f"{d['name']}@{d['wanted']}" for d in t["unsatisfied"]],
+            satisfied=int(t["satisfied"]),
+        )
+        for t in answer["templates"]
+    ]
+    _CHECKED[key] = (fits, int(answer["best"]))
     while len(_CHECKED) > CHECKS_KEPT:
         _CHECKED.popitem(last=False)
-    return lacking
+    return fits, int(answer["best"])
 
 
 async def npm_install_here(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:

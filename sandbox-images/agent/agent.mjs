@@ -19,9 +19,18 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { clientSide, moduleGraphs, onPageConnect, servedBase, stopFileWatching, warmsUpItself } from "./compat.mjs";
+import {
+  clientSide,
+  moduleGraphs,
+  moveConfigBundles,
+  onPageConnect,
+  servedBase,
+  stopFileWatching,
+  warmsUpItself,
+} from "./compat.mjs";
 
 // The config is JSON, or "@file" naming a JSON file (the image build's).
 const argument = process.argv[2] ?? "{}";
@@ -457,13 +466,15 @@ async function createDevServer(vite) {
       // `server.hmr` before (8.1+ read it too, as a deprecated alias).
       ws: hmrSocket,
       hmr: hmrSocket,
-      fs: { allow: [config.workspace, config.templateDir] },
+      // The project's node_modules may be a link to one of the prepared templates.
+      fs: { allow: [config.workspace, config.templateDir, ...(config.templateDirs ?? [])] },
     },
   });
 }
 
 async function main() {
   prepareWritableDirs();
+  moveConfigBundles(configBundles());
   const vite = await importFrom("vite", [config.root, config.templateDir]);
   seedDepsCache();
   const server = await createDevServer(vite);
@@ -530,6 +541,11 @@ function seedDepsCache() {
   emit("log", { level: "info", message: `dependency cache seeded from the image (${path.basename(source)})` });
 }
 
+// Where Vite 4.x/5.x's bundled vite.config goes (see compat.mjs): never the project's folder.
+function configBundles() {
+  return path.join(config.tempDir ?? config.cacheDir ?? os.tmpdir(), "vite-config");
+}
+
 function cacheKey(root, withConfig) {
   return root.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "_") + (withConfig ? "--config" : "--plain");
 }
@@ -539,13 +555,18 @@ function hasConfigFile(root) {
 }
 
 // Image mode (`"mode": "image"`, run once while the sandbox image is built, as root): the
-// few writable places a read-only container needs, then the dependency cache (optimize).
+// templates' node_modules (the Vite template's and each stack template's), the few writable
+// places a read-only container needs, then the dependency cache (optimize).
 async function image() {
   if (!fs.existsSync(path.join(config.templateDir, "node_modules", "vite"))) npmCi(config.templateDir);
   if (!fs.existsSync(path.join(config.deployerDir, "node_modules", "motoko"))) npmCi(config.deployerDir);
   const agentDir = path.dirname(new URL(import.meta.url).pathname);
   if (!fs.existsSync(path.join(agentDir, "node_modules", "npm-package-arg"))) npmCi(agentDir);
-  fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(config.templateDir, "node_modules", ".vite-temp"));
+  const stacks = config.stacksDir ? fs.readdirSync(config.stacksDir).map((n) => path.join(config.stacksDir, n)) : [];
+  for (const dir of stacks) if (!fs.existsSync(path.join(dir, "node_modules"))) npmCi(dir);
+  for (const dir of [config.templateDir, ...stacks]) {
+    fs.symlinkSync(path.join(config.tempDir, "vite-temp"), path.join(dir, "node_modules", ".vite-temp"));
+  }
   fs.mkdirSync(config.npmCache, { recursive: true });
   fs.chmodSync(config.npmCache, 0o1777); // a new cache volume starts as this folder is
   await optimize();
@@ -606,6 +627,7 @@ async function settled(depsDir) {
 // the same plugins, for the local deployer; emits {"type":"built"} and exits.
 async function build() {
   prepareWritableDirs();
+  moveConfigBundles(configBundles());
   const lookup = [config.root, config.templateDir];
   const vite = await importFrom("vite", lookup);
   const plugins = [];

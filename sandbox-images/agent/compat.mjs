@@ -12,6 +12,11 @@
 //   on the root whatever it is given: `stopFileWatching` closes that watcher and keeps
 //   Vite's own listeners on it, so the agent's events still run the HMR pipeline.
 
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import { register } from "node:module";
+import path from "node:path";
+
 // The module graph and request functions of the browser's side.
 export function clientSide(server) {
   const env = server.environments?.client;
@@ -75,4 +80,41 @@ export function servedBase(config) {
   } catch {
     return "/";
   }
+}
+
+// Vite 4.x and 5.x bundle an ESM vite.config into a file written next to it
+// (`vite.config.ts.timestamp-<ms>-<hex>.mjs`), import it, then delete it; Vite 6+ write it
+// in node_modules/.vite-temp instead. Next to the config is the project's folder: read-only
+// in a Docker session (EROFS: Vite cannot start), and a stray file among the project's in a
+// local one. Where that bundle lies does not matter to what it does (Vite 4/5 inline the
+// config's own import.meta.url, __dirname and __filename, and turn its package imports into
+// absolute file URLs), so its write, import and removal are sent to `folder` instead.
+// Files in a node_modules folder (Vite 6+'s, whose package imports stay bare) are left as
+// they are. Returns nothing; call once, before Vite loads the config.
+const CONFIG_BUNDLE = /\.timestamp-\d+-[0-9a-f]+\.mjs$/;
+
+export function moveConfigBundles(folder) {
+  fs.mkdirSync(folder, { recursive: true });
+  const moved = (file) =>
+    typeof file === "string" && CONFIG_BUNDLE.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`)
+      ? path.join(folder, path.basename(file))
+      : file;
+  for (const name of ["writeFile", "unlink"]) {
+    const original = fsp[name];
+    fsp[name] = function (file, ...rest) {
+      return original.call(this, moved(file), ...rest);
+    };
+  }
+  const hooks = `
+    import path from "node:path";
+    import { fileURLToPath, pathToFileURL } from "node:url";
+    let folder;
+    export function initialize(data) { folder = data.folder; }
+    export async function resolve(specifier, context, next) {
+      if (specifier.startsWith("file:") && ${CONFIG_BUNDLE}.test(specifier) && !specifier.includes("/node_modules/")) {
+        return { url: pathToFileURL(path.join(folder, path.basename(fileURLToPath(specifier)))).href, shortCircuit: true };
+      }
+      return next(specifier, context);
+    }`;
+  register(`data:text/javascript,${encodeURIComponent(hooks)}`, { data: { folder } });
 }

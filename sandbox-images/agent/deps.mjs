@@ -1,7 +1,10 @@
-// Does the prepared template's node_modules satisfy a project's package.json?
+// Which prepared template best satisfies a project's package.json, and what does each lack?
 //
-// Usage: node deps.mjs '{"packageJson": {...}, "templateDir": "...", "ignore": ["@types/*", ...]}'
-// Prints {"satisfied": bool, "unsatisfied": [{"name", "wanted", "installed"}]}.
+// Usage: node deps.mjs '{"packageJson": {...}, "templateDirs": ["...", ...], "ignore": ["@types/*", ...]}'
+// Prints {"templates": [{"dir", "unsatisfied": [{"name", "wanted", "installed"}], "satisfied", "packages"}]},
+// one entry per template in the order given, and "best": the index of the one that lacks the
+// fewest of the project's dependencies (ties: the one with the fewest packages of its own, so
+// that the fewest are pruned from a copy of it; then the first given).
 // Ranges are checked with npm's own `semver` package (the agent's, sandbox-images/agent/
 // package.json), so the answer matches what npm would accept. Dev dependencies matching an `ignore`
 // pattern (types, linters) are not needed to serve a preview and are skipped.
@@ -10,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import semver from "semver";
 
-const { packageJson, templateDir, ignore = [] } = JSON.parse(process.argv[2]);
+const { packageJson, templateDirs, ignore = [] } = JSON.parse(process.argv[2]);
 
 function ignored(name) {
   return ignore.some((pattern) =>
@@ -18,10 +21,9 @@ function ignored(name) {
   );
 }
 
-function installedVersion(name) {
+function readJson(file) {
   try {
-    const file = path.join(templateDir, "node_modules", name, "package.json");
-    return JSON.parse(fs.readFileSync(file, "utf8")).version;
+    return JSON.parse(fs.readFileSync(file, "utf8"));
   } catch {
     return null;
   }
@@ -32,14 +34,27 @@ for (const [name, range] of Object.entries(packageJson.devDependencies ?? {})) {
   if (!ignored(name)) wanted[name] = range;
 }
 
-const unsatisfied = [];
-for (const [name, range] of Object.entries(wanted)) {
-  const installed = installedVersion(name);
-  const ok =
-    installed !== null &&
-    typeof range === "string" &&
-    (range === "latest" || range === "*" ||
-      (semver.validRange(range) !== null && semver.satisfies(installed, range)));
-  if (!ok) unsatisfied.push({ name, wanted: range, installed });
+function check(templateDir) {
+  const unsatisfied = [];
+  for (const [name, range] of Object.entries(wanted)) {
+    const installed = readJson(path.join(templateDir, "node_modules", name, "package.json"))?.version ?? null;
+    const ok =
+      installed !== null &&
+      typeof range === "string" &&
+      (range === "latest" || range === "*" ||
+        (semver.validRange(range) !== null && semver.satisfies(installed, range)));
+    if (!ok) unsatisfied.push({ name, wanted: range, installed });
+  }
+  const own = readJson(path.join(templateDir, "package.json")) ?? {};
+  const packages = Object.keys({ ...own.dependencies, ...own.devDependencies }).length;
+  return { dir: templateDir, unsatisfied, satisfied: Object.keys(wanted).length - unsatisfied.length, packages };
 }
-process.stdout.write(JSON.stringify({ satisfied: unsatisfied.length === 0, unsatisfied }) + "\n");
+
+const templates = templateDirs.map(check);
+let best = 0;
+templates.forEach((t, i) => {
+  const b = templates[best];
+  if (t.unsatisfied.length < b.unsatisfied.length ||
+      (t.unsatisfied.length === b.unsatisfied.length && t.packages < b.packages)) best = i;
+});
+process.stdout.write(JSON.stringify({ templates, best }) + "\n");

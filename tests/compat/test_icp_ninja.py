@@ -61,10 +61,14 @@ def test_an_npm_workspaces_project_installs_at_its_root_and_starts(
     assert session["status"] == "active", session
     logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
     assert any("Vite 5.4.11 ready" in line for line in logs), logs
+    # npm starts from the ICP stack template's tree and adds the exact versions the
+    # frontend pins (nested in its folder where the template's differ).
+    icp = "dependencies: starting from a copy of the prepared template stacks/icp-react18-vite5"
+    assert any(line.startswith(icp) for line in logs), logs
+    added = next(line for line in logs if line.startswith("dependencies: installed; npm"))
+    assert "vite@5.4.11" in added, added
     workspace = session_dir(server, sid) / "workspace"
-    assert (workspace / "node_modules" / "vite" / "package.json").is_file()
     assert (workspace / "node_modules" / "frontend").is_symlink()  # the workspace, linked
-    assert not (workspace / "frontend" / "node_modules" / "vite").exists()
     page = server.preview_get(sid, "/src/main.jsx")
     assert page.status_code == 200 and "Ninja" in page.text
     api.delete(f"/kontext/preview/{sid}")

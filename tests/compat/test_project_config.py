@@ -1,6 +1,8 @@
 """The project's own Vite config is honoured where the product adds something: with a
-`base` (absolute, as MDN's React app sets one), the injected client loads under it, so
-updates are acknowledged and runtime errors reported."""
+`base` (absolute, as MDN's React app sets one), a `publicDir`, an `envPrefix` or
+`server.hmr` settings of its own (another client port and path, no overlay), the injected
+client loads, updates are acknowledged and runtime errors reported. (`resolve.alias` is
+exercised by the AI-stack app, tests/compat/test_stack_templates.py.)"""
 
 from typing import Any
 
@@ -24,17 +26,31 @@ def config_with(option: str) -> str:
     )
 
 
-@pytest.mark.parametrize("base", ["/app/", "/nested/path/", "./"])
-def test_a_base_keeps_acknowledgements_and_error_reports(
-    server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]], base: str
+@pytest.mark.parametrize(
+    ("option", "served"),
+    [
+        ('base: "/app/"', "/app/"),
+        ('base: "/nested/path/"', "/nested/path/"),
+        ('base: "./"', "/"),
+        ('publicDir: "static"', "/"),
+        ('envPrefix: ["APP_", "VITE_"]', "/"),
+        ('server: { hmr: { clientPort: 3001, path: "/own-hmr", overlay: false } }', "/"),
+    ],
+)
+def test_the_config_keeps_acknowledgements_and_error_reports(
+    server: ApiServer,
+    api: httpx.Client,
+    browser: Any,
+    files: list[dict[str, Any]],
+    option: str,
+    served: str,
 ) -> None:
-    session = create_session(api, replace_file(files, CONFIG, config_with(f'base: "{base}"')))
+    session = create_session(api, replace_file(files, CONFIG, config_with(option)))
     sid = session["sessionId"]
     assert session["status"] == "active", session
     page = browser.new_page()
     missing: list[str] = []
     page.on("response", lambda r: r.status == 404 and missing.append(r.url))
-    served = base if base.startswith("/") else "/"
     page.goto(session["previewUrl"].rstrip("/") + served)
     page.wait_for_selector("#title")
     assert page.evaluate("typeof window.__kontext") == "object", "the injected client did not load"

@@ -1,7 +1,6 @@
 """The warm pool: a new session takes over a dev server started ahead of demand, on both
 backends and behind the distributed API; slots count against the node's capacity."""
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +9,10 @@ import pytest
 from tests.conftest import create_session, push
 from tests.distributed.cluster import Cluster
 from tests.project import project_files
-from tests.sandboxes import BACKENDS, sandbox_alive
-from tests.server import ApiServer, wait_for
+from tests.sandboxes import BACKEND_PARAMS, sandbox_alive
+from tests.server import ApiServer, ready_slots, wait_for
 
 pytestmark = [pytest.mark.vite]
-PARAMS = [pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS]
 HEADER = "src/frontend/src/Header.tsx"
 
 
@@ -23,11 +21,6 @@ def warm_slots(data_dir: Path, backend: str) -> list[str]:
     folder = data_dir / "sessions"
     found = [p.name for p in folder.iterdir()] if folder.is_dir() else []
     return [sid for sid in found if sandbox_alive(backend, sid)]
-
-
-def ready_slots(log: str) -> list[str]:
-    """The slots the node said are ready, in order."""
-    return re.findall(r"warm pool: slot ([a-z0-9]+) ready", log)
 
 
 def header(text: str) -> str:
@@ -39,7 +32,7 @@ def logs(api: Any, sid: str) -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("backend", PARAMS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_new_session_takes_over_a_warm_dev_server(
     backend: str, tmp_path: Path, browser: Any
 ) -> None:

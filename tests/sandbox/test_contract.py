@@ -15,38 +15,22 @@ import pytest
 from tests.conftest import create_session, push, session_dir, with_dependency
 from tests.distributed.cluster import Cluster, read_events
 from tests.project import project_files
-from tests.sandboxes import BACKENDS, containers_of, sandbox_alive
+from tests.sandboxes import containers_of, sandbox_alive
 from tests.server import ApiServer, agent_pids, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.browser]
 
 HEADER = "src/frontend/src/Header.tsx"
 CSS = "src/frontend/src/index.css"
-PARAMS = [pytest.param(b, marks=[pytest.mark.docker] if b == "docker" else []) for b in BACKENDS]
 
 
 def header(text: str) -> str:
     return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
 
 
-@pytest.fixture(scope="module", params=PARAMS)
-def backend(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
 @pytest.fixture(scope="module")
-def server(
-    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiServer]:
-    if backend == "local":
-        yield request.getfixturevalue("embedded_server")
-        return
-    srv = ApiServer.start(
-        tmp_path_factory.mktemp("docker"), sandbox_backend="docker", browser_ack_timeout_seconds=30
-    )
-    yield srv
-    srv.stop()
+def server(backend_server: ApiServer) -> ApiServer:
+    return backend_server
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ const probe = {
       const writes = {};
       for (const target of ["/etc/probe", "/opt/kontext/template/probe", "/session/workspace/probe",
                             "/session/workspace/src/frontend/src/probe", "/run/probe", "/probe",
-                            "/tmp/probe"]) {
+                            "/opt/kontext/stacks/probe", "/tmp/probe", "/tmp-native/probe"]) {
         writes[target] = attempt(() => fs.writeFileSync(target, "x"));
       }
       const [from, to] = url.searchParams.get("ports").split("-").map(Number);
@@ -131,7 +131,9 @@ def test_a_container_runs_unprivileged_and_writes_nowhere_but_its_tmpfs(
     assert seen["capEff"] == "0000000000000000"  # no capability at all
     assert seen["noNewPrivs"] == "1"
     writable = {path for path, result in seen["writes"].items() if result == "ok"}
-    assert writable == {"/tmp/probe"}, seen["writes"]  # even its own workspace is read-only
+    # Its two tmpfs (the second for native addons that unpack themselves, SWC's); even its
+    # own workspace is read-only.
+    assert writable == {"/tmp/probe", "/tmp-native/probe"}, seen["writes"]
     assert seen["writes"]["/session/workspace/probe"] == "EROFS"
     assert not seen["dockerSocket"]
     assert not [name for name in seen["env"] if name.startswith("KONTEXT")]

@@ -1,0 +1,163 @@
+"""Projects as users send them: create → app on screen, beside plain `npm install && vite`.
+
+    python -m benchmarks.stacks [--rounds 5]
+
+Three projects, each on both sandbox backends and with plain npm + Vite, same run:
+
+- template app: the test project (tests/fixtures/react-app), which the Vite template
+  satisfies;
+- AI-stack app: a shadcn/ui app as AI app builders make it (tests/fixtures/ai-stack-app:
+  68 dependencies, React 18, Vite 5, Tailwind 3, Radix, a router), which the stack
+  template `react18-vite5-tailwind3` satisfies;
+- AI-stack + 1 package: the same with `is-odd@3.0.1` added, which no template has.
+
+kontext-preview: an embedded API server per backend (no warm pool), each round a new
+session (POST /kontext/preview?wait=true), Chromium opens its preview and waits for the
+app's `#title`; timed from the POST. Plain: a fresh copy of the project, `npm install
+--ignore-scripts --no-audit --no-fund --prefer-offline`, then `vite` spawned; timed from
+npm's start to the same `#title`. Both use a warm npm cache (the machine's for plain
+npm, the server's own for kontext-preview, warmed by a round that is not counted).
+Figures: p50/p95 ms over the rounds. Measurement only: nothing here fails on a number.
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import chromium, spread, versions, write_json
+from tests.project import project_files
+from tests.server import ApiServer
+
+PORT = 41893
+NPM_INSTALL = ["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"]
+EXTRA = ("is-odd", "3.0.1")
+Files = list[dict[str, Any]]
+
+
+def with_extra(files: Files, package_json: str) -> Files:
+    out = []
+    for entry in files:
+        if entry["name"] == package_json:
+            package = json.loads(entry["content"])
+            package["dependencies"][EXTRA[0]] = EXTRA[1]
+            entry = {**entry, "content": json.dumps(package, indent=2)}
+        out.append(entry)
+    return out
+
+
+PROJECTS: dict[str, tuple[Files, str]] = {
+    # name: (files, the app's folder)
+    "template app": (project_files("react-app"), "src/frontend"),
+    "AI-stack app": (project_files("ai-stack-app"), "."),
+    "AI-stack + 1 package": (with_extra(project_files("ai-stack-app"), "package.json"), "."),
+}
+
+
+def on_screen(browser: Any, url: str, began: float) -> float:
+    """Open ``url`` (retried while nothing listens yet) until #title shows; ms since began."""
+    page = browser.new_page()
+    try:
+        while True:
+            try:
+                page.goto(url)
+                break
+            except Exception:
+                time.sleep(0.02)
+        page.wait_for_selector("#title", timeout=120_000)
+        return (time.perf_counter() - began) * 1000
+    finally:
+        page.close()
+
+
+def kontext_rounds(browser: Any, backend: str, files: Files, rounds: int) -> list[float]:
+    root = Path(tempfile.mkdtemp(prefix="kp-bench-"))
+    server = ApiServer.start(root, sandbox_backend=backend)
+    out = []
+    try:
+        with server.client() as api:
+            for index in range(rounds + 1):  # round 0 warms the server's npm cache
+                began = time.perf_counter()
+                session = api.post(
+                    "/kontext/preview", params={"wait": "true"}, json={"files": files}
+                ).json()
+                if session.get("status") != "active":
+                    raise RuntimeError(f"{backend}: session did not start: {session}")
+                took = on_screen(browser, session["previewUrl"], began)
+                if index:
+                    out.append(took)
+                api.delete(f"/kontext/preview/{session['sessionId']}")
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def plain_rounds(browser: Any, files: Files, app: str, rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
+        try:
+            for entry in files:
+                path = root / entry["name"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(entry["content"])
+            app_dir = (root / app).resolve()
+            began = time.perf_counter()
+            subprocess.run(
+                NPM_INSTALL,
+                cwd=app_dir,
+                check=True,
+                capture_output=True,
+            )
+            vite = subprocess.Popen(
+                ["node", "node_modules/vite/bin/vite.js", "--port", str(PORT), "--strictPort"],
+                cwd=app_dir,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                out.append(on_screen(browser, f"http://localhost:{PORT}/", began))
+            finally:
+                vite.terminate()
+                vite.wait()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def run(browser: Any, rounds: int) -> dict[str, dict[str, dict[str, float]]]:
+    """{project: {"plain npm + vite" | "local" | "docker": spread of create → app (ms)}}."""
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for name, (files, app) in PROJECTS.items():
+        report[name] = {
+            "plain npm + vite": spread(plain_rounds(browser, files, app, rounds)),
+            "local": spread(kontext_rounds(browser, "local", files, rounds)),
+            "docker": spread(kontext_rounds(browser, "docker", files, rounds)),
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with chromium() as browser:
+        report = run(browser, args.rounds)
+        about = versions(browser)
+    print(", ".join(f"{k} {v}" for k, v in about.items()))
+    print(f"create → app on screen, p50/p95 ms over {args.rounds} rounds\n")
+    print(f"{'project':<24}{'plain npm + vite':>20}{'local':>16}{'docker':>16}")
+    for name, row in report.items():
+        cells = [f"{row[k]['p50']:.0f}/{row[k]['p95']:.0f}" for k in row]
+        widths = (20, 16, 16)
+        print(f"{name:<24}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    print(write_json("stacks.json", {"versions": about, "rounds": args.rounds, "rows": report}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+// The warm pool's sample for this stack: it imports every runtime package of the stack,
+// so that the warm dev server has pre-bundled them all before a project takes it over.
+import * as m0 from "@hookform/resolvers/zod"; // the form pattern shadcn/ui apps use
+import * as m1 from "@radix-ui/react-accordion";
+import * as m2 from "@radix-ui/react-alert-dialog";
+import * as m3 from "@radix-ui/react-aspect-ratio";
+import * as m4 from "@radix-ui/react-avatar";
+import * as m5 from "@radix-ui/react-checkbox";
+import * as m6 from "@radix-ui/react-collapsible";
+import * as m7 from "@radix-ui/react-context-menu";
+import * as m8 from "@radix-ui/react-dialog";
+import * as m9 from "@radix-ui/react-dropdown-menu";
+import * as m10 from "@radix-ui/react-hover-card";
+import * as m11 from "@radix-ui/react-label";
+import * as m12 from "@radix-ui/react-menubar";
+import * as m13 from "@radix-ui/react-navigation-menu";
+import * as m14 from "@radix-ui/react-popover";
+import * as m15 from "@radix-ui/react-progress";
+import * as m16 from "@radix-ui/react-radio-group";
+import * as m17 from "@radix-ui/react-scroll-area";
+import * as m18 from "@radix-ui/react-select";
+import * as m19 from "@radix-ui/react-separator";
+import * as m20 from "@radix-ui/react-slider";
+import * as m21 from "@radix-ui/react-slot";
+import * as m22 from "@radix-ui/react-switch";
+import * as m23 from "@radix-ui/react-tabs";
+import * as m24 from "@radix-ui/react-toast";
+import * as m25 from "@radix-ui/react-toggle";
+import * as m26 from "@radix-ui/react-toggle-group";
+import * as m27 from "@radix-ui/react-tooltip";
+import * as m28 from "@supabase/supabase-js";
+import * as m29 from "@tanstack/react-query";
+import * as m30 from "class-variance-authority";
+import * as m31 from "clsx";
+import * as m32 from "cmdk";
+import * as m33 from "date-fns";
+import * as m34 from "embla-carousel-react";
+import * as m35 from "framer-motion";
+import * as m36 from "input-otp";
+import * as m37 from "lucide-react";
+import * as m38 from "next-themes";
+import * as m39 from "react";
+import * as m40 from "react-day-picker";
+import * as m41 from "react-dom";
+import * as m42 from "react-hook-form";
+import * as m43 from "react-resizable-panels";
+import * as m44 from "react-router-dom";
+import * as m45 from "recharts";
+import * as m46 from "sonner";
+import * as m47 from "tailwind-merge";
+import * as m48 from "vaul";
+import * as m49 from "zod";
+import { createRoot } from "react-dom/client";
+import "./index.css";
+
+const loaded = [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35, m36, m37, m38, m39, m40, m41, m42, m43, m44, m45, m46, m47, m48, m49].length;
+createRoot(document.getElementById("root")!).render(<h1 id="title">{loaded} packages</h1>);
