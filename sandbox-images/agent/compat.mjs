@@ -94,27 +94,38 @@ export function servedBase(config) {
 const CONFIG_BUNDLE = /\.timestamp-\d+-[0-9a-f]+\.mjs$/;
 
 export function moveConfigBundles(folder) {
-  fs.mkdirSync(folder, { recursive: true });
-  const moved = (file) =>
-    typeof file === "string" && CONFIG_BUNDLE.test(file) && !file.includes(`${path.sep}node_modules${path.sep}`)
-      ? path.join(folder, path.basename(file))
-      : file;
+  let hooked = false;
+  const moved = (file) => {
+    if (typeof file !== "string" || !CONFIG_BUNDLE.test(file) || file.includes(`${path.sep}node_modules${path.sep}`)) {
+      return file;
+    }
+    if (!hooked) {
+      // Only now, for a major that writes next to the config: a module hook runs off the
+      // main thread, and every later import pays a round trip to it.
+      hooked = true;
+      fs.mkdirSync(folder, { recursive: true });
+      register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: { folder } });
+    }
+    return path.join(folder, path.basename(file));
+  };
   for (const name of ["writeFile", "unlink"]) {
     const original = fsp[name];
     fsp[name] = function (file, ...rest) {
       return original.call(this, moved(file), ...rest);
     };
   }
-  const hooks = `
-    import path from "node:path";
-    import { fileURLToPath, pathToFileURL } from "node:url";
-    let folder;
-    export function initialize(data) { folder = data.folder; }
-    export async function resolve(specifier, context, next) {
-      if (specifier.startsWith("file:") && ${CONFIG_BUNDLE}.test(specifier) && !specifier.includes("/node_modules/")) {
-        return { url: pathToFileURL(path.join(folder, path.basename(fileURLToPath(specifier)))).href, shortCircuit: true };
-      }
-      return next(specifier, context);
-    }`;
-  register(`data:text/javascript,${encodeURIComponent(hooks)}`, { data: { folder } });
 }
+
+// The import side of moveConfigBundles: the bundle's file URL, next to the config, is
+// resolved to the moved file.
+const HOOKS = `
+  import path from "node:path";
+  import { fileURLToPath, pathToFileURL } from "node:url";
+  let folder;
+  export function initialize(data) { folder = data.folder; }
+  export async function resolve(specifier, context, next) {
+    if (specifier.startsWith("file:") && ${CONFIG_BUNDLE}.test(specifier) && !specifier.includes("/node_modules/")) {
+      return { url: pathToFileURL(path.join(folder, path.basename(fileURLToPath(specifier)))).href, shortCircuit: true };
+    }
+    return next(specifier, context);
+  }`;
