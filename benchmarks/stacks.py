@@ -11,7 +11,7 @@ Three projects, each on both sandbox backends and with plain npm + Vite, same ru
   template `react18-vite5-tailwind3` satisfies;
 - AI-stack + 1 package: the same with `is-odd@3.0.1` added, which no template has;
 - the AI-stack app again, taking over a warm slot of its stack (KONTEXT_POOL_TEMPLATES),
-  the pool full again before each round.
+  the pool full and settled (POOL_SETTLE) again before each round.
 
 kontext-preview: an embedded API server per backend (no warm pool), each round a new
 session (POST /kontext/preview?wait=true), Chromium opens its preview and waits for the
@@ -36,6 +36,9 @@ from tests.project import project_files
 from tests.server import ApiServer, ready_slots, wait_for
 
 STACK = "stacks/react18-vite5-tailwind3"
+# s: a slot is "ready" when its Vite listens; it goes on pre-bundling the stack (about 50
+# packages, CPU-bound) for a few seconds, which would be timed against the next round.
+POOL_SETTLE = 8.0
 PORT = 41893
 NPM_INSTALL = ["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"]
 EXTRA = ("is-odd", "3.0.1")
@@ -95,6 +98,8 @@ def kontext_rounds(
                     lambda i=index: len(ready_slots("".join(server.output))) > i, timeout=300
                 ):
                     raise RuntimeError(f"{backend}: no warm slot of {pool}")
+                if pool:
+                    time.sleep(POOL_SETTLE)
                 began = time.perf_counter()
                 session = api.post(
                     "/kontext/preview", params={"wait": "true"}, json={"files": files}
