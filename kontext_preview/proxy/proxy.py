@@ -28,7 +28,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin, Subprotocol
@@ -209,7 +209,8 @@ async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
                 await upstream.send(data if data is not None else message.get("bytes") or b"")
 
     async def upstream_to_browser() -> None:
-        with contextlib.suppress(ConnectionClosed, RuntimeError):
+        # The browser may have gone meanwhile (a tab closed or reloaded): normal, not an error.
+        with contextlib.suppress(ConnectionClosed, RuntimeError, WebSocketDisconnect):
             async for message in upstream:
                 if isinstance(message, str):
                     await browser.send_text(message)
@@ -222,8 +223,11 @@ async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(RuntimeError):
-            await browser.close()
+        # Close the browser's side unless it closed first (closing it again raises
+        # WebSocketDisconnect: a closed or reloaded tab is the usual way a bridge ends).
+        if browser.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await browser.close()
 
 
 def _target(scope: Scope) -> str:
