@@ -35,10 +35,6 @@ async def analyze_changes(body: AnalyzeRequest, request: Request) -> AnalyzeResp
 
 def _validated(settings: Settings, files: dict[str, bytes]) -> dict[str, bytes]:
     """Names and sizes under the same rules as a session's files (nothing touches the disk)."""
-    limits = FileLimits(
-        settings.max_files,
-        settings.max_file_bytes,
-        settings.max_session_bytes,
-        settings.max_path_length,
+    return (
+        VirtualFileSystem(settings.data_dir / "analyze", FileLimits.of(settings)).plan(files).files
     )
-    return VirtualFileSystem(settings.data_dir / "analyze", limits).plan(files).files

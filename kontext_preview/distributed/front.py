@@ -37,6 +37,7 @@ from kontext_preview.events import event_data
 from kontext_preview.previews.front import Previews, Route, SessionView, expired_view
 from kontext_preview.previews.session import EXPIRED, SessionStatus, new_session_id
 from kontext_preview.sandbox.base import Endpoint
+from kontext_preview.workspace.vfs import FileLimits, check_request
 
 log = logging.getLogger(__name__)
 _SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
@@ -77,6 +78,7 @@ class DistributedPreviews(Previews):
         from workers.app import make_celery
 
         self.settings = settings
+        self.limits = FileLimits.of(settings)
         self.keys = Keys(settings.redis_prefix)
         self.redis: RedisClient = connect(settings.redis_url)
         self.events: RedisEventLog = RedisEventLog(
@@ -121,6 +123,7 @@ class DistributedPreviews(Previews):
         project_type: str | None,
         session_id: str | None,
     ) -> SessionView:
+        check_request(self.limits, files)  # before anything is stored in Redis
         sid = new_session_id()
         if session_id is not None:
             if not await self._restorable(session_id, owner):
@@ -167,6 +170,8 @@ class DistributedPreviews(Previews):
     ) -> dict[str, Any]:
         if not _SESSION_ID.match(session_id):
             raise SessionNotFound(session_id[:80])
+        deleted = list(deleted)
+        check_request(self.limits, files, deleted)  # before anything is stored in Redis
         request_id = secrets.token_hex(16)
         meta = {
             "kind": "update",

@@ -111,12 +111,7 @@ class PreviewService:
         self.policy = policy_named(settings.change_policy, settings.change_policy_overrides)
         self.sessions: dict[str, PreviewSession] = {}
         self.pool = WarmPool(self)
-        self.limits = FileLimits(
-            max_files=settings.max_files,
-            max_file_bytes=settings.max_file_bytes,
-            max_total_bytes=settings.max_session_bytes,
-            max_path_length=settings.max_path_length,
-        )
+        self.limits = FileLimits.of(settings)
 
     # -- the API's verbs -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kontext_preview.config import Settings
 from kontext_preview.errors import InvalidFileName, InvalidRequest, LimitExceeded, SandboxError
 from kontext_preview.workspace.paths import FORBIDDEN_SEGMENTS, check_inside, validate_name
 
@@ -31,6 +32,35 @@ class FileLimits:
     max_file_bytes: int
     max_total_bytes: int
     max_path_length: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "FileLimits":
+        """The limits a session's files have (KONTEXT_MAX_FILES, _MAX_FILE_BYTES,
+        _MAX_SESSION_BYTES, _MAX_PATH_LENGTH)."""
+        return cls(
+            max_files=settings.max_files,
+            max_file_bytes=settings.max_file_bytes,
+            max_total_bytes=settings.max_session_bytes,
+            max_path_length=settings.max_path_length,
+        )
+
+
+def check_request(
+    limits: FileLimits, writes: Mapping[str, bytes], deletes: Iterable[str] = ()
+) -> None:
+    """What a request can break on its own, checked before it is stored anywhere (the
+    distributed API does this before Redis): every name, each file's size, the files and
+    bytes of the request itself, and no file where another needs a folder. The result
+    on top of a session's files is checked where those files are (``plan``).
+
+    Raises InvalidFileName, LimitExceeded or InvalidRequest, as ``plan`` does."""
+    named = {
+        validate_name(name, limits.max_path_length): content for name, content in writes.items()
+    }
+    for name in deletes:
+        validate_name(name, limits.max_path_length)
+    _check_limits(limits, named, named)
+    _check_no_file_folder_clash(named)
 
 
 @dataclass(frozen=True)
@@ -84,7 +114,7 @@ class VirtualFileSystem:
             if name not in base:
                 raise InvalidRequest(f"cannot delete {name!r}: the session has no such file")
         result = {k: v for k, v in base.items() if k not in delete_set} | writes
-        self._check_limits(writes, result)
+        _check_limits(self.limits, writes, result)
         _check_no_file_folder_clash(result)
         changes = [FileChange(name, "unlink") for name in sorted(delete_set)]
         unchanged = []
@@ -154,23 +184,6 @@ class VirtualFileSystem:
 
     def _valid(self, name: str) -> str:
         return validate_name(name, self.limits.max_path_length)
-
-    def _check_limits(self, writes: Mapping[str, bytes], result: Mapping[str, bytes]) -> None:
-        limits = self.limits
-        for name, content in writes.items():
-            if len(content) > limits.max_file_bytes:
-                raise LimitExceeded(
-                    f"file {name!r} is {len(content)} bytes; the limit is {limits.max_file_bytes}"
-                )
-        if len(result) > limits.max_files:
-            raise LimitExceeded(
-                f"the project would have {len(result)} files; the limit is {limits.max_files}"
-            )
-        total = sum(len(c) for c in result.values())
-        if total > limits.max_total_bytes:
-            raise LimitExceeded(
-                f"the project would hold {total} bytes; the limit is {limits.max_total_bytes}"
-            )
 
     def _write_changes(self, changes: list[FileChange], files: Mapping[str, bytes]) -> None:
         done: list[FileChange] = []
@@ -250,6 +263,25 @@ def _atomic_write(target: Path, content: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _check_limits(
+    limits: FileLimits, writes: Mapping[str, bytes], result: Mapping[str, bytes]
+) -> None:
+    for name, content in writes.items():
+        if len(content) > limits.max_file_bytes:
+            raise LimitExceeded(
+                f"file {name!r} is {len(content)} bytes; the limit is {limits.max_file_bytes}"
+            )
+    if len(result) > limits.max_files:
+        raise LimitExceeded(
+            f"the project would have {len(result)} files; the limit is {limits.max_files}"
+        )
+    total = sum(len(c) for c in result.values())
+    if total > limits.max_total_bytes:
+        raise LimitExceeded(
+            f"the project would hold {total} bytes; the limit is {limits.max_total_bytes}"
+        )
 
 
 def _check_no_file_folder_clash(files: Mapping[str, bytes]) -> None:

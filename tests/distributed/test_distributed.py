@@ -237,11 +237,20 @@ def test_files_sent_to_a_session_are_validated(
 ) -> None:
     with cluster.api.client() as api:
         sid = create_session(api, files)["sessionId"]
-        response = api.post(
-            f"/kontext/preview/{sid}/update",
-            json={"files": [{"name": "/etc/passwd", "content": "x"}]},
-        )
-        assert response.status_code == 400
+        events_before = cluster.redis.xlen(f"{cluster.prefix}events:{sid}")
+        for bad in ("/etc/passwd", "src/../../escape.js", "src/frontend/node_modules/x.js"):
+            response = api.post(
+                f"/kontext/preview/{sid}/update",
+                json={"files": [{"name": bad, "content": "x"}]},
+            )
+            assert response.status_code == 400, (bad, response.text)
+        # Refused by the API itself: nothing reached Redis (no payload, no queued id, no
+        # update.received event), for a new session's files too.
+        refused = api.post("/kontext/preview", json={"files": [{"name": "../x", "content": ""}]})
+        assert refused.status_code == 400, refused.text
+        assert cluster.keys("payload:*") == []
+        assert cluster.redis.llen(f"{cluster.prefix}session:{sid}:inbox") == 0
+        assert cluster.redis.xlen(f"{cluster.prefix}events:{sid}") == events_before
         replaced = replace_file(files, HEADER, header("Replaced"))
         again = api.post("/kontext/preview", json={"files": replaced, "sessionId": sid})
         assert again.status_code == 200, again.text
