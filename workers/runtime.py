@@ -12,7 +12,6 @@ inboxes.
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import threading
@@ -294,13 +293,8 @@ class NodeRuntime:
         removed = [name for name in before if name not in after]
         if changed:
             pipe.hset(self.keys.files(session_id), mapping=changed)
-            pipe.hset(
-                self.keys.hashes(session_id),
-                mapping={n: hashlib.sha256(d).hexdigest() for n, d in changed.items()},
-            )
         if removed:
             pipe.hdel(self.keys.files(session_id), *removed)
-            pipe.hdel(self.keys.hashes(session_id), *removed)
 
     # -- task bodies (run on the runtime loop) ------------------------------------------------
 

@@ -31,19 +31,6 @@ def delete_session(session_id: str, request_id: str | None, reason: str) -> None
     runtime.call(runtime.delete(session_id, request_id, reason))
 
 
-@app.task(name="kontext.deploy")
-def deploy(session_id: str, reasons: list[str]) -> None:
-    """Queue a full deployment of the session's files (the pipeline behind the Deployer)."""
-    runtime = get_runtime()
-
-    async def queue() -> None:
-        session = runtime.service.sessions.get(session_id)
-        if session is not None:  # a session that has ended needs no deployment
-            runtime.service.queue_deployment(session, reasons)
-
-    runtime.call(queue())
-
-
 @app.task(name="kontext.resume_session")
 def resume_session(session_id: str) -> None:
     """Wake a hibernated session (a request reached its preview URL)."""

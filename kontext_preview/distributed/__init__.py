@@ -5,7 +5,7 @@ Redis holds what every process must see (``keys.py`` lists every key):
 * the session registry: one hash per session (node, status, port, layout,
   timestamps) plus a sorted set of sessions by expiry time, and the nodes'
   heartbeats;
-* the files (the durable copy a restarted worker restores from) and their hashes;
+* the files (the durable copy a restarted worker restores from);
 * each session's *inbox*: ids of updates received by the API and not yet
   applied, in order. A worker applies them in batches and commits the new files
   together with trimming the inbox in one transaction, so an update is applied

@@ -20,9 +20,6 @@ class Keys:
     def files(self, session_id: str) -> str:  # hash: file name → content
         return f"{self.prefix}session:{session_id}:files"
 
-    def hashes(self, session_id: str) -> str:  # hash: file name → sha256
-        return f"{self.prefix}session:{session_id}:hashes"
-
     def logs(self, session_id: str) -> str:  # list: last log lines
         return f"{self.prefix}session:{session_id}:logs"
 
@@ -55,7 +52,8 @@ class Keys:
         return [
             self.session(session_id),
             self.files(session_id),
-            self.hashes(session_id),
+            # Written by releases before 2026-11-30 and read by none: removed with the session.
+            f"{self.prefix}session:{session_id}:hashes",
             self.logs(session_id),
             self.inbox(session_id),
         ]
