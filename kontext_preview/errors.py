@@ -5,6 +5,10 @@ The API turns these into ``{"success": false, "error": {"code", "message"}}`` wi
 with a message a person (or the AI in the chat) can act on.
 """
 
+from typing import Literal
+
+from pydantic import BaseModel
+
 
 class KontextError(Exception):
     status_code = 500
@@ -71,3 +75,16 @@ class StoreUnavailable(KontextError):
 
     status_code = 503
     code = "store_unavailable"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer of the API: ``{"success": false, "error": {"code",
+    "message"}}``."""
+
+    success: Literal[False] = False
+    error: ErrorDetail

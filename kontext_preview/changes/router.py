@@ -6,7 +6,7 @@ from kontext_preview.changes.analyzer import analyze
 from kontext_preview.changes.policy import policy_named
 from kontext_preview.changes.schemas import AnalyzeRequest, AnalyzeResponse, file_changes
 from kontext_preview.config import Settings
-from kontext_preview.previews.schemas import ErrorResponse
+from kontext_preview.errors import ErrorResponse
 from kontext_preview.workspace.schemas import decode_files
 from kontext_preview.workspace.vfs import FileLimits, VirtualFileSystem
 

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from kontext_preview import pages
 from kontext_preview.config import Settings
-from kontext_preview.proxy import pages
 
 
 class DeployedSites:

@@ -8,7 +8,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kontext_preview.auth import User
 from kontext_preview.config import Settings
-from kontext_preview.errors import SessionNotFound
+from kontext_preview.errors import ErrorResponse, SessionNotFound
 from kontext_preview.events import EVENT_TYPES
 from kontext_preview.logs import bind_session
 from kontext_preview.previews.front import Previews, SessionView
@@ -16,7 +16,6 @@ from kontext_preview.previews.schemas import (
     CreatePreviewRequest,
     DeletePreviewResponse,
     DeploymentOut,
-    ErrorResponse,
     PreviewSessionResponse,
     PreviewStatusResponse,
     UpdatePreviewRequest,

@@ -145,13 +145,3 @@ class UpdatePreviewResponse(BaseModel):
 
 class DeletePreviewResponse(BaseModel):
     success: Literal[True] = True
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    success: Literal[False] = False
-    error: ErrorDetail

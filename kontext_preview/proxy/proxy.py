@@ -34,11 +34,12 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin, Subprotocol
 from yarl import URL
 
+from kontext_preview import pages
 from kontext_preview.config import Settings
 from kontext_preview.logs import bind_session
 from kontext_preview.previews.front import Previews, Route
 from kontext_preview.previews.session import EXPIRED, SessionStatus
-from kontext_preview.proxy import guard, pages
+from kontext_preview.proxy import guard
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
