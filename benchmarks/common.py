@@ -7,6 +7,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,24 @@ def plain_vite_server(app_dir: Path, port: int) -> Iterator[subprocess.Popen[byt
     finally:
         vite.terminate()
         vite.wait()
+
+
+def on_screen(browser: Any, url: str, began: float, page: Any = None) -> float:
+    """Open ``url`` (retried while nothing listens yet) until #title shows; ms since
+    ``began`` (a perf_counter reading). ``page``: one opened before the clock started
+    (default: a new one, opened on the clock); closed after."""
+    page = page or browser.new_page()
+    try:
+        while True:
+            try:
+                page.goto(url)
+                break
+            except Exception:
+                time.sleep(0.02)
+        page.wait_for_selector("#title", timeout=120_000)
+        return (time.perf_counter() - began) * 1000
+    finally:
+        page.close()
 
 
 def versions(browser: Any) -> dict[str, str]:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import plain_vite_app, plain_vite_server, vite_command
+from benchmarks.common import on_screen, plain_vite_app, plain_vite_server, vite_command
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.distributed.cluster import read_events
 from tests.project import project_files
@@ -72,18 +72,8 @@ def plain_cold_start_once(
     with plain_vite_app(project, app) as app_dir:
         page = browser.new_page()
         began = time.perf_counter()
-        try:
-            with plain_vite_server(app_dir, 41891):
-                while True:
-                    try:
-                        page.goto("http://127.0.0.1:41891/")
-                        break
-                    except Exception:
-                        time.sleep(0.02)
-                page.wait_for_selector("#title", timeout=60_000)
-                return (time.perf_counter() - began) * 1000
-        finally:
-            page.close()
+        with plain_vite_server(app_dir, 41891):
+            return on_screen(browser, "http://127.0.0.1:41891/", began, page)
 
 
 def kontext_deploy(rounds: int) -> list[float]:

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import chromium, spread, versions, write_json
+from benchmarks.common import chromium, on_screen, spread, versions, write_json
 from tests.project import project_files
 from tests.server import ApiServer, ready_slots, wait_for
 
@@ -62,22 +62,6 @@ PROJECTS: dict[str, tuple[Files, str]] = {
     "AI-stack app": (project_files("ai-stack-app"), "."),
     "AI-stack + 1 package": (with_extra(project_files("ai-stack-app"), "package.json"), "."),
 }
-
-
-def on_screen(browser: Any, url: str, began: float) -> float:
-    """Open ``url`` (retried while nothing listens yet) until #title shows; ms since began."""
-    page = browser.new_page()
-    try:
-        while True:
-            try:
-                page.goto(url)
-                break
-            except Exception:
-                time.sleep(0.02)
-        page.wait_for_selector("#title", timeout=120_000)
-        return (time.perf_counter() - began) * 1000
-    finally:
-        page.close()
 
 
 def kontext_rounds(

@@ -274,13 +274,6 @@ async def best_template(settings: Settings, package_json: dict[str, Any]) -> Tem
     return fits[best]
 
 
-async def template_lacks(settings: Settings, package_json: dict[str, Any]) -> list[str]:
-    """The dependencies (``name@range``) the Vite template (the warm pool's) does not
-    satisfy."""
-    fits, _ = await _template_fits(settings, package_json)
-    return fits[0].lacking
-
-
 async def _template_fits(
     settings: Settings, package_json: dict[str, Any]
 ) -> tuple[list[TemplateFit], int]:
