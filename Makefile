@@ -28,6 +28,7 @@ serve: $(VENV)/.serve-installed template playground
 test: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
@@ -41,6 +42,7 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/ruff format --check kontext_preview workers
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,7 +1,8 @@
 """The ASGI application: the API on its own host, every preview on its own origin.
 
-``create_app`` wires one PreviewService (with the configured sandbox backend)
-into the FastAPI API and the preview proxy. Requests whose Host is a preview
+``create_app`` wires one SessionManager (embedded: a session engine with the
+configured sandbox backend; distributed: Celery workers over Redis) into the FastAPI
+API and the preview proxy. Requests whose Host is a preview
 host (``preview-<id>.<domain>``) go to the proxy, everything else to the API,
 so a preview's code can never call the API as same-origin.
 """
@@ -15,7 +16,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,14 +24,15 @@ from kontext_preview import __version__, playground
 from kontext_preview.auth import ApiKeys, current_user
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
+from kontext_preview.contract import SessionManager
 from kontext_preview.deploy.sites import DeployedSites
-from kontext_preview.errors import KontextError, LimitExceeded, StoreUnavailable
+from kontext_preview.errors import KontextError, LimitExceeded
 from kontext_preview.health import router as health_router
 from kontext_preview.metrics import Metrics
-from kontext_preview.previews.front import EmbeddedPreviews, Previews
-from kontext_preview.previews.router import router as previews_router
-from kontext_preview.previews.service import PreviewService
+from kontext_preview.previews.embedded import EmbeddedSessionManager
+from kontext_preview.previews.engine import SessionEngine
 from kontext_preview.proxy.proxy import PreviewHosts, PreviewProxy
+from kontext_preview.routes import router as previews_router
 from kontext_preview.sandbox import create_backend
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,17 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings)
-    previews = create_previews(settings)
-    proxy = PreviewProxy(previews)
+    sessions = create_session_manager(settings)
+    proxy = PreviewProxy(sessions)
     metrics = Metrics()
-    previews.events.observers.append(metrics.observe)  # the sessions this process runs
+    sessions.events.observers.append(metrics.observe)  # the sessions this process runs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await previews.start()
+        await sessions.start()
         yield
-        await previews.shutdown()
+        await sessions.shutdown()
         await proxy.aclose()
 
     api = FastAPI(
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         description="Live previews of AI-written Vite apps that update in well under a second.",
         lifespan=lifespan,
     )
-    api.state.previews = previews
+    api.state.sessions = sessions
     api.state.settings = settings
     api.state.api_keys = api_keys
     api.state.metrics = metrics
@@ -88,13 +89,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
 
 
-def create_previews(settings: Settings) -> Previews:
+def create_session_manager(settings: Settings) -> SessionManager:
     """Embedded: sessions run in this process. Distributed: Celery workers run them."""
     if settings.mode == "distributed":
-        from kontext_preview.distributed.front import DistributedPreviews
+        from kontext_preview.distributed.manager import DistributedSessionManager
 
-        return DistributedPreviews(settings)
-    return EmbeddedPreviews(PreviewService(settings, create_backend(settings)))
+        return DistributedSessionManager(settings)
+    return EmbeddedSessionManager(SessionEngine(settings, create_backend(settings)))
 
 
 class HostRouter:
@@ -177,11 +178,6 @@ def _add_error_handlers(api: FastAPI) -> None:
         request.app.state.metrics.api_error(exc.code)
         return error_response(exc)
 
-    @api.exception_handler(RedisError)
-    async def store_error(request: Request, exc: RedisError) -> JSONResponse:
-        log.warning("%s %s: Redis: %s", request.method, request.url.path, exc)
-        return await kontext_error(request, _store_unavailable(request, exc))
-
     @api.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -217,15 +213,6 @@ def _add_error_handlers(api: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(KontextError(f"internal error: {type(exc).__name__}"))
-
-
-def _store_unavailable(request: Request, exc: RedisError) -> StoreUnavailable:
-    settings: Settings = request.app.state.settings
-    return StoreUnavailable(
-        f"the session store (Redis at {settings.redis_url}) does not answer "
-        f"({type(exc).__name__}); retry in a moment: sending the same files again is "
-        "harmless (an update queued just before the store went away is applied once)"
-    )
 
 
 def _describe(error: Any) -> str:

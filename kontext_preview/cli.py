@@ -123,7 +123,7 @@ def worker(ctx: click.Context, concurrency: int | None, log_level: str) -> None:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(2)
-    from kontext_preview.distributed.keys import CONTROL_QUEUE, node_queue
+    from kontext_preview.distributed.protocol import CONTROL_QUEUE, node_queue
     from workers.app import app
 
     app.worker_main(

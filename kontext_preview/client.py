@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from kontext_preview.changes.schemas import AnalyzeResponse
 from kontext_preview.errors import KontextError
-from kontext_preview.previews.schemas import (
+from kontext_preview.schemas import (
     PreviewSessionResponse,
     PreviewStatusResponse,
     UpdatePreviewResponse,

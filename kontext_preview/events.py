@@ -130,6 +130,13 @@ class EventLog(ABC):
                     return
 
 
+def received_event(update_id: str, seq: int, files: int) -> dict[str, Any]:
+    """The data of ``update.received``: the update's id, its number (``seq``, 1, 2, 3… per
+    session) and how many files it sent. Published by the session engine (embedded) or by
+    the distributed API's enqueue script, which sets ``seq`` as it numbers the update."""
+    return {"updateId": update_id, "seq": seq, "files": files}
+
+
 def event_data(type_: str, data: dict[str, Any] | None) -> dict[str, Any]:
     return {"type": type_, "at": round(time.time(), 3), **(data or {})}
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kontext_preview.contract import SessionManager
 from kontext_preview.metrics import Metrics
-from kontext_preview.previews.front import Previews
 
 router = APIRouter(tags=["operations"])
 
@@ -23,14 +23,14 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", summary="Ready to serve", responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> JSONResponse:
-    previews: Previews = request.app.state.previews
-    problems = await previews.readiness()
+    sessions: SessionManager = request.app.state.sessions
+    problems = await sessions.readiness()
     return JSONResponse({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    previews: Previews = request.app.state.previews
+    sessions: SessionManager = request.app.state.sessions
     collected: Metrics = request.app.state.metrics
-    body = collected.render(await previews.census())
+    body = collected.render(await sessions.status_counts())
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -95,10 +95,10 @@ class Metrics:
     def api_error(self, code: str) -> None:
         self.errors.labels(code).inc()
 
-    def render(self, census: dict[str, dict[str, int]]) -> bytes:
-        """The text exposition, with ``census`` (node → status → sessions) as the gauge."""
+    def render(self, counts: dict[str, dict[str, int]]) -> bytes:
+        """The text exposition, with ``counts`` (node → status → sessions) as the gauge."""
         self.sessions.clear()
-        for node, statuses in census.items():
+        for node, statuses in counts.items():
             for status, count in statuses.items():
                 self.sessions.labels(node, status).set(count)
         return generate_latest(self.registry)

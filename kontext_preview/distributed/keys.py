@@ -1,11 +1,5 @@
 """Every Redis key distributed mode uses, under one prefix (``KONTEXT_REDIS_PREFIX``)."""
 
-CONTROL_QUEUE = "kontext.control"
-
-
-def node_queue(node: str) -> str:
-    return f"kontext.node.{node}"
-
 
 class Keys:
     def __init__(self, prefix: str):

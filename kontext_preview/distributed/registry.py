@@ -1,93 +1,73 @@
-"""The session registry and the nodes' heartbeats in Redis, as the API and beat read them."""
+"""The session registry and the nodes' heartbeats in Redis: reads and writes, through the
+protocol's models (:mod:`kontext_preview.distributed.protocol`)."""
 
-import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio.client import Pipeline
 
-from kontext_preview.distributed.keys import Keys, node_queue
-from kontext_preview.distributed.redis_io import RedisClient, decode_hash
-from kontext_preview.previews.front import SessionView
+from kontext_preview.config import Settings
+from kontext_preview.contract import SessionView, ended_retention_seconds
+from kontext_preview.distributed.keys import Keys
+from kontext_preview.distributed.protocol import EndedNote, NodeBeat, SessionRecord
+from kontext_preview.distributed.redis_client import RedisClient
 
 
-@dataclass(frozen=True)
-class Node:
-    name: str
-    queue: str
-    address: str
-    sessions: int
-    capacity: int
-    heartbeat: float
-    statuses: dict[str, int] = field(default_factory=dict)
-
-    def alive(self, heartbeat_seconds: float, now: float | None = None) -> bool:
-        return (now or time.time()) - self.heartbeat < 3 * heartbeat_seconds + 1
+def heartbeat(pipe: Pipeline, keys: Keys, name: str, beat: NodeBeat) -> None:
+    pipe.hset(keys.nodes, name, beat.model_dump_json())
 
 
-def heartbeat(
-    pipe: Pipeline,
-    keys: Keys,
-    name: str,
-    address: str,
-    sessions: int,
-    capacity: int,
-    statuses: dict[str, int] | None = None,
-) -> None:
-    data = {
-        "queue": node_queue(name),
-        "address": address,
-        "sessions": sessions,
-        "capacity": capacity,
-        "heartbeat": time.time(),
-        "statuses": statuses or {},
+async def nodes(redis: RedisClient, keys: Keys) -> dict[str, NodeBeat]:
+    """Every node that ever beat and was not removed, by name (alive or not)."""
+    raw = await redis.hgetall(keys.nodes)
+    return {name.decode(): NodeBeat.model_validate_json(data) for name, data in raw.items()}
+
+
+async def live_nodes(
+    redis: RedisClient, keys: Keys, heartbeat_seconds: float
+) -> dict[str, NodeBeat]:
+    now = time.time()
+    return {
+        name: beat
+        for name, beat in (await nodes(redis, keys)).items()
+        if beat.alive(heartbeat_seconds, now)
     }
-    pipe.hset(keys.nodes, name, json.dumps(data))
 
 
-async def nodes(redis: RedisClient, keys: Keys) -> list[Node]:
-    found = []
-    for name, raw in (await redis.hgetall(keys.nodes)).items():
-        data = json.loads(raw)
-        found.append(
-            Node(
-                name.decode(),
-                data["queue"],
-                data["address"],
-                int(data["sessions"]),
-                int(data["capacity"]),
-                float(data["heartbeat"]),
-                {k: int(v) for k, v in data.get("statuses", {}).items()},
-            )
-        )
-    return found
+def write_record(pipe: Pipeline, keys: Keys, record: SessionRecord) -> None:
+    pipe.hset(keys.session(record.id), mapping=record.to_hash())  # type: ignore[arg-type]
+
+
+async def record(redis: RedisClient, keys: Keys, session_id: str) -> SessionRecord | None:
+    return SessionRecord.from_hash(await redis.hgetall(keys.session(session_id)))
+
+
+async def ended(redis: RedisClient, keys: Keys, session_id: str) -> EndedNote | None:
+    return EndedNote.from_hash(await redis.hgetall(keys.ended(session_id)))
 
 
 def view_of(
-    record: dict[str, str], expires_at: float | None = None, logs: list[str] | None = None
+    record: SessionRecord, expires_at: float | None = None, logs: list[str] | None = None
 ) -> SessionView:
+    """The API's view of a record (``expires_at``: from the expiry set, which activity
+    moves; else from the record's creation)."""
     if expires_at is None:
-        expires_at = float(record.get("createdAt") or 0) + int(record.get("ttl") or 0)
+        expires_at = record.createdAt + record.ttl
     return SessionView(
-        id=record["id"],
-        status=record.get("status") or "installing",
-        error=record.get("error") or None,
-        framework=record.get("framework") or "vite",
-        vite_root=record.get("viteRoot", ""),
-        project_type=record.get("projectType") or None,
+        id=record.id,
+        status=record.status,
+        error=record.error,
+        framework=record.framework,
+        vite_root=record.viteRoot,
+        project_type=record.projectType,
         expires_at=int(expires_at),
-        files=int(record.get("files") or 0),
+        files=record.files,
         logs=logs or [],
-        deployments=json.loads(record.get("deployments") or "[]"),
-        deployment_url=record.get("deploymentUrl") or None,
-        fallback=record.get("fallback") or None,
+        deployments=record.deployments,
+        deployment_url=record.deploymentUrl,
+        fallback=record.fallback,
     )
-
-
-async def record(redis: RedisClient, keys: Keys, session_id: str) -> dict[str, str] | None:
-    raw = await redis.hgetall(keys.session(session_id))
-    return decode_hash(raw) if raw else None
 
 
 async def expires_at(redis: RedisClient, keys: Keys, session_id: str) -> float | None:
@@ -105,33 +85,24 @@ def touch(pipe: Pipeline, keys: Keys, session_id: str, ttl: int, at: float | Non
 def purge(
     pipe: Pipeline,
     keys: Keys,
+    settings: Settings,
     session_id: str,
     node: str | None,
-    event: Any,
-    retention: int,
-    ended: tuple[str, str, int] | None = None,
+    event: Callable[[Pipeline], Any] | None,
+    ended_as: EndedNote | None = None,
 ) -> None:
-    """Drop every registry key of a session (its event stream expires later). ``ended``
-    (owner, reason, seconds) leaves a note of how it ended, for its owner: the expired
-    page, the restore, a late SSE reader."""
+    """Drop every registry key of a session (its event stream expires after
+    ``events_retention_seconds``). ``ended_as`` leaves a note of how it ended, for its
+    owner (the expired page, the restore, a late SSE reader), kept as long as
+    :func:`~kontext_preview.contract.ended_retention_seconds` says."""
     pipe.delete(*keys.session_keys(session_id))
     pipe.zrem(keys.sessions, session_id)
     if node:
         pipe.srem(keys.node_sessions(node), session_id)
-    if ended is not None:
-        owner, reason, keep = ended
-        pipe.srem(keys.owner_sessions(owner), session_id)
-        pipe.hset(keys.ended(session_id), mapping={"owner": owner, "reason": reason})
-        pipe.expire(keys.ended(session_id), keep)
+    if ended_as is not None:
+        pipe.srem(keys.owner_sessions(ended_as.owner), session_id)
+        pipe.hset(keys.ended(session_id), mapping=ended_as.model_dump())  # type: ignore[arg-type]
+        pipe.expire(keys.ended(session_id), ended_retention_seconds(settings, ended_as.reason))
     if event is not None:
         event(pipe)
-    pipe.expire(keys.events(session_id), retention)
-
-
-def ended_for(settings: Any, reason: str, owner: str) -> tuple[str, str, int]:
-    keep = (
-        settings.expired_retention_seconds
-        if reason == "session.expired"
-        else settings.events_retention_seconds
-    )
-    return owner, reason, int(keep)
+    pipe.expire(keys.events(session_id), settings.events_retention_seconds)

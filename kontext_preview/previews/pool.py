@@ -24,16 +24,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kontext_preview.config import Settings
+from kontext_preview.contract import SessionStatus
 from kontext_preview.errors import KontextError
-from kontext_preview.previews.session import PreviewSession, SessionStatus
+from kontext_preview.previews.session import PreviewSession
 from kontext_preview.sandbox.npm import best_template
 from kontext_preview.workspace.layout import ProjectLayout, detect_layout, read_package_json
-
-if TYPE_CHECKING:
-    from kontext_preview.previews.service import PreviewService
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +63,27 @@ class PoolTemplate:
     shape: ProjectLayout
 
 
+class SlotHost(Protocol):
+    """What the pool needs from whoever runs dev servers (the
+    :class:`~kontext_preview.previews.supervisor.Supervisor`)."""
+
+    def start_slot(self, files: Mapping[str, bytes]) -> PreviewSession:
+        """A session of nobody's, launched in the background on ``files``."""
+
+    async def release_slot(self, slot: PreviewSession) -> None:
+        """Stop a slot's dev server and remove its files."""
+
+    async def wait_settled(self, session: PreviewSession, seconds: float) -> None:
+        """Until the slot is active or failed, or ``seconds`` passed."""
+
+    def has_room(self) -> bool:
+        """Whether the node may start one more dev server."""
+
+
 class WarmPool:
-    def __init__(self, service: "PreviewService"):
-        self.service = service
-        self.settings = service.settings
+    def __init__(self, settings: Settings, host: SlotHost):
+        self.host = host
+        self.settings = settings
         self.slots: dict[str, PreviewSession] = {}
         self.kind: dict[str, PoolTemplate] = {}  # a slot's template, by the slot's id
         self.templates = [self._template(name) for name in self.settings.pool_templates]
@@ -150,15 +165,14 @@ class WarmPool:
 
     async def _fill(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        service = self.service
+        host = self.host
         for template in self.templates:
             while (
-                sum(1 for k in self.kind.values() if k is template) < self.size
-                and service.running_count() < service.capacity
+                sum(1 for k in self.kind.values() if k is template) < self.size and host.has_room()
             ):
-                slot = service.start_slot(template.sample)
+                slot = host.start_slot(template.sample)
                 self.slots[slot.id], self.kind[slot.id] = slot, template
-                await service.wait_settled(slot, self.settings.startup_timeout_seconds)
+                await host.wait_settled(slot, self.settings.startup_timeout_seconds)
                 if slot.status is not SessionStatus.ACTIVE:
                     log.warning(
                         "warm pool: a %s slot did not start (%s); not refilling",
@@ -172,7 +186,7 @@ class WarmPool:
 
     async def _remove(self, slot: PreviewSession) -> None:
         try:
-            await self.service.release_slot(slot)
+            await self.host.release_slot(slot)
         except Exception:
             log.exception("warm pool: could not remove slot %s", slot.id)
 

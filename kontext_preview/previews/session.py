@@ -2,40 +2,19 @@
 
 import asyncio
 import logging
-import secrets
 import time
-from base64 import b32encode
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from kontext_preview.contract import SETTLED, SessionStatus
 from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
 from kontext_preview.workspace.layout import ProjectLayout
 from kontext_preview.workspace.vfs import VirtualFileSystem
 
 log = logging.getLogger(__name__)
-
-SESSION_ID_BYTES = 20  # 160 bits from `secrets`; 32 DNS-safe characters
-
-
-def new_session_id() -> str:
-    return b32encode(secrets.token_bytes(SESSION_ID_BYTES)).decode().lower()
-
-
-class SessionStatus(StrEnum):
-    INSTALLING = "installing"  # dependencies being prepared
-    STARTING = "starting"  # dev server starting
-    ACTIVE = "active"  # serving
-    FAILED = "failed"  # could not start or stopped unexpectedly; `error` says why
-    HIBERNATED = "hibernated"  # idle: dev server stopped, files kept; traffic resumes it
-
-
-# The status an ended session is shown with (for `session_expired_retention_seconds`).
-EXPIRED = "expired"
-SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED, SessionStatus.HIBERNATED})
 
 # Told of every log line ("log", {"line"}) and status change ("status", {}).
 SessionListener = Callable[["PreviewSession", str, dict[str, Any]], None]

@@ -1,11 +1,20 @@
-"""Updates in flight: what a caller asked for, and what it got."""
+"""Updates in flight: what a caller asked for, what it got, and what its events carry.
+
+What ``update.applied`` carries and an update's answer
+(:class:`~kontext_preview.schemas.UpdatePreviewResponse`) are built here and nowhere
+else, for both modes (``update.received``: :func:`kontext_preview.events.received_event`).
+"""
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kontext_preview.changes import ChangeAnalysis
+from kontext_preview.changes.schemas import file_changes
 from kontext_preview.deploy.base import Deployment
+from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
 from kontext_preview.workspace.vfs import ChangeSet
 
 
@@ -33,6 +42,62 @@ class UpdateResult:
     update_id: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # analyzeMs, writeMs, notifyMs
     seq: int = 0
+
+
+def applied_event(pending: PendingUpdate, result: UpdateResult) -> dict[str, Any]:
+    """The data of ``update.applied`` before a browser acknowledges it (``browserAck``
+    "none"; :class:`~kontext_preview.previews.acks.AckTracker` completes it). Times in ms;
+    ``serverMs``: from the API's receipt until now."""
+    return {
+        "updateId": result.update_id,
+        "seq": result.seq,
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "strategy": result.analysis.strategy.value,
+        "batchSize": result.batch_size,
+        "hmrTriggered": result.hmr_triggered,
+        "restarted": result.restarted,
+        "timings": {
+            **result.timings,
+            "serverMs": round((time.time() - pending.received_at) * 1000, 2),
+        },
+        "browserAppliedMs": None,
+        "browserAck": "none",
+    }
+
+
+def deployment_out(deployment: Deployment) -> DeploymentOut:
+    return DeploymentOut(
+        id=deployment.id,
+        status=deployment.status,
+        queuedAt=deployment.queued_at,
+        reasons=list(deployment.reasons),
+        fallback=deployment.fallback,
+        startedAt=deployment.started_at,
+        finishedAt=deployment.finished_at,
+        url=deployment.url,
+        error=deployment.error,
+        diagnostics=deployment.diagnostics,  # validated as Diagnostic
+    )
+
+
+def update_response(result: UpdateResult, status: str) -> UpdatePreviewResponse:
+    """The answer to an update (``status``: the session's, after it)."""
+    return UpdatePreviewResponse(
+        updateId=result.update_id,
+        seq=result.seq,
+        updated=result.updated,
+        deleted=result.deleted,
+        unchanged=result.unchanged,
+        hmrTriggered=result.hmr_triggered,
+        restarted=result.restarted,
+        status=status,
+        strategy=result.analysis.strategy.value,
+        changes=file_changes(result.analysis),
+        batchSize=result.batch_size,
+        timings=result.timings,
+        deploy=deployment_out(result.deployment) if result.deployment else None,
+    )
 
 
 def before_and_after(

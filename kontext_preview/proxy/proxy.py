@@ -23,7 +23,6 @@ import logging
 import re
 
 import aiohttp
-from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -36,9 +35,9 @@ from yarl import URL
 
 from kontext_preview import pages
 from kontext_preview.config import Settings
+from kontext_preview.contract import EXPIRED, Route, SessionManager, SessionStatus
+from kontext_preview.errors import StoreUnavailable
 from kontext_preview.logs import bind_session
-from kontext_preview.previews.front import Previews, Route
-from kontext_preview.previews.session import EXPIRED, SessionStatus
 from kontext_preview.proxy import guard
 
 log = logging.getLogger(__name__)
@@ -81,8 +80,8 @@ class PreviewHosts:
 
 
 class PreviewProxy:
-    def __init__(self, previews: Previews):
-        self.previews = previews
+    def __init__(self, sessions: SessionManager):
+        self.sessions = sessions
         self._client: aiohttp.ClientSession | None = None
 
     @property
@@ -109,10 +108,10 @@ class PreviewProxy:
         # A page load wakes a hibernated session; an HMR socket (re)connecting does not, or
         # every open tab would keep its session awake forever.
         try:
-            route = await self.previews.route(session_id, resume=scope["type"] == "http")
-        except RedisError as exc:  # distributed mode's store is down: say so, try later
-            log.warning("preview %s: Redis: %s", session_id, exc)
-            route = Route(SessionStatus.STARTING.value, None, None)
+            route = await self.sessions.route(session_id, resume=scope["type"] == "http")
+        except StoreUnavailable as exc:  # distributed mode's store is down: say so, try later
+            log.warning("preview %s: %s", session_id, exc.message)
+            route = Route(status=SessionStatus.STARTING)
         if scope["type"] == "websocket":
             await self._websocket(WebSocket(scope, receive, send), route)
             return
@@ -137,7 +136,7 @@ class PreviewProxy:
             if route.deploy_error:
                 return pages.failed(f"{reason}\n\nThe deployment failed too: {route.deploy_error}")
             return pages.deploying(reason)
-        if route.endpoint is None:
+        if route.upstream is None:
             return pages.starting(route.status)
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
@@ -147,7 +146,7 @@ class PreviewProxy:
         try:
             upstream = await self.client.request(
                 request.method,
-                URL(route.endpoint.http_url + _target(request.scope), encoded=True),
+                URL(f"http://{route.upstream}{_target(request.scope)}", encoded=True),
                 headers=headers,
                 data=request.stream() if _has_body(request) else None,
                 allow_redirects=False,
@@ -175,14 +174,14 @@ class PreviewProxy:
         return response
 
     async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
-        endpoint = route.endpoint if route else None
-        if endpoint is None:
+        upstream_at = route.upstream if route else None
+        if upstream_at is None:
             await browser.close(code=1013)  # before accept: the browser sees a refused handshake
             return
         origin = browser.headers.get("origin")
         try:
             upstream = await connect(
-                f"ws://{endpoint.host}:{endpoint.port}{_target(browser.scope)}",
+                f"ws://{upstream_at}{_target(browser.scope)}",
                 subprotocols=[Subprotocol(p) for p in browser.scope.get("subprotocols", [])]
                 or None,
                 origin=Origin(origin) if origin else None,

@@ -24,9 +24,9 @@ from kontext_preview.sandbox.base import (
     Endpoint,
     EventSink,
     LogSink,
+    NotifyResult,
     Sandbox,
     SandboxSpec,
-    Shown,
 )
 from kontext_preview.sandbox.forward import open_unix_safely
 from kontext_preview.workspace.vfs import FileChange
@@ -104,11 +104,11 @@ class AgentSandbox(Sandbox):
 
         return remember
 
-    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> NotifyResult:
         body = [{"path": c.path, "event": c.event} for c in changes]
         return _shown(await self.control.call("notify", changes=body, fresh=fresh))
 
-    async def inject_css(self, paths: Sequence[str]) -> Shown:
+    async def inject_css(self, paths: Sequence[str]) -> NotifyResult:
         return _shown(await self.control.call("inject", paths=list(paths)))
 
     async def healthy(self) -> bool:
@@ -193,8 +193,8 @@ async def _pump_events(events: AgentEvents, log: LogSink, report: EventSink | No
             handle_event(event, log)
 
 
-def _shown(answer: dict[str, Any]) -> Shown:
-    return Shown(
+def _shown(answer: dict[str, Any]) -> NotifyResult:
+    return NotifyResult(
         affected=list(answer.get("affected", [])),
         injected=list(answer.get("injected", [])),
         seq=answer.get("seq"),

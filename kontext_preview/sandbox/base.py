@@ -52,13 +52,9 @@ class Endpoint:
     host: str
     port: int
 
-    @property
-    def http_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
 
 @dataclass(frozen=True)
-class Shown:
+class NotifyResult:
     """What a notification or an injection reached."""
 
     affected: list[str]  # changed files the dev server had loaded (or HTML pages)
@@ -103,12 +99,12 @@ class Sandbox(ABC):
         """Return the exit code once the dev server has exited."""
 
     @abstractmethod
-    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> NotifyResult:
         """Tell the dev server which files changed; say which of them it had loaded
         (``fresh``: a whole new project no page has seen, so no page needs reloading)."""
 
     @abstractmethod
-    async def inject_css(self, paths: Sequence[str]) -> Shown:
+    async def inject_css(self, paths: Sequence[str]) -> NotifyResult:
         """Push recompiled stylesheets straight into the pages; notify the rest as changes."""
 
     @abstractmethod

@@ -4,7 +4,7 @@ Production's backend: the AI's code (vite.config, dependencies) runs in a
 container made by :mod:`kontext_preview.sandbox.containers` (non-root, read-only,
 no capabilities, limits, no network), reached only through the Unix socket its
 agent listens on, which this node publishes on a loopback port
-(:class:`~kontext_preview.sandbox.forward.SocketDoor`). Files reach it through
+(:class:`~kontext_preview.sandbox.forward.UnixSocketForwarder`). Files reach it through
 the session's workspace, mounted read-only. Dependencies the prepared template
 lacks are installed by a short-lived container running
 ``npm install --ignore-scripts`` with a shared cache volume, and a deployment's
@@ -46,7 +46,7 @@ from kontext_preview.sandbox.base import (
     SandboxSpec,
     ToolPaths,
 )
-from kontext_preview.sandbox.forward import SocketDoor
+from kontext_preview.sandbox.forward import UnixSocketForwarder
 from kontext_preview.sandbox.npm import (
     NPM_INSTALL,
     follow_install,
@@ -66,7 +66,7 @@ class DockerSandbox(AgentSandbox):
         self,
         backend: "DockerBackend",
         container: Any,
-        door: SocketDoor,
+        door: UnixSocketForwarder,
         token: str,
         output: c.OutputStream,
         session_log: LogSink,
@@ -279,7 +279,7 @@ class DockerBackend(SandboxBackend):
         log: LogSink,
         since: int | None = None,
     ) -> DockerSandbox:
-        door = SocketDoor(folders.socket, self.ports)
+        door = UnixSocketForwarder(folders.socket, self.ports)
         await door.open()
         output = c.OutputStream(container, since)
         return DockerSandbox(self, container, door, token, output, log)

@@ -2,7 +2,7 @@
 
 A Docker sandbox has no network at all (``network_mode: none``), so nothing can
 reach it, nor can it reach anything, over IP. Its agent listens on a Unix socket
-in a folder shared with this node, and :class:`SocketDoor` accepts TCP
+in a folder shared with this node, and :class:`UnixSocketForwarder` accepts TCP
 connections on ``sandbox_bind_host`` (loopback by default) and joins each to that
 socket, byte for byte (HTTP and the HMR WebSocket alike).
 
@@ -25,7 +25,7 @@ from kontext_preview.sandbox.ports import PortPool
 CHUNK = 64 * 1024
 
 
-class SocketDoor:
+class UnixSocketForwarder:
     def __init__(self, socket_path: Path, pool: PortPool):
         self.socket_path = socket_path
         self.pool = pool

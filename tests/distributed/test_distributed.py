@@ -381,7 +381,7 @@ def test_readiness_and_sessions_per_node_in_the_metrics(tmp_path: Path) -> None:
                 text = httpx.get(f"{cluster.api.base_url}/metrics", trust_env=False).text
                 return 'kontext_sessions{node="m1",status="active"} 1.0' in text
 
-            assert wait_for(active_on_m1, timeout=20), "the node's heartbeat carries its census"
+            assert wait_for(active_on_m1, timeout=20), "the heartbeat carries status counts"
             api.delete(f"/kontext/preview/{sid}")
     finally:
         cluster.stop()

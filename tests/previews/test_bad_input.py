@@ -237,7 +237,7 @@ def test_openapi_docs_are_served(api: httpx.Client) -> None:
 
 
 def test_session_ids_are_dns_safe_and_unguessable() -> None:
-    from kontext_preview.previews.session import new_session_id
+    from kontext_preview.contract import new_session_id
 
     ids = {new_session_id() for _ in range(2000)}
     assert len(ids) == 2000

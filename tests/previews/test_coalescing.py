@@ -14,16 +14,16 @@ import pytest
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import InvalidFileName
-from kontext_preview.previews.service import PreviewService
+from kontext_preview.previews.engine import SessionEngine
 from kontext_preview.previews.session import SessionStatus
 from kontext_preview.sandbox.base import (
     Endpoint,
     EventSink,
     LogSink,
+    NotifyResult,
     Sandbox,
     SandboxBackend,
     SandboxSpec,
-    Shown,
     ToolPaths,
 )
 from kontext_preview.workspace.vfs import FileChange
@@ -51,15 +51,15 @@ class RecordingSandbox(Sandbox):
     async def wait(self) -> int:
         return await self._exit
 
-    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> Shown:
+    async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> NotifyResult:
         self.notified.append(list(changes))
         self.entered.set()
         await self.gate.wait()
-        return Shown(affected=[c.path for c in changes])
+        return NotifyResult(affected=[c.path for c in changes])
 
-    async def inject_css(self, paths: Sequence[str]) -> Shown:
+    async def inject_css(self, paths: Sequence[str]) -> NotifyResult:
         self.injected.append(list(paths))
-        return Shown(affected=[], injected=list(paths))
+        return NotifyResult(affected=[], injected=list(paths))
 
     async def stop(self, now: bool = False) -> None:
         if not self._exit.done():
@@ -94,12 +94,12 @@ class RecordingBackend(SandboxBackend):
         raise NotImplementedError("these tests deploy nothing")
 
 
-def run(tmp_path: Path, scenario: Callable[[PreviewService], Awaitable[None]]) -> None:
+def run(tmp_path: Path, scenario: Callable[[SessionEngine], Awaitable[None]]) -> None:
     """Run a scenario on its own event loop in a worker thread: the session-scoped
     Playwright browser keeps a loop running in the main thread."""
 
     async def main() -> None:
-        service = PreviewService(Settings(data_dir=tmp_path), RecordingBackend())
+        service = SessionEngine(Settings(data_dir=tmp_path), RecordingBackend())
         try:
             await scenario(service)
         finally:
@@ -109,7 +109,7 @@ def run(tmp_path: Path, scenario: Callable[[PreviewService], Awaitable[None]]) -
         pool.submit(asyncio.run, main()).result()
 
 
-async def active_session(service: PreviewService) -> tuple[str, RecordingSandbox]:
+async def active_session(service: SessionEngine) -> tuple[str, RecordingSandbox]:
     session = await service.create(PROJECT)
     await service.wait_settled(session, 5)
     assert session.status is SessionStatus.ACTIVE
@@ -122,7 +122,7 @@ def test_an_isolated_update_is_applied_at_once(tmp_path: Path) -> None:
     run(tmp_path, _an_isolated_update_is_applied_at_once)
 
 
-async def _an_isolated_update_is_applied_at_once(service: PreviewService) -> None:
+async def _an_isolated_update_is_applied_at_once(service: SessionEngine) -> None:
     sid, sandbox = await active_session(service)
     result = await service.update(sid, {"main.js": b"document.title = 'two'"})
     assert result.batch_size == 1
@@ -133,7 +133,7 @@ def test_updates_arriving_during_an_apply_are_coalesced(tmp_path: Path) -> None:
     run(tmp_path, _updates_arriving_during_an_apply_are_coalesced)
 
 
-async def _updates_arriving_during_an_apply_are_coalesced(service: PreviewService) -> None:
+async def _updates_arriving_during_an_apply_are_coalesced(service: SessionEngine) -> None:
     sid, sandbox = await active_session(service)
     sandbox.gate.clear()
     first = asyncio.create_task(service.update(sid, {"main.js": b"document.title = 'a'"}))
@@ -165,7 +165,7 @@ def test_a_rejected_update_in_a_burst_fails_alone(tmp_path: Path) -> None:
     run(tmp_path, _a_rejected_update_in_a_burst_fails_alone)
 
 
-async def _a_rejected_update_in_a_burst_fails_alone(service: PreviewService) -> None:
+async def _a_rejected_update_in_a_burst_fails_alone(service: SessionEngine) -> None:
     sid, sandbox = await active_session(service)
     sandbox.gate.clear()
     first = asyncio.create_task(service.update(sid, {"main.js": b"1"}))
@@ -185,7 +185,7 @@ def test_a_stylesheet_only_update_is_injected(tmp_path: Path) -> None:
     run(tmp_path, _a_stylesheet_only_update_is_injected)
 
 
-async def _a_stylesheet_only_update_is_injected(service: PreviewService) -> None:
+async def _a_stylesheet_only_update_is_injected(service: SessionEngine) -> None:
     sid, sandbox = await active_session(service)
     result = await service.update(sid, {"style.css": b"body { color: blue; }"})
     assert result.analysis.strategy.value == "css-injection"
@@ -196,7 +196,7 @@ def test_a_burst_is_as_severe_as_its_worst_update(tmp_path: Path) -> None:
     run(tmp_path, _a_burst_is_as_severe_as_its_worst_update)
 
 
-async def _a_burst_is_as_severe_as_its_worst_update(service: PreviewService) -> None:
+async def _a_burst_is_as_severe_as_its_worst_update(service: SessionEngine) -> None:
     sid, sandbox = await active_session(service)
     sandbox.gate.clear()
     first = asyncio.create_task(service.update(sid, {"main.js": b"document.title = 'x'"}))

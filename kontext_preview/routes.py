@@ -8,14 +8,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from kontext_preview.auth import User
 from kontext_preview.config import Settings
+from kontext_preview.contract import SessionManager, SessionView
 from kontext_preview.errors import ErrorResponse, SessionNotFound
 from kontext_preview.events import EVENT_TYPES
 from kontext_preview.logs import bind_session
-from kontext_preview.previews.front import Previews, SessionView
-from kontext_preview.previews.schemas import (
+from kontext_preview.schemas import (
     CreatePreviewRequest,
     DeletePreviewResponse,
-    DeploymentOut,
     PreviewSessionResponse,
     PreviewStatusResponse,
     UpdatePreviewRequest,
@@ -29,9 +28,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/kontext/preview", tags=["previews"], responses=ERRORS)
 
 
-async def get_previews(request: Request) -> Previews:
-    previews: Previews = request.app.state.previews
-    return previews
+async def get_sessions(request: Request) -> SessionManager:
+    sessions: SessionManager = request.app.state.sessions
+    return sessions
 
 
 async def bound_session(session_id: str) -> str:
@@ -40,7 +39,7 @@ async def bound_session(session_id: str) -> str:
     return session_id
 
 
-Service = Annotated[Previews, Depends(get_previews)]
+Service = Annotated[SessionManager, Depends(get_sessions)]
 SessionId = Annotated[str, Depends(bound_session)]
 WaitParam = Annotated[bool, Query(description="Answer only once the session is active or failed.")]
 
@@ -93,11 +92,11 @@ async def update_preview(
     user: User,
     wait: WaitParam = False,
 ) -> UpdatePreviewResponse:
-    fields = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
+    answer = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
     if wait:
         view = await _settle(service, await service.view(session_id, user), wait, user)
-        fields = {**fields, "status": view.status}
-    return UpdatePreviewResponse(**fields)
+        answer = answer.model_copy(update={"status": view.status})
+    return answer
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
@@ -107,7 +106,7 @@ async def get_preview(session_id: SessionId, service: Service, user: User) -> Pr
         **session_fields(service.settings, view),
         files=view.files,
         logs=view.logs,
-        deployments=[DeploymentOut(**d) for d in view.deployments],
+        deployments=view.deployments,
     )
 
 

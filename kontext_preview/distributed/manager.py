@@ -1,46 +1,67 @@
 """The API side of distributed mode: the same verbs as the embedded default, carried out by
-the worker node that hosts each session.
+the worker node that hosts each session (:class:`DistributedSessionManager`).
 
 A request's files go to Redis (a payload hash), its id to the session's inbox,
 and a Celery task to the node's own queue; the API then waits for the worker's
 reply on a Redis list (``BLPOP``): one round trip to publish, one to answer.
-Reads (status, the proxy's routing, events) come straight from Redis.
+Reads (status, the proxy's routing, events) come straight from Redis. What is
+written and read is the protocol's models (``protocol.py``); a Redis that does not
+answer is StoreUnavailable (503) from every verb.
 """
 
 import asyncio
 import contextlib
 import json
 import logging
-import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from kontext_preview import events as ev
 from kontext_preview.config import Settings
-from kontext_preview.distributed import registry
-from kontext_preview.distributed.keys import Keys, node_queue
-from kontext_preview.distributed.redis_io import (
-    SEQ,
-    RedisClient,
-    RedisEventLog,
-    ReplyTimeout,
-    connect,
-    wait_reply,
-    write_payload,
+from kontext_preview.contract import (
+    EXPIRED_ROUTE,
+    Route,
+    SessionManager,
+    SessionStatus,
+    SessionView,
+    check_user_room,
+    expired_view,
+    is_session_id,
+    new_session_id,
+    route_of,
 )
-from kontext_preview.errors import KontextError, SessionNotFound, TooManySessions
-from kontext_preview.events import event_data
-from kontext_preview.previews.front import Previews, Route, SessionView, expired_view
-from kontext_preview.previews.session import EXPIRED, SessionStatus, new_session_id
-from kontext_preview.sandbox.base import Endpoint
+from kontext_preview.distributed import registry
+from kontext_preview.distributed.celery_app import make_celery
+from kontext_preview.distributed.event_stream import RedisEventLog
+from kontext_preview.distributed.keys import Keys
+from kontext_preview.distributed.protocol import (
+    APPLY_UPDATES_TASK,
+    CREATE_TASK,
+    DELETE_TASK,
+    RESUME_TASK,
+    EndedNote,
+    NodeBeat,
+    RequestMeta,
+    SessionRecord,
+    node_queue,
+)
+from kontext_preview.distributed.redis_client import (
+    RedisClient,
+    connect,
+    translates_store_errors,
+)
+from kontext_preview.distributed.requests import SEQ, ReplyTimeout, wait_reply, write_payload
+from kontext_preview.errors import KontextError, SessionNotFound, StoreUnavailable
+from kontext_preview.events import event_data, received_event
+from kontext_preview.schemas import UpdatePreviewResponse
 from kontext_preview.workspace.vfs import FileLimits, check_request
 
 log = logging.getLogger(__name__)
-_SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
 TOUCH_EVERY_SECONDS = 1.0
 NUDGE_GRACE_SECONDS = 0.5  # then the update goes through Celery too
 
@@ -73,16 +94,19 @@ class NoWorkers(KontextError):
     code = "no_workers"
 
 
-class DistributedPreviews(Previews):
+class DistributedSessionManager(SessionManager):
     def __init__(self, settings: Settings):
-        from workers.app import make_celery
-
         self.settings = settings
         self.limits = FileLimits.of(settings)
         self.keys = Keys(settings.redis_prefix)
         self.redis: RedisClient = connect(settings.redis_url)
         self.events: RedisEventLog = RedisEventLog(
-            self.redis, self.keys, None, settings.events_kept, settings.events_retention_seconds
+            self.redis,
+            self.keys,
+            None,
+            settings.events_kept,
+            settings.events_retention_seconds,
+            settings.redis_url,
         )
         self.celery = make_celery(settings)
         self._enqueue = self.redis.register_script(ENQUEUE_UPDATE)
@@ -97,15 +121,18 @@ class DistributedPreviews(Previews):
                 "(set KONTEXT_REDIS_URL, or run `kontext-preview doctor`)"
             ) from exc
 
-    async def census(self) -> dict[str, dict[str, int]]:
-        beat = self.settings.node_heartbeat_seconds
-        nodes = await registry.nodes(self.redis, self.keys)
-        return {n.name: n.statuses for n in nodes if n.alive(beat)}
+    @translates_store_errors
+    async def status_counts(self) -> dict[str, dict[str, int]]:
+        live = await registry.live_nodes(
+            self.redis, self.keys, self.settings.node_heartbeat_seconds
+        )
+        return {name: beat.statuses for name, beat in live.items()}
 
     async def readiness(self) -> list[str]:
         try:
-            beat = self.settings.node_heartbeat_seconds
-            live = [n for n in await registry.nodes(self.redis, self.keys) if n.alive(beat)]
+            live = await registry.live_nodes(
+                self.redis, self.keys, self.settings.node_heartbeat_seconds
+            )
         except RedisError as exc:
             return [f"Redis at {self.settings.redis_url} does not answer: {exc}"]
         return [] if live else ["no worker node is running (none sent a heartbeat recently)"]
@@ -115,6 +142,7 @@ class DistributedPreviews(Previews):
 
     # -- verbs -------------------------------------------------------------------------------
 
+    @translates_store_errors
     async def create(
         self,
         owner: str,
@@ -133,29 +161,30 @@ class DistributedPreviews(Previews):
                 )
                 return await self.view(session_id, owner)
             sid = session_id  # an expired session, restored with these files
-        await self._check_room(owner)
+        check_user_room(await self.redis.scard(self.keys.owner_sessions(owner)), self.settings)
         node = await self._pick_node()
         request_id = secrets.token_hex(16)
-        meta = {
-            "kind": "create",
-            "owner": owner,
-            "packageJson": package_json,
-            "projectType": project_type,
-            "receivedAt": time.time(),
-            "keepId": sid == session_id,  # a restore; a new session may get a warm slot's id
-        }
+        meta = RequestMeta(
+            kind="create",
+            owner=owner,
+            packageJson=package_json,
+            projectType=project_type,
+            receivedAt=time.time(),
+            keepId=sid == session_id,  # a restore; a new session may get a warm slot's id
+        )
         async with self.redis.pipeline(transaction=False) as pipe:
             write_payload(pipe, self.keys, request_id, files, meta)
             await pipe.execute()
-        await self._send("kontext.create_session", [sid, request_id], node.queue)
-        record = await wait_reply(
+        await self._send(CREATE_TASK, [sid, request_id], node.queue)
+        result = await wait_reply(
             self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "create"
         )
-        return registry.view_of(record)
+        return registry.view_of(SessionRecord.model_validate(result))
 
+    @translates_store_errors
     async def update(
         self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
-    ) -> dict[str, Any]:
+    ) -> UpdatePreviewResponse:
         await self._record(session_id, owner)
         return await self._update(session_id, files, deleted)
 
@@ -167,21 +196,22 @@ class DistributedPreviews(Previews):
         *,
         replace_all: bool = False,
         package_json: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        if not _SESSION_ID.match(session_id):
+    ) -> UpdatePreviewResponse:
+        if not is_session_id(session_id):
             raise SessionNotFound(session_id[:80])
         deleted = list(deleted)
         check_request(self.limits, files, deleted)  # before anything is stored in Redis
         request_id = secrets.token_hex(16)
-        meta = {
-            "kind": "update",
-            "deleted": list(deleted),
-            "replaceAll": replace_all,
-            "packageJson": package_json,
-            "receivedAt": time.time(),
-        }
+        meta = RequestMeta(
+            kind="update",
+            deleted=deleted,
+            replaceAll=replace_all,
+            packageJson=package_json,
+            receivedAt=time.time(),
+        )
         keys = self.keys
-        received = event_data(ev.UPDATE_RECEIVED, {"updateId": request_id, "files": len(files)})
+        # The script sets the number as it queues the update.
+        received = event_data(ev.UPDATE_RECEIVED, received_event(request_id, 0, len(files)))
         async with self.redis.pipeline(transaction=True) as pipe:  # one round trip
             write_payload(pipe, keys, request_id, files, meta)
             await self._enqueue(  # queued on the pipeline (script loaded if Redis lacks it)
@@ -214,11 +244,16 @@ class DistributedPreviews(Previews):
         timeout = self.settings.update_timeout_seconds
         if listening:
             with contextlib.suppress(ReplyTimeout):
-                return await wait_reply(self.redis, keys, request_id, NUDGE_GRACE_SECONDS, "update")
+                answer = await wait_reply(
+                    self.redis, keys, request_id, NUDGE_GRACE_SECONDS, "update"
+                )
+                return UpdatePreviewResponse.model_validate(answer)
             timeout -= NUDGE_GRACE_SECONDS
-        await self._send("kontext.apply_updates", [session_id], node_queue(node))
-        return await wait_reply(self.redis, keys, request_id, timeout, "update")
+        await self._send(APPLY_UPDATES_TASK, [session_id], node_queue(node))
+        answer = await wait_reply(self.redis, keys, request_id, timeout, "update")
+        return UpdatePreviewResponse.model_validate(answer)
 
+    @translates_store_errors
     async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
         try:
             record = await self._record(session_id, owner)
@@ -234,6 +269,7 @@ class DistributedPreviews(Previews):
         expires = await registry.expires_at(self.redis, self.keys, session_id)
         return registry.view_of(record, expires, logs)
 
+    @translates_store_errors
     async def wait_settled(self, session_id: str, owner: str, seconds: float) -> SessionView:
         deadline = time.monotonic() + seconds
         after = await self.events.last_id(session_id)
@@ -246,118 +282,98 @@ class DistributedPreviews(Previews):
             if events:
                 after = events[-1].id
 
+    @translates_store_errors
     async def delete(self, session_id: str, owner: str) -> None:
         record = await self._record(session_id, owner)
-        node = record.get("node", "")
-        alive = {n.name: n for n in await registry.nodes(self.redis, self.keys)}
-        if node in alive and alive[node].alive(self.settings.node_heartbeat_seconds):
+        live = await registry.live_nodes(
+            self.redis, self.keys, self.settings.node_heartbeat_seconds
+        )
+        if record.node in live:
             request_id = secrets.token_hex(16)
             await self._send(
-                "kontext.delete_session",
+                DELETE_TASK,
                 [session_id, request_id, ev.SESSION_DELETED],
-                alive[node].queue,
+                live[record.node].queue,
             )
             await wait_reply(
                 self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "delete"
             )
             return
-        log.warning("session %s: its node %r is gone; removing its records", session_id, node)
+        log.warning(
+            "session %s: its node %r is gone; removing its records", session_id, record.node
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             registry.purge(
                 pipe,
                 self.keys,
+                self.settings,
                 session_id,
-                node,
+                record.node,
                 self.events.write(session_id, ev.SESSION_DELETED, {"sessionId": session_id}),
-                self.settings.events_retention_seconds,
-                registry.ended_for(self.settings, ev.SESSION_DELETED, owner),
+                EndedNote(owner=owner, reason=ev.SESSION_DELETED),
             )
             await pipe.execute()
 
+    @translates_store_errors
     async def owns(self, session_id: str, owner: str) -> bool:
-        if not _SESSION_ID.match(session_id):
+        if not is_session_id(session_id):
             return False
         live = await self.redis.hget(self.keys.session(session_id), "owner")
         if live is None:
             live = await self.redis.hget(self.keys.ended(session_id), "owner")
         return live is not None and live.decode() == owner
 
+    @translates_store_errors
     async def route(self, session_id: str, *, resume: bool = True) -> Route | None:
-        if not _SESSION_ID.match(session_id):
+        if not is_session_id(session_id):
             return None
-        fields = ["status", "error", "host", "port", "node", "fallback", "deploymentUrl"]
-        status, error, host, port, node, fallback, url = await self.redis.hmget(
-            self.keys.session(session_id), fields
-        )
-        if status is None:
-            reason = await self.redis.hget(self.keys.ended(session_id), "reason")
-            return Route(EXPIRED, None, None) if reason == ev.SESSION_EXPIRED.encode() else None
+        record = await registry.record(self.redis, self.keys, session_id)
+        if record is None:
+            ended = await registry.ended(self.redis, self.keys, session_id)
+            return EXPIRED_ROUTE if ended and ended.reason == ev.SESSION_EXPIRED else None
         touched = await self._touch(session_id)
-        if resume and touched and status == SessionStatus.HIBERNATED.value.encode() and node:
-            await self._send("kontext.resume_session", [session_id], node_queue(node.decode()))
-        endpoint = None
-        if status == SessionStatus.ACTIVE.value.encode() and host and port:
-            endpoint = Endpoint(host.decode(), int(port))
-        deploy_error = None
-        if fallback and not url:
-            deploy_error = await self._fallback_error(session_id)
-        return Route(
-            status.decode(),
-            error.decode() if error else None,
-            endpoint,
-            fallback.decode() if fallback else None,
-            url.decode() if url else None,
-            deploy_error,
+        if resume and touched and record.status == SessionStatus.HIBERNATED and record.node:
+            await self._send(RESUME_TASK, [session_id], node_queue(record.node))
+        return route_of(
+            record.status,
+            record.error,
+            (record.host, record.port) if record.host and record.port else None,
+            record.fallback,
+            record.deployments,
+            record.deploymentUrl,
         )
-
-    async def _fallback_error(self, session_id: str) -> str | None:
-        raw = await self.redis.hget(self.keys.session(session_id), "deployments")
-        deployments = json.loads(raw or b"[]")
-        last = deployments[-1] if deployments else None
-        return last.get("error") if last and last.get("status") == "failed" else None
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _record(self, session_id: str, owner: str) -> dict[str, str]:
+    async def _record(self, session_id: str, owner: str) -> SessionRecord:
         found = (
             await registry.record(self.redis, self.keys, session_id)
-            if _SESSION_ID.match(session_id)
+            if is_session_id(session_id)
             else None
         )
-        if found is None or found.get("owner") != owner:
+        if found is None or found.owner != owner:
             raise SessionNotFound(session_id[:80])
         return found
 
     async def _restorable(self, session_id: str, owner: str) -> bool:
-        if not _SESSION_ID.match(session_id):
+        if not is_session_id(session_id):
             return False
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.keys.session(session_id))
-            pipe.hmget(self.keys.ended(session_id), ["owner", "reason"])
-            live, (who, reason) = await pipe.execute()
-        return not live and who == owner.encode() and reason == ev.SESSION_EXPIRED.encode()
+        if await self.redis.exists(self.keys.session(session_id)):
+            return False
+        ended = await registry.ended(self.redis, self.keys, session_id)
+        return ended is not None and ended.owner == owner and ended.reason == ev.SESSION_EXPIRED
 
-    async def _check_room(self, owner: str) -> None:
-        """The per-user limit, across every node (each node also enforces its own)."""
-        mine = await self.redis.scard(self.keys.owner_sessions(owner))
-        limit = self.settings.max_sessions_per_user
-        if mine >= limit:
-            raise TooManySessions(
-                f"you have {mine} live preview sessions, the limit per user "
-                f"(KONTEXT_MAX_SESSIONS_PER_USER) is {limit}: delete one with "
-                "DELETE /kontext/preview/{id}, or let idle ones expire"
-            )
-
-    async def _pick_node(self) -> registry.Node:
+    async def _pick_node(self) -> NodeBeat:
         """The live node with the most room (fewest sessions for its capacity)."""
-        beat = self.settings.node_heartbeat_seconds
-        candidates = [n for n in await registry.nodes(self.redis, self.keys) if n.alive(beat)]
-        if not candidates:
+        live = await registry.live_nodes(
+            self.redis, self.keys, self.settings.node_heartbeat_seconds
+        )
+        if not live:
             raise NoWorkers(
                 "no worker node is running (none sent a heartbeat recently); start one with "
                 "`kontext-preview worker`"
             )
-        return min(candidates, key=lambda n: (n.sessions / max(n.capacity, 1), n.sessions))
+        return min(live.values(), key=lambda n: (n.sessions / max(n.capacity, 1), n.sessions))
 
     async def _touch(self, session_id: str, *, force: bool = False) -> bool:
         """Record activity (at most once a second per session, unless ``force``)."""
@@ -374,4 +390,10 @@ class DistributedPreviews(Previews):
 
     async def _send(self, task: str, args: list[Any], queue: str) -> None:
         # Celery's publisher is synchronous; keep the event loop free while it talks to Redis.
-        await asyncio.to_thread(self.celery.send_task, task, args=args, queue=queue)
+        try:
+            await asyncio.to_thread(self.celery.send_task, task, args=args, queue=queue)
+        except OperationalError as exc:  # kombu's word for a broker that does not answer
+            raise StoreUnavailable(
+                f"could not hand the {task} to a worker: the broker (Redis at "
+                f"{self.settings.redis_url}) does not answer ({exc}); retry in a moment"
+            ) from exc

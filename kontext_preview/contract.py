@@ -1,0 +1,233 @@
+"""The contract between the HTTP layer and whatever runs the sessions.
+
+:class:`SessionManager` is the one interface the API's routes, the preview proxy and
+the health endpoints call. Two implementations keep it:
+
+* ``kontext_preview.previews.embedded.EmbeddedSessionManager``: every session runs in
+  this process (the default);
+* ``kontext_preview.distributed.manager.DistributedSessionManager``: the API sends each
+  verb to the Celery worker node that hosts the session and reads the registry in Redis.
+
+Both answer with the models below, so the API behaves the same in both, and both turn
+their own store's failures into :class:`~kontext_preview.errors.StoreUnavailable`
+(HTTP 503): nothing above this contract knows which store there is.
+
+This module also holds the rules both sides share, written once: what a session id
+looks like, the statuses, how long an ended session is remembered and the per-user
+limit. It imports no implementation (``make test`` checks that with import-linter).
+"""
+
+import re
+import secrets
+from abc import ABC, abstractmethod
+from base64 import b32encode
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from kontext_preview import events as ev
+from kontext_preview.config import Settings
+from kontext_preview.errors import TooManySessions
+from kontext_preview.events import EventLog
+from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
+
+# -- session ids ---------------------------------------------------------------------------
+
+SESSION_ID_BYTES = 20  # 160 bits from `secrets`; 32 DNS-safe characters (base32, lower case)
+# What a session id may be: a DNS label of lower-case letters and digits (the preview's
+# host name starts with it). New ids are 32 characters; a caller may choose its own.
+SESSION_ID = re.compile(r"^[a-z0-9]{1,63}$")
+
+
+def new_session_id() -> str:
+    return b32encode(secrets.token_bytes(SESSION_ID_BYTES)).decode().lower()
+
+
+def is_session_id(value: str) -> bool:
+    return SESSION_ID.match(value) is not None
+
+
+# -- statuses --------------------------------------------------------------------------------
+
+
+class SessionStatus(StrEnum):
+    INSTALLING = "installing"  # dependencies being prepared
+    STARTING = "starting"  # dev server starting
+    ACTIVE = "active"  # serving
+    FAILED = "failed"  # could not start or stopped unexpectedly; `error` says why
+    HIBERNATED = "hibernated"  # idle: dev server stopped, files kept; traffic resumes it
+
+
+# The status an ended session is shown with (for `session_expired_retention_seconds`).
+EXPIRED = "expired"
+SETTLED = frozenset({SessionStatus.ACTIVE, SessionStatus.FAILED, SessionStatus.HIBERNATED})
+SETTLED_VALUES = frozenset({*(s.value for s in SETTLED), EXPIRED})
+
+
+# -- rules both implementations apply ------------------------------------------------------
+
+
+def ended_retention_seconds(settings: Settings, reason: str) -> int:
+    """How long an ended session is remembered (for its owner: the expired page, a restore,
+    a late SSE reader), by how it ended (``session.expired`` or ``session.deleted``)."""
+    if reason == ev.SESSION_EXPIRED:
+        return int(settings.expired_retention_seconds)
+    return int(settings.events_retention_seconds)
+
+
+def check_user_room(live: int, settings: Settings) -> None:
+    """The per-user limit (``KONTEXT_MAX_SESSIONS_PER_USER``), given the user's ``live``
+    sessions. Raises TooManySessions (429)."""
+    limit = settings.max_sessions_per_user
+    if live >= limit:
+        raise TooManySessions(
+            f"you have {live} live preview sessions, the limit per user "
+            f"(KONTEXT_MAX_SESSIONS_PER_USER) is {limit}: delete one with "
+            "DELETE /kontext/preview/{id}, or let idle ones expire"
+        )
+
+
+# -- what the verbs answer -------------------------------------------------------------------
+
+
+class SessionView(BaseModel):
+    """A session as the API shows it (an ended one, while remembered: status ``expired``)."""
+
+    id: str
+    status: str  # a SessionStatus value, or EXPIRED
+    error: str | None = None
+    framework: str = ""
+    vite_root: str = ""
+    project_type: str | None = None
+    expires_at: int = 0  # unix s
+    files: int = 0
+    logs: list[str] = Field(default_factory=list)  # with ``detail`` only
+    deployments: list[DeploymentOut] = Field(default_factory=list)  # with ``detail`` only
+    deployment_url: str | None = None
+    fallback: str | None = None  # why the deployment serves instead of the live preview
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED_VALUES
+
+
+def expired_view(session_id: str) -> SessionView:
+    return SessionView(
+        id=session_id,
+        status=EXPIRED,
+        error="the session was idle longer than its time to live and was cleaned up; "
+        "create it again with this sessionId and the project's files to restore it",
+    )
+
+
+class Route(BaseModel):
+    """Where the proxy sends a preview's traffic: the dev server (``host``/``port``, only
+    while active), or the deployment that stands in for it."""
+
+    status: str
+    error: str | None = None
+    host: str | None = None
+    port: int | None = None
+    fallback: str | None = None
+    deployment_url: str | None = None
+    deploy_error: str | None = None  # the fallback deployment failed too
+
+    @property
+    def upstream(self) -> str | None:
+        """``host:port`` of the dev server, None unless it serves."""
+        if self.status != SessionStatus.ACTIVE or not self.host or not self.port:
+            return None
+        return f"{self.host}:{self.port}"
+
+
+def route_of(
+    status: str,
+    error: str | None,
+    upstream: tuple[str, int] | None,
+    fallback: str | None,
+    deployments: list[DeploymentOut],
+    deployment_url: str | None,
+) -> Route:
+    """A live session's route (both implementations build it here): the dev server while
+    active, and the last deployment's error when a failed one stands in for it."""
+    last = deployments[-1] if deployments else None
+    host, port = upstream if upstream and status == SessionStatus.ACTIVE else (None, None)
+    return Route(
+        status=status,
+        error=error,
+        host=host,
+        port=port,
+        fallback=fallback,
+        deployment_url=deployment_url,
+        deploy_error=last.error if last and last.status == "failed" else None,
+    )
+
+
+EXPIRED_ROUTE = Route(status=EXPIRED)
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+class SessionManager(ABC):
+    """The verbs of /kontext/preview. Every verb takes the calling user (``owner``):
+    another user's session is answered exactly like an unknown one (SessionNotFound, 404).
+    Errors are KontextErrors; a store that does not answer is StoreUnavailable."""
+
+    settings: Settings
+    events: EventLog
+
+    @abstractmethod
+    async def create(
+        self,
+        owner: str,
+        files: Mapping[str, bytes],
+        package_json: dict[str, Any] | None,
+        project_type: str | None,
+        session_id: str | None,
+    ) -> SessionView:
+        """Create a session; with ``session_id``, replace its files (or restore it if it
+        expired)."""
+
+    @abstractmethod
+    async def update(
+        self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
+    ) -> UpdatePreviewResponse:
+        """Apply an update; answers once the files are written and the dev server told
+        (the browser's acknowledgement follows as ``update.applied``)."""
+
+    @abstractmethod
+    async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
+        """The session (``detail``: with its log lines and deployments), noted as activity."""
+
+    @abstractmethod
+    async def wait_settled(self, session_id: str, owner: str, seconds: float) -> SessionView:
+        """The session once active, failed or hibernated, or as it is after ``seconds``."""
+
+    @abstractmethod
+    async def delete(self, session_id: str, owner: str) -> None: ...
+
+    @abstractmethod
+    async def owns(self, session_id: str, owner: str) -> bool:
+        """Whether the session (live, or ended and still remembered) is the owner's."""
+
+    @abstractmethod
+    async def route(self, session_id: str, *, resume: bool = True) -> Route | None:
+        """Where to send a preview request, noted as activity; a hibernated session is
+        woken (``resume``). None if unknown."""
+
+    @abstractmethod
+    async def status_counts(self) -> dict[str, dict[str, int]]:
+        """Sessions by node and status (``warm``: warm pool slots), for the metrics."""
+
+    async def readiness(self) -> list[str]:
+        """What keeps this API from serving (nothing: ready)."""
+        return []
+
+    async def start(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None

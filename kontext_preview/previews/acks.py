@@ -1,0 +1,101 @@
+"""Browsers' acknowledgements: ``update.applied`` once a page has applied an update.
+
+An update shown to running pages gets the agent's change number (``seq`` of
+:class:`~kontext_preview.sandbox.base.NotifyResult`); the page's client module
+acknowledges it over the dev server's socket, the agent reports that here, and the
+waiting ``update.applied`` events are published with ``browserAck`` (``update``,
+``css``, ``reload``) and ``browserAppliedMs``. No page connected: published at once
+with ``browserAck: "none"``. No acknowledgement within ``browser_ack_timeout_seconds``:
+``"timeout"``; the dev server restarting or the session hibernating meanwhile:
+``"restarted"`` / ``"hibernated"``.
+
+The agent also reports the pages' errors (compile and runtime), published here as
+``preview.error``.
+"""
+
+import asyncio
+from typing import Any
+
+from kontext_preview import events as ev
+from kontext_preview.config import Settings
+from kontext_preview.events import EventLog
+from kontext_preview.previews.registry import SessionRegistry
+from kontext_preview.previews.session import AckWait, PreviewSession
+from kontext_preview.previews.updates import PendingUpdate, UpdateResult, applied_event
+from kontext_preview.sandbox.base import NotifyResult
+
+# What a preview.error event carries, when the agent reports it.
+ERROR_FIELDS = ("kind", "message", "file", "line", "column", "frame", "stack", "plugin")
+
+
+class AckTracker:
+    def __init__(self, settings: Settings, events: EventLog, registry: SessionRegistry):
+        self.settings = settings
+        self.events = events
+        self.registry = registry
+
+    def report_applied(
+        self,
+        session: PreviewSession,
+        shown: NotifyResult,
+        results: list[tuple[PendingUpdate, UpdateResult]],
+    ) -> None:
+        """Publish update.applied for each update: at once if no browser will acknowledge
+        it, else when the first page does (or the wait times out)."""
+        applied = [applied_event(p, r) for p, r in results]
+        received = [p.received_at for p, _ in results]
+        if shown.seq is None or shown.clients == 0:
+            for data in applied:
+                self.events.publish(session.id, ev.UPDATE_APPLIED, data)
+            return
+        wait = AckWait(applied, received)
+        seq = shown.seq
+        wait.timer = asyncio.get_running_loop().call_later(
+            self.settings.browser_ack_timeout_seconds,
+            lambda: self.complete(session, seq, "timeout", None),
+        )
+        session.acks[seq] = wait
+
+    def complete(
+        self, session: PreviewSession, seq: int, kind: str, acked_at: float | None
+    ) -> None:
+        """Change ``seq`` was applied by a page (``kind``: how), or will not be: publish
+        its update.applied events."""
+        wait = session.acks.pop(seq, None)
+        if wait is None:
+            return
+        if wait.timer:
+            wait.timer.cancel()
+        for data, received_at in zip(wait.applied, wait.received_at, strict=True):
+            data["browserAck"] = kind
+            if acked_at is not None:
+                data["browserAppliedMs"] = round(acked_at - received_at * 1000, 2)
+            self.events.publish(session.id, ev.UPDATE_APPLIED, data)
+
+    def drop(self, session: PreviewSession, kind: str) -> None:
+        """No page will acknowledge what is waiting (``kind``: restarted, hibernated)."""
+        for seq in list(session.acks):
+            self.complete(session, seq, kind, None)
+
+    def forget(self, session: PreviewSession) -> None:
+        """The session leaves this process: no more timers for it."""
+        for wait in session.acks.values():
+            if wait.timer:
+                wait.timer.cancel()
+
+    def on_agent_event(self, session: PreviewSession, event: dict[str, Any]) -> None:
+        """An event from the session's agent: an acknowledgement or a page's error."""
+        if not self.registry.holds(session):
+            return
+        if event.get("type") == "ack":
+            at = event.get("at")
+            self.complete(
+                session,
+                int(event.get("seq", -1)),
+                str(event.get("kind", "update")),
+                float(at) if isinstance(at, int | float) else None,
+            )
+        elif event.get("type") == "preview-error":
+            data = {k: event[k] for k in ERROR_FIELDS if event.get(k) is not None}
+            session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
+            self.events.publish(session.id, ev.PREVIEW_ERROR, data)
