@@ -2,8 +2,8 @@
 
 Modelled on jupyter_client's provisioners and JupyterHub's Spawner. A
 :class:`SandboxBackend` prepares dependencies and starts sandboxes; a running
-:class:`Sandbox` can be polled, waited for, notified of changed files and
-stopped, and describes itself as JSON (``get_state``). Files reach a sandbox
+:class:`Sandbox` can be waited for, notified of changed files and stopped.
+Files reach a sandbox
 through its workspace directory, which the session's virtual file system keeps
 in sync; the backend makes that folder visible to the dev server (a plain path
 locally, a read-only mount in a container).
@@ -91,10 +91,6 @@ class Sandbox(ABC):
     endpoint: Endpoint
 
     @abstractmethod
-    async def poll(self) -> int | None:
-        """None while running, else the exit code."""
-
-    @abstractmethod
     async def wait(self) -> int:
         """Return the exit code once the dev server has exited."""
 
@@ -110,10 +106,6 @@ class Sandbox(ABC):
     @abstractmethod
     async def stop(self, now: bool = False) -> None:
         """Stop gracefully (or at once), escalating to a kill; idempotent."""
-
-    @abstractmethod
-    def get_state(self) -> dict[str, Any]:
-        """JSON-able description of where and what this sandbox is."""
 
     async def detach(self) -> bool:
         """Let go of the sandbox, leaving it running for a later process to adopt if it

@@ -82,10 +82,6 @@ class DockerSandbox(AgentSandbox):
         self.session_log = session_log
         self._told_oom = False
 
-    async def poll(self) -> int | None:
-        exit_code = self.output.exit_code
-        return exit_code.result() if exit_code.done() else None
-
     async def wait(self) -> int:
         code = await asyncio.shield(self.output.exit_code)
         if self.output.oom_killed and not self._told_oom:
@@ -107,16 +103,6 @@ class DockerSandbox(AgentSandbox):
         self.output.detach()
         await self.door.close()
         return True
-
-    def get_state(self) -> dict[str, Any]:
-        return {
-            "container": self.container.id,
-            "name": self.container.name,
-            "image": self._settings.docker_image,
-            "socket": str(self.door.socket_path),
-            "host": self.endpoint.host,
-            "port": self.endpoint.port,
-        }
 
 
 class DockerBackend(SandboxBackend):

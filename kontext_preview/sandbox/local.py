@@ -13,7 +13,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
@@ -58,9 +57,6 @@ class LocalSandbox(AgentSandbox):
         self.process = process
         self.port_release: asyncio.Task[None] | None = None
 
-    async def poll(self) -> int | None:
-        return self.process.returncode
-
     async def wait(self) -> int:
         return await self.process.wait()
 
@@ -72,9 +68,6 @@ class LocalSandbox(AgentSandbox):
                 await asyncio.wait_for(process.wait(), self._settings.stop_timeout_seconds)
         await terminate_group(process, self._settings.stop_timeout_seconds)
         self.stop_pumps()
-
-    def get_state(self) -> dict[str, Any]:
-        return {"pid": self.process.pid, "host": self.endpoint.host, "port": self.endpoint.port}
 
 
 class LocalBackend(SandboxBackend):

@@ -11,7 +11,6 @@ import errno
 import os
 import re
 import secrets
-import shutil
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -177,10 +176,6 @@ class VirtualFileSystem:
                     found[path.relative_to(self.root).as_posix()] = path
             dirs[:] = [d for d in dirs if d not in FORBIDDEN_SEGMENTS and _is_folder(here / d)]
         return found
-
-    def remove_from_disk(self) -> None:
-        self.on_disk = False
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def _valid(self, name: str) -> str:
         return validate_name(name, self.limits.max_path_length)

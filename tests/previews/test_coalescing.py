@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -45,9 +44,6 @@ class RecordingSandbox(Sandbox):
         self.entered = asyncio.Event()
         self._exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-    async def poll(self) -> int | None:
-        return None
-
     async def wait(self) -> int:
         return await self._exit
 
@@ -64,9 +60,6 @@ class RecordingSandbox(Sandbox):
     async def stop(self, now: bool = False) -> None:
         if not self._exit.done():
             self._exit.set_result(0)
-
-    def get_state(self) -> dict[str, Any]:
-        return {}
 
 
 class RecordingBackend(SandboxBackend):
