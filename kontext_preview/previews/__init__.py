@@ -1,1 +1,1 @@
-"""Session API: /kontext/preview."""
+"""The session engine: the sessions of one process (embedded mode, or one worker node)."""
