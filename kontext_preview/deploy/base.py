@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
+
 from kontext_preview import events as ev
 from kontext_preview.sandbox.process import run_to_end
 
@@ -269,15 +271,23 @@ async def run_step(
 
 
 async def follow_step(
-    run: Callable[[LineSink], Awaitable[int]], limit_seconds: float, what: str, on_line: LineSink
+    run: Callable[[LineSink], Awaitable[int]],
+    limit_seconds: float,
+    what: str,
+    on_line: LineSink,
+    readable: Callable[[str], str | None] = lambda line: line,
 ) -> None:
     """Run one deployment step (``run`` gives its output line by line and returns its exit
-    code). A step past ``limit_seconds`` is cancelled (``run`` stops what it started); a
-    failed step raises :class:`DeployFailed` with the last lines of its output."""
+    code). Every line reaches ``on_line`` as plain text (terminal colours taken out, by
+    click's ``unstyle``). A step past ``limit_seconds`` is cancelled (``run`` stops what it
+    started); a failed step raises :class:`DeployFailed` with the last lines of its output
+    as ``readable`` puts them (None: a line not worth repeating)."""
     tail: deque[str] = deque(maxlen=5)
 
     def line(text: str) -> None:
-        tail.append(text)
+        text = click.unstyle(text)
+        if (shown := readable(text)) and (not tail or tail[-1] != shown):
+            tail.append(shown)
         on_line(text)
 
     try:

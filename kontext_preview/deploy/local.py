@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
+
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import (
     Deployer,
@@ -40,6 +42,7 @@ from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
 from kontext_preview.workspace.layout import read_package_json
 
 MAX_DIAGNOSTICS = 50
+ERROR_PREFIX = "error: "  # how a step's error event reads in the progress lines
 
 
 class LocalDeployer(Deployer):
@@ -120,6 +123,8 @@ class LocalDeployer(Deployer):
         except (ValueError, IndexError):
             raise DeployFailed(f"the Motoko check printed no result: {out_text[-300:]}") from None
         diagnostics: list[dict[str, Any]] = report["diagnostics"][:MAX_DIAGNOSTICS]
+        for d in diagnostics:
+            d["message"] = click.unstyle(str(d["message"]))
         errors = [d for d in diagnostics if d["severity"] == "error"]
         for d in diagnostics:
             progress(
@@ -181,10 +186,14 @@ class LocalDeployer(Deployer):
         """Run a Node script where the backend runs projects' code; with ``progress``, its
         JSON-line events go there as text. Returns its output."""
         output: list[str] = []
+        errors: list[str] = []  # what the step reported as its error ({"type": "error"})
 
         def on_line(line: str) -> None:
             output.append(line)
-            if progress is not None and (text := _event_line(line)):
+            text = _event_line(line)
+            if text and text.startswith(ERROR_PREFIX):
+                errors.append(text.removeprefix(ERROR_PREFIX).strip())
+            if progress is not None and text:
                 progress(text)
 
         async def run(line: LineSink) -> int:
@@ -193,7 +202,14 @@ class LocalDeployer(Deployer):
             except KontextError as exc:
                 raise DeployFailed(f"could not run {what}: {exc.message}") from None
 
-        await follow_step(run, self.settings.deploy_timeout_seconds, what, on_line)
+        try:
+            await follow_step(
+                run, self.settings.deploy_timeout_seconds, what, on_line, readable=_event_line
+            )
+        except DeployFailed as exc:
+            if not errors:
+                raise
+            raise DeployFailed(f"{what} failed: {errors[-1]}", exc.diagnostics) from None
         return "\n".join(output)
 
 
@@ -205,7 +221,7 @@ def _event_line(line: str) -> str:
     if not isinstance(event, dict):
         return line
     if event.get("type") == "error":
-        return f"error: {event.get('message', '')}"
+        return f"{ERROR_PREFIX}{event.get('message', '')}"
     if event.get("type") == "built":
         return "vite build: done"
     return str(event.get("message", "")).rstrip()

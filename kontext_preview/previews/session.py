@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
+
 from kontext_preview.contract import SETTLED, SessionStatus
 from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
@@ -65,6 +67,9 @@ class PreviewSession:
         self.last_activity = time.time()
 
     def log(self, line: str) -> None:
+        """Keep a line of the session's log (and publish it): plain text, terminal colours
+        (dev server and npm output) taken out by click's ``unstyle``."""
+        line = click.unstyle(line)
         self.logs.append(line)
         log.debug("session %s: %s", self.id, line)
         if self.listener:

@@ -22,6 +22,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import {
   clientSide,
   moduleGraphs,
@@ -85,8 +86,13 @@ if (import.meta.hot) {
 }
 `;
 
+// Everything the agent says is read by people and by the chat's AI, not by a terminal:
+// Vite's and Rolldown's colours (terminal escapes) are taken out of every text field.
 function emit(type, fields) {
-  process.stdout.write(JSON.stringify({ type, ...fields }) + "\n");
+  const plain = Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? stripVTControlCharacters(v) : v]),
+  );
+  process.stdout.write(JSON.stringify({ type, ...plain }) + "\n");
 }
 
 function fail(message, err) {

@@ -113,6 +113,39 @@ def test_a_motoko_type_error_is_reported_with_file_and_line(
     api.delete(f"/kontext/preview/{sid}")
 
 
+def test_a_failed_build_is_reported_as_plain_text(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    """Vite's and Rolldown's colours are terminal escapes: the chat (and its AI) must get the
+    words, and the error must be the build's message, not the agent's JSON lines."""
+    sid = create_session(api, files)["sessionId"]
+    motoko = next(f["content"] for f in files if f["name"] == MOTOKO)
+    response = api.post(
+        f"/kontext/preview/{sid}/update",
+        json={
+            "files": [
+                {"name": "src/frontend/src/broken.ts", "content": "export const x = (;\n"},
+                {"name": "src/frontend/src/main.tsx", "content": 'import "./broken";\n'},
+                {"name": MOTOKO, "content": motoko + "\n// touched\n"},
+            ]
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["strategy"] == "full-deploy"
+    events = read_events(server.base_url, sid, until=until_deployed, timeout=120)
+    failed = events[-1]
+    assert failed.type == "deploy.failed", [e.type for e in events]
+    error = failed.data["error"]
+    assert "broken.ts" in error, error
+    assert "\x1b" not in error and '{"type"' not in error, error
+    progress = [e.data["line"] for e in events if e.type == "deploy.progress"]
+    assert progress and not [line for line in progress if "\x1b" in line], progress
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert "\x1b" not in status["deployments"][-1]["error"]
+    assert not [line for line in status["logs"] if "\x1b" in line], status["logs"]
+    api.delete(f"/kontext/preview/{sid}")
+
+
 DEPLOY_SCRIPT = """
 import os, pathlib, sys, time
 main = pathlib.Path("src/backend/main.mo").read_text()
