@@ -4,13 +4,20 @@ An update shown to running pages gets the agent's change number (``seq`` of
 :class:`~kontext_preview.sandbox.base.NotifyResult`); the page's client module
 acknowledges it over the dev server's socket, the agent reports that here, and the
 waiting ``update.applied`` events are published with ``browserAck`` (``update``,
-``css``, ``reload``) and ``browserAppliedMs``. No page connected: published at once
-with ``browserAck: "none"``. No acknowledgement within ``browser_ack_timeout_seconds``:
-``"timeout"``; the dev server restarting or the session hibernating meanwhile:
-``"restarted"`` / ``"hibernated"``.
+``css``, ``reload``, ``error``) and ``browserAppliedMs``. No page connected: published at
+once with ``browserAck: "none"``. No acknowledgement within
+``browser_ack_timeout_seconds``: ``"timeout"``; the dev server restarting or the session
+hibernating meanwhile: ``"restarted"`` / ``"hibernated"``.
 
-The agent also reports the pages' errors (compile and runtime), published here as
-``preview.error``.
+A change that restarts the dev server (Vite's own restart for its config or env files, or
+a new dev server for new dependencies) is acknowledged ``reload`` by the first page
+loaded again from the restarted server; a new dev server's wait is numbered negative (the
+next agent numbers its own changes from 1) and lasts the install and start timeouts more.
+
+The agent also reports the pages' errors, published here as ``preview.error``: compile
+errors, runtime errors, and updates a page could not apply (kind ``update``: the module
+failed to fetch, to evaluate or to link; with the failed updates' ``seq`` and
+``updateIds``, and ``browserAck: "error"`` on their ``update.applied``).
 """
 
 import asyncio
@@ -50,9 +57,12 @@ class AckTracker:
             return
         wait = AckWait(applied, received)
         seq = shown.seq
+        settings = self.settings
+        timeout = settings.browser_ack_timeout_seconds
+        if seq < 0:  # a dev-server restart: the pages reload once the next one serves
+            timeout += settings.install_timeout_seconds + settings.startup_timeout_seconds
         wait.timer = asyncio.get_running_loop().call_later(
-            self.settings.browser_ack_timeout_seconds,
-            lambda: self.complete(session, seq, "timeout", None),
+            timeout, lambda: self.complete(session, seq, "timeout", None)
         )
         session.acks[seq] = wait
 
@@ -97,5 +107,11 @@ class AckTracker:
             )
         elif event.get("type") == "preview-error":
             data = {k: event[k] for k in ERROR_FIELDS if event.get(k) is not None}
+            # A failed update names the agent's change number: the error carries the
+            # numbers the chat knows, those of the updates shown as that change.
+            wait = session.acks.get(int(event["seq"])) if event.get("seq") is not None else None
+            if wait is not None:
+                data["seq"] = max(a["seq"] for a in wait.applied)
+                data["updateIds"] = [a["updateId"] for a in wait.applied]
             session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
             self.events.publish(session.id, ev.PREVIEW_ERROR, data)

@@ -105,12 +105,17 @@ class UpdateApplier:
         session.layout = layout
         timings = {"writeMs": _ms(written)}
         show_now = not any(file_kind(c.path) is FileKind.STYLESHEET for c in combined.changes)
+        restart_seq = -accepted[-1][0].seq  # the pages' reload after a restart acknowledges it
         if show_now:
-            shown = await self._bring_up_to_date(session, combined, restart, None, timings)
+            shown = await self._bring_up_to_date(
+                session, combined, restart, None, timings, restart_seq
+            )
         analyses = [self._analyze(before, change_set) for _, change_set, before in accepted]
         strategy = most_severe(a.strategy for a, _ in analyses)
         if not show_now:
-            shown = await self._bring_up_to_date(session, combined, restart, strategy, timings)
+            shown = await self._bring_up_to_date(
+                session, combined, restart, strategy, timings, restart_seq
+            )
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
             reasons = [f"{f.name}: {f.change_class}" for a, _ in analyses for f in a.deciding]
@@ -151,12 +156,20 @@ class UpdateApplier:
         restart: bool,
         strategy: Strategy | None,
         timings: dict[str, float],
+        restart_seq: int,
     ) -> NotifyResult:
         """(Re)start the sandbox if it must, else show the changes (``strategy`` None: by
-        Vite's HMR); ``notifyMs`` goes into ``timings``."""
+        Vite's HMR); ``notifyMs`` goes into ``timings``. Before a running dev server is
+        replaced its pages are told, so that they acknowledge ``restart_seq`` once reloaded
+        from the next one."""
         began = time.perf_counter()
         shown = NotifyResult(affected=[])
         if restart or session.status in (SessionStatus.FAILED, SessionStatus.HIBERNATED):
+            if session.status is SessionStatus.ACTIVE and session.sandbox:
+                try:
+                    shown = await session.sandbox.announce_restart(restart_seq)
+                except SandboxError as exc:
+                    session.log(f"could not tell the pages of the restart: {exc.message}")
             self.supervisor.launch(session)
         elif session.status is SessionStatus.ACTIVE and combined.changes:
             shown = await _show(session, combined.changes, strategy or Strategy.PREVIEW_UPDATE)

@@ -111,6 +111,9 @@ class AgentSandbox(Sandbox):
     async def inject_css(self, paths: Sequence[str]) -> NotifyResult:
         return _shown(await self.control.call("inject", paths=list(paths)))
 
+    async def announce_restart(self, seq: int) -> NotifyResult:
+        return _shown(await self.control.call("announce-restart", seq=seq))
+
     async def healthy(self) -> bool:
         try:
             await self.control.call("health")

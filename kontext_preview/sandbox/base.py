@@ -104,6 +104,12 @@ class Sandbox(ABC):
         """Push recompiled stylesheets straight into the pages; notify the rest as changes."""
 
     @abstractmethod
+    async def announce_restart(self, seq: int) -> NotifyResult:
+        """Tell the pages that change ``seq`` (negative: the server's numbering, not the
+        agent's) comes as a dev-server restart: each reloads when the next dev server
+        answers and acknowledges ``seq`` as ``reload`` to it. Says how many pages heard it."""
+
+    @abstractmethod
     async def stop(self, now: bool = False) -> None:
         """Stop gracefully (or at once), escalating to a kill; idempotent."""
 

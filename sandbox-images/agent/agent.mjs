@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { stripVTControlCharacters } from "node:util";
+import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
 import {
   clientSide,
   moduleGraphs,
@@ -47,17 +48,21 @@ const CSS_MODULE = /\.module\.[a-z]+$/;
 // what reached the page (for tests).
 const CLIENT_CODE = `
 import { updateStyle } from "/@vite/client";
-const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [] });
+const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [], failed: 0 });
 const RELOAD_KEY = "kontext:reload-seq";
 if (import.meta.hot) {
   const hot = import.meta.hot;
   let pending = null;
-  const ack = (seq, kind) => {
+  const ack = (seq, kind, error) => {
     if (seq == null) return;
     kontext.acks.push({ seq, kind });
-    hot.send("kontext:ack", { seq, kind });
+    hot.send("kontext:ack", { seq, kind, error });
   };
-  const settle = (kind) => { if (pending != null) { ack(pending, kind); pending = null; } };
+  const settle = (kind, error) => { if (pending != null) { ack(pending, kind, error); pending = null; } };
+  const reloadFor = (seq) => {
+    if (seq != null) try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch {}
+    location.reload();
+  };
   try {
     const reloaded = sessionStorage.getItem(RELOAD_KEY);
     if (reloaded) {
@@ -66,9 +71,43 @@ if (import.meta.hot) {
       if (document.readyState === "complete") done(); else addEventListener("load", done, { once: true });
     }
   } catch {}
-  hot.on("kontext:update", ({ seq }) => { pending = seq; });
-  hot.on("vite:beforeUpdate", (payload) => { kontext.viteUpdates += payload.updates.length; });
-  hot.on("vite:afterUpdate", () => settle("update"));
+  // Vite's client reports an HMR update it could not apply (the module failed to fetch,
+  // to evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after
+  // the error itself (which it leaves out for fetch failures). Both are kept here.
+  let lastError = null, failure = null, broken = false;
+  const consoleError = console.error.bind(console);
+  console.error = (...args) => {
+    consoleError(...args);
+    for (const arg of args) {
+      if (arg instanceof Error) lastError = arg;
+      const failed = typeof arg === "string" && /Failed to reload (\\S+)\\. This could be/.exec(arg);
+      if (failed) { failure = { path: failed[1], error: lastError }; lastError = null; }
+    }
+  };
+  const failureReport = ({ path, error }) => ({
+    path, name: error?.name, message: error ? String(error.message).slice(0, 2000) : undefined,
+    stack: error?.stack ? String(error.stack).slice(0, 4000) : undefined,
+  });
+  hot.on("kontext:update", ({ seq, reload }) => {
+    pending = seq;
+    // The dev server restarts for this change: the page reloads when it is back (Vite's
+    // client reconnects and reloads), and acknowledges the change once loaded again.
+    if (reload) try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch {}
+  });
+  hot.on("vite:beforeUpdate", (payload) => {
+    kontext.viteUpdates += payload.updates.length;
+    // After a failed update this page's modules are not what the server has, and Vite's
+    // client would not bring them back (the failed module is not re-imported): the next
+    // update reaches the page as a reload.
+    if (broken) reloadFor(pending);
+  });
+  hot.on("vite:afterUpdate", () => {
+    if (!failure) return settle("update");
+    broken = true;
+    kontext.failed += 1;
+    settle("error", failureReport(failure));
+    failure = null;
+  });
   hot.on("vite:error", () => settle("error"));
   hot.on("vite:beforeFullReload", () => {
     if (pending != null) try { sessionStorage.setItem(RELOAD_KEY, String(pending)); } catch {}
@@ -133,12 +172,30 @@ function exportEntry(pkg) {
 let seq = 0;
 const shownAt = new Map();
 
-function announce(server) {
+function announce(server, reload = false) {
   seq += 1;
   shownAt.set(seq, now());
   if (shownAt.size > 1000) shownAt.delete(shownAt.keys().next().value);
-  server.ws.send({ type: "custom", event: "kontext:update", data: { seq } });
+  server.ws.send({ type: "custom", event: "kontext:update", data: { seq, reload } });
   return seq;
+}
+
+// The dev server is about to be replaced (the session's dependencies or layout changed):
+// the pages are told that change `number` (the server's, negative: no agent numbers its
+// own changes so) comes as a reload, which they acknowledge to the next agent once loaded.
+function announceRestart(server, number) {
+  server.ws.send({ type: "custom", event: "kontext:update", data: { seq: number, reload: true } });
+  return { affected: [], seq: number, clients: server.ws.clients.size };
+}
+
+// Files whose change makes Vite restart its dev server (as its own watcher handling does):
+// the config file, what it imports, and the env files of the mode.
+function restartsVite(server, file) {
+  const resolved = server.config;
+  if (file === resolved.configFile || (resolved.configFileDependencies ?? []).includes(file)) return true;
+  const envDir = resolved.envDir ?? resolved.root;
+  const name = path.basename(file);
+  return path.dirname(file) === path.resolve(envDir) && (name === ".env" || name === ".env.local" || name === `.env.${resolved.mode}` || name === `.env.${resolved.mode}.local`);
 }
 
 function now() {
@@ -157,13 +214,16 @@ function notify(server, changes, fresh = false) {
   const graph = clientSide(server).moduleGraph;
   const affected = [];
   const files = [];
+  let restarts = false;
   for (const change of changes) {
     const file = path.resolve(config.workspace, change.path);
     if (!file.startsWith(config.workspace + path.sep)) continue;
-    if (graph.getModulesByFile(file)?.size || file.endsWith(".html")) affected.push(change.path);
+    const restart = restartsVite(server, file);
+    restarts ||= restart;
+    if (restart || graph.getModulesByFile(file)?.size || file.endsWith(".html")) affected.push(change.path);
     files.push([change.event, file]);
   }
-  const number = affected.length ? announce(server) : null;
+  const number = affected.length ? announce(server, restarts) : null;
   // Invalidate now, not when Vite's (async) watcher handling gets there: a request that
   // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
   for (const [event, file] of files) {
@@ -269,24 +329,105 @@ function watchPagePayloads(server) {
 }
 
 function listenToPages(server) {
-  server.ws.on("kontext:ack", (data) => {
+  server.ws.on("kontext:ack", async (data) => {
     const number = Number(data?.seq);
     const sent = shownAt.get(number);
-    if (sent === undefined) return; // unknown, or already acknowledged by another page
+    // Unknown (or already acknowledged by another page), unless it is a restart's reload,
+    // which the agent before this one announced (negative numbers).
+    if (sent === undefined && !(number < 0 && data?.kind === "reload")) return;
     shownAt.delete(number);
     const at = now();
-    emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: at - sent });
+    // A failed update: its error first (with the change's number), then the ack.
+    if (data?.kind === "error" && data?.error) emit("preview-error", { seq: number, ...(await updateError(server, data.error)) });
+    emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: sent === undefined ? undefined : at - sent });
   });
-  server.ws.on("kontext:error", (data) => {
+  server.ws.on("kontext:error", async (data) => {
+    const at = Number.isInteger(data?.line) && projectPath(data?.url)
+      ? await sourcePosition(server, data.url, data.line, Number(data?.column) || 1)
+      : {};
     emit("preview-error", {
       kind: "runtime",
       message: String(data?.message ?? "error").slice(0, 4000),
       file: projectPath(data?.url),
-      line: Number.isInteger(data?.line) ? data.line : undefined,
-      column: Number.isInteger(data?.column) ? data.column : undefined,
+      line: at.line,
+      column: at.column,
       stack: data?.stack ? String(data.stack).slice(0, 4000) : undefined,
     });
   });
+}
+
+// Why a page could not apply an update, as exactly as can be known: where the browser's
+// error points into a project module (its stack's first project frame); for a name a module
+// does not export, the line that imports it; and when the page could not fetch the module
+// at all (Vite's client does not say why), the server's own error transforming it.
+async function updateError(server, report) {
+  const module = projectPath(report.path);
+  const out = { kind: "update", message: report.message ?? `could not apply the update of ${module ?? report.path}`, file: module, stack: report.stack };
+  const frame = await firstProjectFrame(server, report.stack);
+  if (frame) Object.assign(out, frame);
+  const missing = /does not provide an export named '([^']+)'/.exec(out.message);
+  if (missing && module) Object.assign(out, importLine(module, missing[1]));
+  if (!report.message) Object.assign(out, await fetchFailure(server, report.path, module));
+  return out;
+}
+
+// The first frame of a stack that points into a project module, mapped back to the
+// module's source through the source map of its transform (the browser's positions are
+// those of the code Vite served).
+async function firstProjectFrame(server, stack) {
+  for (const [, url, line, column] of String(stack ?? "").matchAll(/(https?:\/\/[^\s)]+?):(\d+):(\d+)/g)) {
+    const file = projectPath(url);
+    if (file) return { file, ...(await sourcePosition(server, url, Number(line), Number(column))) };
+  }
+  return null;
+}
+
+async function sourcePosition(server, url, line, column) {
+  try {
+    const { pathname } = new URL(url);
+    const served = pathname.startsWith(base) ? "/" + pathname.slice(base.length) : pathname;
+    const module = await clientSide(server).moduleGraph.getModuleByUrl(served);
+    const map = module?.transformResult?.map;
+    if (map?.mappings) {
+      const found = originalPositionFor(new TraceMap(map), { line, column: column - 1 });
+      if (found.line != null) return { line: found.line, column: found.column + 1 };
+    }
+  } catch {}
+  return { line, column };
+}
+
+// Why a page could not fetch a module (Vite's client does not say): the server's own
+// error transforming it, or an import of a file that no longer exists.
+async function fetchFailure(server, url, module) {
+  const env = clientSide(server);
+  try {
+    await env.transformRequest(url);
+  } catch (err) {
+    const message = String(err?.message ?? err);
+    return {
+      message: message.slice(0, 4000),
+      file: errorFile(err, message) ?? module,
+      line: err?.loc?.line, column: err?.loc?.column,
+      frame: err?.frame ? String(err.frame).slice(0, 2000) : undefined,
+    };
+  }
+  const imported = [...((await env.moduleGraph.getModuleByUrl(url))?.importedModules ?? [])];
+  const gone = imported.find((m) => m.file && !fs.existsSync(m.file) && workspacePath(m.file));
+  if (!gone || !module) return {};
+  const name = path.basename(gone.file).replace(/\.[^.]+$/, "");
+  return { message: `${module} imports ${workspacePath(gone.file)}, which does not exist`, ...importLine(module, name) };
+}
+
+// The line and column of an import of `name` in a project file (1-based), if it has one.
+function importLine(file, name) {
+  let text;
+  try { text = fs.readFileSync(path.join(config.workspace, file), "utf8"); } catch { return {}; }
+  const lines = text.split("\n");
+  const pattern = new RegExp(`\\b${name.replace(/[^\w$]/g, "")}\\b`);
+  for (let i = 0; i < lines.length; i++) {
+    if (/\bimport\b/.test(lines[i]) && pattern.test(lines[i])) return { line: i + 1, column: lines[i].search(pattern) + 1 };
+  }
+  return {};
 }
 
 // css-injection: recompile each stylesheet through Vite (PostCSS, Tailwind,
@@ -375,6 +516,7 @@ const actions = {
   notify: ({ changes, fresh }) => notify(current, changes, Boolean(fresh)),
   inject: ({ paths }) => inject(current, paths),
   health: () => ({ ok: true }),
+  "announce-restart": ({ seq: number }) => announceRestart(current, Number(number)),
 };
 
 function serveControl(socketPath) {

@@ -57,6 +57,9 @@ class RecordingSandbox(Sandbox):
         self.injected.append(list(paths))
         return NotifyResult(affected=[], injected=list(paths))
 
+    async def announce_restart(self, seq: int) -> NotifyResult:
+        return NotifyResult(affected=[], seq=seq, clients=0)
+
     async def stop(self, now: bool = False) -> None:
         if not self._exit.done():
             self._exit.set_result(0)
