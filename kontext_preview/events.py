@@ -32,6 +32,7 @@ SESSION_FAILED = "session.failed"
 UPDATE_RECEIVED = "update.received"
 UPDATE_APPLIED = "update.applied"
 PREVIEW_ERROR = "preview.error"
+PREVIEW_CONSOLE = "preview.console"
 DEPLOY_QUEUED = "deploy.queued"
 DEPLOY_SUPERSEDED = "deploy.superseded"
 DEPLOY_STARTED = "deploy.started"
@@ -50,6 +51,7 @@ EVENT_TYPES = (
     UPDATE_RECEIVED,
     UPDATE_APPLIED,
     PREVIEW_ERROR,
+    PREVIEW_CONSOLE,
     DEPLOY_QUEUED,
     DEPLOY_SUPERSEDED,
     DEPLOY_STARTED,

@@ -14,7 +14,9 @@ a new dev server for new dependencies) is acknowledged ``reload`` by the first p
 loaded again from the restarted server; a new dev server's wait is numbered negative (the
 next agent numbers its own changes from 1) and lasts the install and start timeouts more.
 
-The agent also reports the pages' errors, published here as ``preview.error``: compile
+The pages' own warnings and errors on the console are published as ``preview.console``
+(repeats folded with a ``count``, at most 20 a second: the agent's limits). The agent also
+reports the pages' errors, published here as ``preview.error``: compile
 errors, runtime errors, and updates a page could not apply (kind ``update``: the module
 failed to fetch, to evaluate or to link; with the failed updates' ``seq`` and
 ``updateIds``, and ``browserAck: "error"`` on their ``update.applied``).
@@ -33,6 +35,8 @@ from kontext_preview.sandbox.base import NotifyResult
 
 # What a preview.error event carries, when the agent reports it.
 ERROR_FIELDS = ("kind", "message", "file", "line", "column", "frame", "stack", "plugin")
+# What a preview.console event carries (the agent folds repeats and limits the rate).
+CONSOLE_FIELDS = ("level", "message", "file", "line", "column", "count", "dropped")
 
 
 class AckTracker:
@@ -115,3 +119,6 @@ class AckTracker:
                 data["updateIds"] = [a["updateId"] for a in wait.applied]
             session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
             self.events.publish(session.id, ev.PREVIEW_ERROR, data)
+        elif event.get("type") == "console":
+            data = {k: event[k] for k in CONSOLE_FIELDS if event.get(k) is not None}
+            self.events.publish(session.id, ev.PREVIEW_CONSOLE, data)

@@ -75,9 +75,25 @@ if (import.meta.hot) {
   // to evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after
   // the error itself (which it leaves out for fetch failures). Both are kept here.
   let lastError = null, failure = null, broken = false;
+  // What the page's own code logs at warn and error reaches the chat (Vite's own messages,
+  // "[vite] …", are reported as preview.error instead), with where it was logged from.
+  const text = (arg) => {
+    if (typeof arg === "string") return arg;
+    if (arg instanceof Error) return arg.stack ?? String(arg);
+    try { return JSON.stringify(arg) ?? String(arg); } catch { return String(arg); }
+  };
+  const forward = (level, args) => {
+    const message = args.map(text).join(" ").slice(0, 2000);
+    if (/^\\[(vite|hmr)\\]/.test(message)) return;
+    const caller = (new Error().stack ?? "").split("\\n").slice(1).find((l) => /https?:\\/\\//.test(l) && !l.includes("@kontext/client"));
+    hot.send("kontext:console", { level, message, caller });
+  };
+  const consoleWarn = console.warn.bind(console);
+  console.warn = (...args) => { consoleWarn(...args); forward("warn", args); };
   const consoleError = console.error.bind(console);
   console.error = (...args) => {
     consoleError(...args);
+    forward("error", args);
     for (const arg of args) {
       if (arg instanceof Error) lastError = arg;
       const failed = typeof arg === "string" && /Failed to reload (\\S+)\\. This could be/.exec(arg);
@@ -341,6 +357,12 @@ function listenToPages(server) {
     if (data?.kind === "error" && data?.error) emit("preview-error", { seq: number, ...(await updateError(server, data.error)) });
     emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: sent === undefined ? undefined : at - sent });
   });
+  server.ws.on("kontext:console", async (data) => {
+    const [, url, line, column] = /(https?:\/\/[^\s)]+?):(\d+):(\d+)/.exec(String(data?.caller ?? "")) ?? [];
+    const file = url ? projectPath(url) : undefined;
+    const at = file ? await sourcePosition(server, url, Number(line), Number(column)) : {};
+    consoleOut.add({ level: data?.level === "error" ? "error" : "warn", message: String(data?.message ?? "").slice(0, 2000), file, ...at });
+  });
   server.ws.on("kontext:error", async (data) => {
     const at = Number.isInteger(data?.line) && projectPath(data?.url)
       ? await sourcePosition(server, data.url, data.line, Number(data?.column) || 1)
@@ -429,6 +451,45 @@ function importLine(file, name) {
   }
   return {};
 }
+
+// The pages' console, as the chat gets it: a message repeated in a row is one event with a
+// count (held CONSOLE_FOLD_MS for repeats), and at most CONSOLE_PER_SECOND events a second
+// leave the agent (what is left out is counted in the next one's `dropped`).
+const CONSOLE_FOLD_MS = 250;
+const CONSOLE_PER_SECOND = 20;
+const consoleOut = {
+  held: null, timer: null, second: 0, sent: 0, dropped: 0, tally: null,
+  add(entry) {
+    const key = JSON.stringify(entry);
+    if (this.held?.key === key) { this.held.count += 1; return; }
+    this.flush();
+    this.held = { key, entry, count: 1 };
+    this.timer = setTimeout(() => this.flush(), CONSOLE_FOLD_MS);
+  },
+  flush() {
+    clearTimeout(this.timer);
+    const held = this.held;
+    this.held = null;
+    if (!held) return;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) { this.second = second; this.sent = 0; }
+    if (this.sent >= CONSOLE_PER_SECOND) {
+      this.dropped += held.count;
+      // What was left out is said once the second is over, if nothing else says it first.
+      this.tally ??= setTimeout(() => this.tellDropped(), 1000 - (Date.now() % 1000) + 10);
+      return;
+    }
+    this.sent += 1;
+    emit("console", { ...held.entry, count: held.count, dropped: this.dropped || undefined });
+    this.dropped = 0;
+  },
+  tellDropped() {
+    this.tally = null;
+    if (!this.dropped) return;
+    emit("console", { level: "warn", message: `${this.dropped} console messages left out (more than ${CONSOLE_PER_SECOND} a second)`, count: 1, dropped: this.dropped });
+    this.dropped = 0;
+  },
+};
 
 // css-injection: recompile each stylesheet through Vite (PostCSS, Tailwind,
 // preprocessors), which also refreshes Vite's cache so a reload shows the same

@@ -140,3 +140,39 @@ def test_a_file_deleted_while_another_imports_it(
     shows(page, "#extra", "no extra")
     applied, error = outcome(server, sid, fixed)
     assert error is None and applied["browserAck"] in ("update", "reload"), applied
+
+
+def test_the_pages_console_reaches_the_stream(
+    server: ApiServer, api: httpx.Client, page_on: Any
+) -> None:
+    """Warnings and errors the app logs are preview.console events with the project file and
+    line; a message repeated in a row is one event with its count, and a flood is cut to
+    a rate (what is left out is counted)."""
+    sid, page = page_on
+    chatty = header(
+        "chatty",
+        "for (let i = 0; i < 5; i++) console.warn('low on coffee');\n"
+        "console.error('the header is sad', { mood: 2 });\n"
+        "for (let i = 0; i < 300; i++) console.warn('flood ' + i);\n",
+    )
+    update(api, sid, {HEADER: chatty})
+    shows(page, "#title", "chatty")
+
+    accounted = [0]  # flood messages sent on, or counted as left out
+
+    def all_accounted_for(event: SseEvent) -> bool:
+        if event.type == "preview.console":
+            accounted[0] += event.data.get("dropped", 0)
+            accounted[0] += event.data["message"].startswith("flood")
+        return accounted[0] >= 300
+
+    events = read_events(server.base_url, sid, until=all_accounted_for, timeout=20)
+    logged = [e.data for e in events if e.type == "preview.console"]
+    [coffee] = [e for e in logged if e["message"] == "low on coffee"]
+    assert coffee["count"] == 5 and coffee["level"] == "warn", coffee
+    assert coffee["file"] == HEADER and coffee["line"] == 1, coffee
+    [sad] = [e for e in logged if e["message"].startswith("the header is sad")]
+    assert sad["level"] == "error" and '{"mood":2}' in sad["message"] and sad["line"] == 2, sad
+    floods = [e for e in logged if e["message"].startswith("flood")]
+    assert len(floods) < 100 and logged[-1]["dropped"] > 0, (len(floods), logged[-1])
+    assert len(floods) + sum(e.get("dropped", 0) for e in logged) == 300
