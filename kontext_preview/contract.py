@@ -132,6 +132,7 @@ class Route(BaseModel):
     port: int | None = None
     fallback: str | None = None
     deployment_url: str | None = None
+    deployment: str | None = None  # the id of the deployment published there
     deploy_error: str | None = None  # the fallback deployment failed too
 
     @property
@@ -153,6 +154,7 @@ def route_of(
     """A live session's route (both implementations build it here): the dev server while
     active, and the last deployment's error when a failed one stands in for it."""
     last = deployments[-1] if deployments else None
+    published = next((d.id for d in reversed(deployments) if d.status == "succeeded"), None)
     host, port = upstream if upstream and status == SessionStatus.ACTIVE else (None, None)
     return Route(
         status=status,
@@ -161,6 +163,7 @@ def route_of(
         port=port,
         fallback=fallback,
         deployment_url=deployment_url,
+        deployment=published if deployment_url else None,
         deploy_error=last.error if last and last.status == "failed" else None,
     )
 

@@ -110,8 +110,10 @@ def failed(reason: str) -> HTMLResponse:
         502,
         "failed",
         "The preview could not start",
-        "The project's dev server is not running. Fix the cause below and push an update.",
+        "The project's dev server is not running. Fix the cause below and push an update: "
+        "this page shows the preview by itself once it runs.",
         detail=reason,
+        refresh=3,
     )
 
 

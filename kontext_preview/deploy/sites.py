@@ -29,12 +29,14 @@ class DeployedSites:
             await pages.not_deployed()(scope, receive, send)
             return
         try:
-            await _SpaFiles(site)(scope, receive, send)
+            await SpaFiles(site)(scope, receive, send)
         except HTTPException as exc:  # method not allowed and the like
             await pages.error_page(exc.status_code, str(exc.detail))(scope, receive, send)
 
 
-class _SpaFiles(StaticFiles):
+class SpaFiles(StaticFiles):
+    """A built site's files; a path that names no file gets its ``index.html``."""
+
     def __init__(self, site: Path):
         super().__init__(directory=site, html=True, check_dir=False)
 

@@ -19,13 +19,17 @@ the pool) and bodies passed through as they are (no decompression).
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
+from os import PathLike
+from pathlib import Path
 
 import aiohttp
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets.asyncio.client import ClientConnection, connect
@@ -36,12 +40,30 @@ from yarl import URL
 from kontext_preview import pages
 from kontext_preview.config import Settings
 from kontext_preview.contract import EXPIRED, Route, SessionManager, SessionStatus
+from kontext_preview.deploy.sites import SpaFiles
 from kontext_preview.errors import StoreUnavailable
 from kontext_preview.logs import bind_session
 from kontext_preview.proxy import guard
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
+# What a page showing the fallback deployment asks, every FOLLOW_MS, to follow the
+# newest truth: {status, deployment}; it reloads when either moves on.
+ROUTE_PATH = b"/__kontext/route"
+FOLLOW_MS = 2000
+FOLLOW_SCRIPT = """<script>(() => {
+  const shown = %s;
+  const check = async () => {
+    try {
+      const answer = await fetch("/__kontext/route", { cache: "no-store" });
+      const route = answer.ok ? await answer.json() : null;
+      const moved = route && (route.status !== "failed" || route.deployment !== shown);
+      if (moved) return location.reload();
+    } catch {}
+    setTimeout(check, %d);
+  };
+  setTimeout(check, %d);
+})();</script>"""
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -82,6 +104,7 @@ class PreviewHosts:
 class PreviewProxy:
     def __init__(self, sessions: SessionManager):
         self.sessions = sessions
+        self.settings = sessions.settings
         self._client: aiohttp.ClientSession | None = None
 
     @property
@@ -108,17 +131,23 @@ class PreviewProxy:
         # A page load wakes a hibernated session; an HMR socket (re)connecting does not, or
         # every open tab would keep its session awake forever.
         try:
-            route = await self.sessions.route(session_id, resume=scope["type"] == "http")
+            resume = scope["type"] == "http" and scope["raw_path"] != ROUTE_PATH
+            route = await self.sessions.route(session_id, resume=resume)
         except StoreUnavailable as exc:  # distributed mode's store is down: say so, try later
             log.warning("preview %s: %s", session_id, exc.message)
             route = Route(status=SessionStatus.STARTING)
         if scope["type"] == "websocket":
             await self._websocket(WebSocket(scope, receive, send), route)
             return
-        response = await self._http(Request(scope, receive), route)
+        response = await self._http(Request(scope, receive), route, session_id)
         await response(scope, receive, send)
 
-    async def _http(self, request: Request, route: Route | None) -> Response:
+    async def _http(self, request: Request, route: Route | None, session_id: str) -> Response:
+        if route is not None and request.scope["raw_path"] == ROUTE_PATH:
+            return JSONResponse(
+                {"status": route.status, "deployment": route.deployment},
+                headers={"cache-control": "no-store"},
+            )
         if route is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
             return pages.not_found()
         if refused := guard.refusal(request.scope["raw_path"], request.scope["query_string"]):
@@ -131,8 +160,7 @@ class PreviewProxy:
             if route.fallback is None:
                 return pages.failed(reason)
             if route.deployment_url:
-                target = route.deployment_url.rstrip("/") + _target(request.scope)
-                return RedirectResponse(target, 307, headers={"cache-control": "no-store"})
+                return await self._fallback(request, route, session_id)
             if route.deploy_error:
                 return pages.failed(f"{reason}\n\nThe deployment failed too: {route.deploy_error}")
             return pages.deploying(reason)
@@ -173,8 +201,39 @@ class PreviewProxy:
         response.raw_headers = headers_out
         return response
 
+    async def _fallback(self, request: Request, route: Route, session_id: str) -> Response:
+        """The session's published deployment, served at the preview's own origin while the
+        live preview cannot serve; its pages follow the newest truth (a newer deployment,
+        or the live preview back) by themselves."""
+        files = SpaFiles(self.settings.deploy_root / session_id / "site")
+        try:
+            response: Response = await files.get_response(
+                files.get_path(request.scope), request.scope
+            )
+        except HTTPException as exc:
+            return pages.error_page(exc.status_code, str(exc.detail))
+        served = getattr(response, "path", None)
+        if not isinstance(served, str | PathLike) or not str(served).endswith(".html"):
+            return response
+        try:
+            html = await asyncio.to_thread(Path(served).read_text, errors="replace")
+        except OSError:
+            return pages.not_deployed()
+        follow = FOLLOW_SCRIPT % (json.dumps(route.deployment), FOLLOW_MS, FOLLOW_MS)
+        head = html.find("</head>")
+        html = html[:head] + follow + html[head:] if head >= 0 else follow + html
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
+
     async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
         upstream_at = route.upstream if route else None
+        failed = route is not None and route.status == SessionStatus.FAILED
+        if upstream_at is None and failed and "vite-ping" in browser.scope.get("subprotocols", []):
+            # Vite's client, its dev server gone, asks whether to reload: yes, so that an open
+            # page moves to what the preview shows now (the failure, or the fallback
+            # deployment). Not while starting or asleep: a reload would wake it.
+            await browser.accept(subprotocol="vite-ping")
+            await browser.close()
+            return
         if upstream_at is None:
             await browser.close(code=1013)  # before accept: the browser sees a refused handshake
             return

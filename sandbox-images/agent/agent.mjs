@@ -143,6 +143,26 @@ if (import.meta.hot) {
 
 // Everything the agent says is read by people and by the chat's AI, not by a terminal:
 // Vite's and Rolldown's colours (terminal escapes) are taken out of every text field.
+// A classic script in every page, for when the client module never ran (the dev server went
+// away while the page was loading its modules, so neither the app nor Vite's client is
+// there to notice): the page asks the preview where it stands and loads again, showing what
+// the preview shows now (the app, the failure or the fallback deployment). At most a few
+// times in a row, so a page that cannot run the client module does not reload for ever.
+const WATCHDOG_CODE = `(() => {
+  const KEY = "kontext:watchdog";
+  const check = async () => {
+    if (window.__kontext) return sessionStorage.removeItem(KEY);
+    const tries = Number(sessionStorage.getItem(KEY) || 0);
+    if (tries >= 5) return;
+    try {
+      const answer = await fetch("/__kontext/route", { cache: "no-store" });
+      if (answer.ok) { sessionStorage.setItem(KEY, String(tries + 1)); return location.reload(); }
+    } catch {}
+    setTimeout(check, 2000);
+  };
+  addEventListener("load", () => setTimeout(check, 3000));
+})();`;
+
 function emit(type, fields) {
   const plain = Object.fromEntries(
     Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? stripVTControlCharacters(v) : v]),
@@ -553,7 +573,10 @@ function controlPlugin() {
       return id === RESOLVED_CLIENT_ID ? CLIENT_CODE : undefined;
     },
     transformIndexHtml() {
-      return [{ tag: "script", attrs: { type: "module", src: base + CLIENT_ID.slice(1) }, injectTo: "head-prepend" }];
+      return [
+        { tag: "script", children: WATCHDOG_CODE, injectTo: "head-prepend" },
+        { tag: "script", attrs: { type: "module", src: base + CLIENT_ID.slice(1) }, injectTo: "head-prepend" },
+      ];
     },
     configureServer(server) {
       current = server; // Vite makes a new server when it restarts (vite.config changed)

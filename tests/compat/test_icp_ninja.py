@@ -81,7 +81,9 @@ def test_a_config_that_needs_a_local_network_fails_and_serves_its_build(
     sid = session["sessionId"]
     assert session["status"] == "failed", session
     assert "no local network is running" in session["error"]
-    assert wait_for(lambda: server.preview_get(sid).status_code == 307, timeout=120)
+    # The build is served at the preview's own address once it is published.
+    assert wait_for(lambda: server.preview_get(sid).status_code == 200, timeout=120)
+    assert '<div id="root">' in server.preview_get(sid).text
     deployed = api.get(f"/kontext/preview/{sid}").json()["deploymentUrl"]
     assert deployed
     host = deployed.split("//", 1)[1].split("/", 1)[0]

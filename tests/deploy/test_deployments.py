@@ -28,6 +28,17 @@ export default defineConfig(({ command }) => {
 });
 """
 
+FIXED_CONFIG = """import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+export default defineConfig({ plugins: [react()] });
+"""
+
+
+def header_tsx(text: str) -> str:
+    return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+
+
 TYPE_ERROR = """actor {
   public query func greet(name : Text) : async Text {
     return "Hello, " # name # "!";
@@ -44,9 +55,12 @@ def until_deployed(event: SseEvent) -> bool:
     return event.type in ("deploy.succeeded", "deploy.failed")
 
 
-def test_a_crash_loop_falls_back_to_a_deployment_the_preview_redirects_to(
+def test_a_crash_loop_falls_back_to_a_deployment_the_preview_follows(
     tmp_path: Path, files: list[dict[str, Any]], browser: Any
 ) -> None:
+    """A preview that cannot serve shows its fallback build at its own address; the open
+    page moves to a newer build when one is published, and back to the live preview when
+    the project is fixed, without anyone reloading it."""
     server = ApiServer.start(tmp_path, restart_limit=2, restart_window_seconds=120)
     try:
         with server.client() as api:
@@ -67,17 +81,33 @@ def test_a_crash_loop_falls_back_to_a_deployment_the_preview_redirects_to(
             assert status["deploymentUrl"] == deploy_url
             assert status["deployments"][-1]["status"] == "succeeded"
 
-            redirect = server.preview_get(sid, "/some/route?x=1")
-            assert redirect.status_code == 307
-            assert redirect.headers["location"] == deploy_url + "some/route?x=1"
+            # The build is served at the preview's own address, a client route included.
+            served = server.preview_get(sid, "/some/route?x=1")
+            assert served.status_code == 200 and "/__kontext/route" in served.text
+            assert served.headers["cache-control"] == "no-store"
 
-            # Chromium follows it to the built app (static files, no dev server).
+            # Chromium shows the built app (static files, no dev server) at the preview URL.
             page = browser.new_page()
             page.goto(session["previewUrl"])
             page.wait_for_selector("#title")
-            assert page.url == deploy_url
+            assert page.url == session["previewUrl"]
             assert page.inner_text("#title") == "Hello from Kontext"
             assert not page.evaluate("'__kontext' in window")  # no dev client in the build
+
+            # Still crashing: the update is deployed instead, and the open page follows.
+            push(api, sid, "src/frontend/src/Header.tsx", header_tsx("Newer build"))
+            page.wait_for_function(
+                "document.querySelector('#title')?.textContent === 'Newer build'",
+                timeout=90_000,
+            )
+            assert not page.evaluate("'__kontext' in window")
+
+            # Fixed: the page comes back to the live preview by itself.
+            push(api, sid, CONFIG, FIXED_CONFIG)
+            page.wait_for_function("'__kontext' in window", timeout=90_000)
+            page.wait_for_selector("#title")
+            assert page.inner_text("#title") == "Newer build"
+            assert page.url == session["previewUrl"]
             page.close()
 
             api.delete(f"/kontext/preview/{sid}")
