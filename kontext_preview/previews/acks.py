@@ -6,7 +6,8 @@ acknowledges it over the dev server's socket, the agent reports that here, and t
 waiting ``update.applied`` events are published with ``browserAck`` (``update``,
 ``css``, ``reload``, ``error``) and ``browserAppliedMs``. No page connected: published at
 once with ``browserAck: "none"``. No acknowledgement within
-``browser_ack_timeout_seconds``: ``"timeout"``; the dev server restarting or the session
+``browser_ack_timeout_seconds`` (a page that says it reloads for the change gets the
+start timeout): ``"timeout"``; the dev server restarting or the session
 hibernating meanwhile: ``"restarted"`` / ``"hibernated"``.
 
 A change that restarts the dev server (Vite's own restart for its config or env files, or
@@ -60,13 +61,17 @@ class AckTracker:
                 self.events.publish(session.id, ev.UPDATE_APPLIED, data)
             return
         wait = AckWait(applied, received)
-        seq = shown.seq
         settings = self.settings
         timeout = settings.browser_ack_timeout_seconds
-        if seq < 0:  # a dev-server restart: the pages reload once the next one serves
+        if shown.seq < 0:  # a dev-server restart: the pages reload once the next one serves
             timeout += settings.install_timeout_seconds + settings.startup_timeout_seconds
+        self._wait(session, shown.seq, wait, timeout)
+
+    def _wait(self, session: PreviewSession, seq: int, wait: AckWait, seconds: float) -> None:
+        if wait.timer:
+            wait.timer.cancel()
         wait.timer = asyncio.get_running_loop().call_later(
-            timeout, lambda: self.complete(session, seq, "timeout", None)
+            seconds, lambda: self.complete(session, seq, "timeout", None)
         )
         session.acks[seq] = wait
 
@@ -101,7 +106,11 @@ class AckTracker:
         """An event from the session's agent: an acknowledgement or a page's error."""
         if not self.registry.holds(session):
             return
-        if event.get("type") == "ack":
+        if event.get("type") == "reloading":  # a page reloads for change `seq`: give it time
+            seq = int(event.get("seq", -1))
+            if (wait := session.acks.get(seq)) is not None:
+                self._wait(session, seq, wait, self.settings.startup_timeout_seconds)
+        elif event.get("type") == "ack":
             at = event.get("at")
             self.complete(
                 session,

@@ -188,7 +188,7 @@ def handle_event(event: dict[str, Any], log: LogSink) -> None:
 
 async def _pump_events(events: AgentEvents, log: LogSink, report: EventSink | None) -> None:
     async for event in events:
-        if event.get("type") in ("ack", "preview-error", "console"):
+        if event.get("type") in ("ack", "reloading", "preview-error", "console"):
             if report:
                 report(event)
             continue

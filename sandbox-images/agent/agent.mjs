@@ -126,7 +126,9 @@ if (import.meta.hot) {
   });
   hot.on("vite:error", () => settle("error"));
   hot.on("vite:beforeFullReload", () => {
-    if (pending != null) try { sessionStorage.setItem(RELOAD_KEY, String(pending)); } catch {}
+    if (pending == null) return;
+    try { sessionStorage.setItem(RELOAD_KEY, String(pending)); } catch {}
+    hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
   });
   hot.on("kontext:css", ({ styles, seq }) => {
     for (const { id, css } of styles) updateStyle(id, css);
@@ -376,6 +378,10 @@ function listenToPages(server) {
     // A failed update: its error first (with the change's number), then the ack.
     if (data?.kind === "error" && data?.error) emit("preview-error", { seq: number, ...(await updateError(server, data.error)) });
     emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: sent === undefined ? undefined : at - sent });
+  });
+  server.ws.on("kontext:reloading", (data) => {
+    const number = Number(data?.seq);
+    if (shownAt.has(number)) emit("reloading", { seq: number });
   });
   server.ws.on("kontext:console", async (data) => {
     const [, url, line, column] = /(https?:\/\/[^\s)]+?):(\d+):(\d+)/.exec(String(data?.caller ?? "")) ?? [];

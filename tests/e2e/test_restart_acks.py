@@ -75,3 +75,28 @@ def test_a_dependency_change_starts_a_new_dev_server(
         return answer
 
     applied_after_reload(server, sid, page, send)
+
+
+def test_a_full_reload_slower_than_the_ack_timeout_is_still_a_reload(
+    tmp_path: Any, browser: Any, files: list[dict[str, Any]]
+) -> None:
+    """A page that reloads for a change says so, and gets the time a page load takes: its
+    acknowledgement is 'reload', not the 'timeout' of an update no page applied."""
+    server = ApiServer.start(tmp_path, browser_ack_timeout_seconds=0.2)
+    try:
+        with server.client() as api:
+            sid = create_session(api, files)["sessionId"]
+            page = browser.new_page()
+            page.goto(f"http://preview-{sid}.localhost:{server.port}/")
+            page.wait_for_selector("#title")
+            html = next(f["content"] for f in files if f["name"] == "src/frontend/index.html")
+            edited = html.replace("</head>", "<meta name='edited' content='1'></head>")
+
+            def send() -> dict[str, Any]:
+                return push(api, sid, "src/frontend/index.html", edited)
+
+            applied_after_reload(server, sid, page, send)
+            page.close()
+            api.delete(f"/kontext/preview/{sid}")
+    finally:
+        server.stop()
