@@ -28,6 +28,7 @@ from kontext_preview.contract import SessionManager
 from kontext_preview.deploy.sites import DeployedSites
 from kontext_preview.errors import KontextError, LimitExceeded
 from kontext_preview.health import router as health_router
+from kontext_preview.inspector import Inspector
 from kontext_preview.metrics import Metrics
 from kontext_preview.previews.embedded import EmbeddedSessionManager
 from kontext_preview.previews.engine import SessionEngine
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api_keys = ApiKeys.from_settings(settings)
     sessions = create_session_manager(settings)
     proxy = PreviewProxy(sessions)
+    inspector = Inspector(settings, proxy.open_pages)
     metrics = Metrics()
     sessions.events.observers.append(metrics.observe)  # the sessions this process runs
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         await sessions.start()
         yield
+        await inspector.aclose()
         await sessions.shutdown()
         await proxy.aclose()
 
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     api.state.sessions = sessions
+    api.state.inspector = inspector
     api.state.settings = settings
     api.state.api_keys = api_keys
     api.state.metrics = metrics

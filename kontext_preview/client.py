@@ -27,6 +27,8 @@ from pydantic import BaseModel
 from kontext_preview.changes.schemas import AnalyzeResponse
 from kontext_preview.errors import KontextError
 from kontext_preview.schemas import (
+    InspectPreviewRequest,
+    InspectPreviewResponse,
     PreviewSessionResponse,
     PreviewStatusResponse,
     UpdatePreviewResponse,
@@ -166,6 +168,14 @@ class KontextClient:
         if response.is_error:
             raise _error(response)
 
+    def inspect(self, session_id: str, **options: Any) -> InspectPreviewResponse:
+        """Look at the preview in the service's headless Chromium (``options``: the fields
+        of InspectPreviewRequest: path, width, height, fullPage, screenshot, settleMs)."""
+        response = self.http.post(
+            f"{PREVIEW}/{session_id}/inspect", json=InspectPreviewRequest(**options).model_dump()
+        )
+        return _Calls.read(response, InspectPreviewResponse)
+
     def analyze(self, old: Files, new: Files, policy: str | None = None) -> AnalyzeResponse:
         return _Calls.read(self.http.request(**_Calls.analyze(old, new, policy)), AnalyzeResponse)
 
@@ -225,6 +235,12 @@ class AsyncKontextClient:
         response = await self.http.delete(f"{PREVIEW}/{session_id}")
         if response.is_error:
             raise _error(response)
+
+    async def inspect(self, session_id: str, **options: Any) -> InspectPreviewResponse:
+        response = await self.http.post(
+            f"{PREVIEW}/{session_id}/inspect", json=InspectPreviewRequest(**options).model_dump()
+        )
+        return _Calls.read(response, InspectPreviewResponse)
 
     async def analyze(self, old: Files, new: Files, policy: str | None = None) -> AnalyzeResponse:
         response = await self.http.request(**_Calls.analyze(old, new, policy))

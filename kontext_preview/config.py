@@ -139,6 +139,21 @@ class Settings(BaseSettings):
     browser_ack_timeout_seconds: float = 5.0
     reap_interval_seconds: float = 60.0
 
+    # Looking at a preview server-side (POST /kontext/preview/{id}/inspect): headless Chromium.
+    inspect_chromium: str | None = Field(
+        default=None,
+        description="Chromium's executable; default: chromium, chromium-browser or "
+        "google-chrome on PATH. None found: inspecting answers 503.",
+    )
+    inspect_pages: int = Field(default=2, ge=1, description="Looks at once (browser pages).")
+    inspect_queue: int = Field(default=16, ge=0, description="Looks waiting for a page.")
+    inspect_timeout_seconds: float = 20.0
+    inspect_after_update: bool = Field(
+        default=False,
+        description="Look at a session after each update that no open page applied, so its "
+        "errors and console reach the event stream even when nobody watches the preview.",
+    )
+
     # Full deployments (backend/dependency changes, and the fallback when a preview fails).
     deployer: Literal["local", "command", "none"] = "local"
     deploy_command: str | None = None

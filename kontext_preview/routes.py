@@ -11,10 +11,13 @@ from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager, SessionView
 from kontext_preview.errors import ErrorResponse, SessionNotFound
 from kontext_preview.events import EVENT_TYPES
+from kontext_preview.inspector import Inspector
 from kontext_preview.logs import bind_session
 from kontext_preview.schemas import (
     CreatePreviewRequest,
     DeletePreviewResponse,
+    InspectPreviewRequest,
+    InspectPreviewResponse,
     PreviewSessionResponse,
     PreviewStatusResponse,
     UpdatePreviewRequest,
@@ -39,7 +42,13 @@ async def bound_session(session_id: str) -> str:
     return session_id
 
 
+async def get_inspector(request: Request) -> Inspector:
+    inspector: Inspector = request.app.state.inspector
+    return inspector
+
+
 Service = Annotated[SessionManager, Depends(get_sessions)]
+Looker = Annotated[Inspector, Depends(get_inspector)]
 SessionId = Annotated[str, Depends(bound_session)]
 WaitParam = Annotated[bool, Query(description="Answer only once the session is active or failed.")]
 
@@ -89,10 +98,13 @@ async def update_preview(
     session_id: SessionId,
     body: UpdatePreviewRequest,
     service: Service,
+    inspector: Looker,
     user: User,
     wait: WaitParam = False,
 ) -> UpdatePreviewResponse:
     answer = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
+    if answer.status == "active":
+        inspector.look_after_update(session_id)  # KONTEXT_INSPECT_AFTER_UPDATE
     if wait:
         view = await _settle(service, await service.view(session_id, user), wait, user)
         answer = answer.model_copy(update={"status": view.status})
@@ -108,6 +120,26 @@ async def get_preview(session_id: SessionId, service: Service, user: User) -> Pr
         logs=view.logs,
         deployments=view.deployments,
     )
+
+
+@router.post(
+    "/{session_id}/inspect",
+    response_model=InspectPreviewResponse,
+    summary="Look at the preview as a person would",
+    description="Opens the preview in a headless Chromium of the service: a screenshot "
+    "(PNG, base64), the title and visible text, console messages, uncaught errors, failed "
+    "requests and timings. The app's errors also reach the event stream, as from any open "
+    "page. 429 when KONTEXT_INSPECT_QUEUE looks wait; 503 without Chromium.",
+)
+async def inspect_preview(
+    session_id: SessionId,
+    service: Service,
+    inspector: Looker,
+    user: User,
+    body: InspectPreviewRequest | None = None,
+) -> InspectPreviewResponse:
+    view = await service.view(session_id, user)  # the owner's, and known
+    return await inspector.inspect(session_id, body or InspectPreviewRequest(), view.vite_root)
 
 
 @router.delete("/{session_id}", response_model=DeletePreviewResponse, summary="End a session")

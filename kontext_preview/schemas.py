@@ -145,3 +145,61 @@ class UpdatePreviewResponse(BaseModel):
 
 class DeletePreviewResponse(BaseModel):
     success: Literal[True] = True
+
+
+class InspectPreviewRequest(BaseModel):
+    """What to look at: the page's size and how long to let it settle."""
+
+    path: str = Field(default="/", max_length=2000, description="The page to open, e.g. /about.")
+    width: int = Field(default=1280, ge=200, le=3840, description="Viewport width, CSS px.")
+    height: int = Field(default=800, ge=200, le=2160, description="Viewport height, CSS px.")
+    fullPage: bool = Field(
+        default=False, description="Screenshot the whole page, not the viewport."
+    )
+    screenshot: bool = Field(default=True, description="False: everything but the picture.")
+    settleMs: int = Field(
+        default=500,
+        ge=0,
+        le=10_000,
+        description="After the load event, wait this long without network requests.",
+    )
+
+
+class ConsoleMessage(BaseModel):
+    level: str = Field(description="log | debug | info | warning | error | …, as Chromium says")
+    text: str
+    url: str | None = Field(default=None, description="The script that logged it, as served.")
+    file: str | None = Field(default=None, description="That script's project file, if one.")
+    line: int | None = Field(default=None, description="1-based, in the served script.")
+    column: int | None = None
+
+
+class PageError(BaseModel):
+    message: str
+    stack: str | None = None
+
+
+class FailedRequest(BaseModel):
+    url: str
+    method: str
+    status: int | None = Field(default=None, description="The HTTP status, if one came back.")
+    failure: str | None = Field(default=None, description="Why no answer came (network error).")
+
+
+class InspectPreviewResponse(BaseModel):
+    """What a person would see: the picture, the title and text, the console, the errors."""
+
+    success: Literal[True] = True
+    url: str
+    status: int | None = Field(description="The page's HTTP status.")
+    title: str
+    text: str = Field(description="The page's visible text, first 4000 characters.")
+    screenshot: str | None = Field(description="PNG, base64.")
+    width: int
+    height: int = Field(description="Of the screenshot (the whole page with fullPage).")
+    console: list[ConsoleMessage]
+    errors: list[PageError] = Field(description="Uncaught errors and rejections.")
+    failedRequests: list[FailedRequest]
+    timings: dict[str, float] = Field(
+        description="ms: queuedMs (waiting for a browser), loadMs (to the load event), totalMs."
+    )

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import re
+from collections import Counter
 from os import PathLike
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class PreviewProxy:
     def __init__(self, sessions: SessionManager):
         self.sessions = sessions
         self.settings = sessions.settings
+        self._sockets: Counter[str] = Counter()  # open HMR sockets (pages), by session
         self._client: aiohttp.ClientSession | None = None
 
     @property
@@ -122,6 +124,10 @@ class PreviewProxy:
             )
         return self._client
 
+    def open_pages(self, session_id: str) -> int:
+        """Pages of the session connected through this proxy now (their HMR sockets)."""
+        return self._sockets[session_id]
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -137,6 +143,7 @@ class PreviewProxy:
             log.warning("preview %s: %s", session_id, exc.message)
             route = Route(status=SessionStatus.STARTING)
         if scope["type"] == "websocket":
+            scope["kontext.session"] = session_id
             await self._websocket(WebSocket(scope, receive, send), route)
             return
         response = await self._http(Request(scope, receive), route, session_id)
@@ -224,6 +231,9 @@ class PreviewProxy:
         html = html[:head] + follow + html[head:] if head >= 0 else follow + html
         return HTMLResponse(html, headers={"cache-control": "no-store"})
 
+    def _session_of(self, browser: WebSocket) -> str:
+        return str(browser.scope.get("kontext.session", ""))
+
     async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
         upstream_at = route.upstream if route else None
         failed = route is not None and route.status == SessionStatus.FAILED
@@ -252,9 +262,16 @@ class PreviewProxy:
         except (OSError, TimeoutError, WebSocketException):
             await browser.close(code=1011)
             return
+        session_id = self._session_of(browser)
         async with upstream:
             await browser.accept(subprotocol=upstream.subprotocol)
-            await _bridge(browser, upstream)
+            self._sockets[session_id] += 1
+            try:
+                await _bridge(browser, upstream)
+            finally:
+                self._sockets[session_id] -= 1
+                if self._sockets[session_id] <= 0:
+                    del self._sockets[session_id]
 
 
 async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
