@@ -136,11 +136,13 @@ def test_a_link_planted_in_a_files_place_is_never_written_through(
     assert outside.read_bytes() == b"secret"
 
 
-def test_files_in_memory_survive_removal_from_disk(tmp_path: Path) -> None:
-    vfs = synced(tmp_path, {"a.js": b"a"})
-    vfs.remove_from_disk()
-    assert not vfs.root.exists()
-    vfs.apply(vfs.plan({"b.js": b"b"}))  # memory only while off disk
+def test_files_stay_in_memory_until_the_first_sync(tmp_path: Path) -> None:
+    """A session's files are checked and kept in memory when it is created; its launch
+    writes them (the engine's create does not wait for the disk)."""
+    vfs = VirtualFileSystem(tmp_path / "workspace", LIMITS)
+    vfs.apply(vfs.plan({"a.js": b"a"}))
+    vfs.apply(vfs.plan({"b.js": b"b"}))
+    assert not vfs.root.exists() and not vfs.on_disk
     vfs.sync_to_disk()
     assert sorted(p.name for p in vfs.root.iterdir()) == ["a.js", "b.js"]
 
