@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     deploy_command: str | None = None
     deploy_env: list[str] = Field(default_factory=list)
     deploy_timeout_seconds: float = 600.0
+    deploy_quiet_seconds: float = Field(
+        default=5.0,
+        description="A full deployment starts this long after the session's last change that "
+        "asked for one (a newer one restarts the wait); fallbacks do not wait.",
+    )
     deploy_prefix: str = "deploy-"
     motoko_flags: list[str] = Field(
         default_factory=lambda: ["--default-persistent-actors"],

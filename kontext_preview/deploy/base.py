@@ -16,6 +16,7 @@ published under its own origin) or an operator's ``command``
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -29,7 +30,7 @@ from typing import Any
 import click
 
 from kontext_preview import events as ev
-from kontext_preview.sandbox.process import run_to_end
+from kontext_preview.sandbox.process import BACKGROUND_NICENESS, run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class DeployFailed(Exception):
 
 
 Progress = Callable[[str], None]
+PROGRESS_EVERY_SECONDS = 0.5  # deploy.progress: the lines of each half second in one event
 Reporter = Callable[[str, str, dict[str, Any]], None]  # (session id, event type, data)
 
 
@@ -113,15 +115,36 @@ class _SessionQueue:
     history: list[Deployment] = field(default_factory=list)
     waiting: DeployJob | None = None
     runner: asyncio.Task[None] | None = None
+    last_queued: float = 0.0  # monotonic
+    published: tuple[str, Deployment] | None = None  # the last succeeded job's digest
+
+
+def job_digest(job: DeployJob) -> str:
+    """What a deployment builds, as one sha256: its files and how they are built."""
+    digest = hashlib.sha256(f"{job.vite_root}\0{job.package_dir}\0{job.add_react_plugin}".encode())
+    for name in sorted(job.files):
+        digest.update(b"\0" + name.encode() + b"\0")
+        digest.update(hashlib.sha256(job.files[name]).digest())
+    return digest.hexdigest()
 
 
 class DeploymentQueue:
-    """One deployment at a time per session; the newest queued request wins."""
+    """One deployment at a time per session; the newest queued request wins.
 
-    def __init__(self, deployer: Deployer, report: Reporter, keep: int = 20):
+    A deployment waits for a quiet moment: it starts ``quiet_seconds`` after the session's
+    last queued one (each newer request restarts the wait and supersedes the waiting one),
+    so a chat's burst of edits is built once; a fallback (the preview cannot serve) does
+    not wait. A request whose files are those of the session's last published deployment
+    is not built again: the answer is that deployment. Progress lines are sent in batches,
+    at most one ``deploy.progress`` every PROGRESS_EVERY_SECONDS."""
+
+    def __init__(
+        self, deployer: Deployer, report: Reporter, keep: int = 20, quiet_seconds: float = 0.0
+    ):
         self.deployer = deployer
         self.report = report
         self.keep = keep
+        self.quiet_seconds = quiet_seconds
         self._queues: dict[str, _SessionQueue] = {}
 
     def queue(
@@ -136,7 +159,25 @@ class DeploymentQueue:
         add_react_plugin: bool = False,
     ) -> Deployment:
         state = self._queues.setdefault(session_id, _SessionQueue())
+        job = DeployJob(
+            Deployment("", session_id, QUEUED, 0.0),
+            dict(files),
+            vite_root,
+            package_dir,
+            add_react_plugin,
+        )
+        digest = job_digest(job)
         older = state.waiting.deployment if state.waiting else None
+        if state.published is not None and state.published[0] == digest:
+            published = state.published[1]
+            if older is not None:  # back to what is published: nothing left to build
+                state.waiting = None
+                older.status, older.finished_at = SUPERSEDED, time.time()
+                self.report(
+                    session_id, ev.DEPLOY_SUPERSEDED, {"deploymentId": older.id, "by": published.id}
+                )
+            log.info("session %s: deployment %s has these files already", session_id, published.id)
+            return published
         if older is not None:
             reasons = older.reasons + [r for r in reasons if r not in older.reasons]
             fallback = fallback or older.fallback
@@ -152,7 +193,8 @@ class DeploymentQueue:
             )
         state.history.append(deployment)
         del state.history[: -self.keep]
-        state.waiting = DeployJob(deployment, dict(files), vite_root, package_dir, add_react_plugin)
+        state.waiting = DeployJob(deployment, job.files, vite_root, package_dir, add_react_plugin)
+        state.last_queued = time.monotonic()
         self.report(
             session_id,
             ev.DEPLOY_QUEUED,
@@ -193,8 +235,13 @@ class DeploymentQueue:
 
     async def _run_queue(self, session_id: str, state: _SessionQueue) -> None:
         while state.waiting is not None:
+            if (left := self._quiet_left(state)) > 0:
+                await asyncio.sleep(left)  # a newer request moves last_queued on: look again
+                continue
             job, state.waiting = state.waiting, None
             await self._run_one(session_id, job)
+            if job.deployment.status == SUCCEEDED:
+                state.published = (job_digest(job), job.deployment)
 
     async def _run_one(self, session_id: str, job: DeployJob) -> None:
         deployment = job.deployment
@@ -205,13 +252,28 @@ class DeploymentQueue:
             {"deploymentId": deployment.id, "deployer": self.deployer.name},
         )
 
+        lines: list[str] = []
+        flushing: list[asyncio.TimerHandle] = []
+
+        def flush() -> None:
+            flushing.clear()
+            if lines:
+                data = {
+                    "deploymentId": deployment.id,
+                    "line": "\n".join(lines),
+                    "lines": len(lines),
+                }
+                lines.clear()
+                self.report(session_id, ev.DEPLOY_PROGRESS, data)
+
         def progress(line: str) -> None:
-            self.report(
-                session_id, ev.DEPLOY_PROGRESS, {"deploymentId": deployment.id, "line": line}
-            )
+            lines.append(line)
+            if not flushing:
+                loop = asyncio.get_running_loop()
+                flushing.append(loop.call_later(PROGRESS_EVERY_SECONDS, flush))
 
         try:
-            result = await self.deployer.run(job, progress)
+            result = await self._run_deployer(job, progress, flush, flushing)
         except asyncio.CancelledError:
             deployment.status, deployment.error = FAILED, "cancelled: the session ended"
             raise
@@ -222,6 +284,27 @@ class DeploymentQueue:
             self._finish(deployment, FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
         else:
             self._finish(deployment, SUCCEEDED, url=result.url, diagnostics=result.diagnostics)
+
+    def _quiet_left(self, state: _SessionQueue) -> float:
+        """Seconds until the waiting deployment may start (a fallback does not wait)."""
+        if state.waiting is None or state.waiting.deployment.fallback:
+            return 0.0
+        return state.last_queued + self.quiet_seconds - time.monotonic()
+
+    async def _run_deployer(
+        self,
+        job: DeployJob,
+        progress: Progress,
+        flush: Callable[[], None],
+        flushing: list[asyncio.TimerHandle],
+    ) -> DeployResult:
+        """The deployer's run, its last progress lines sent before its outcome."""
+        try:
+            return await self.deployer.run(job, progress)
+        finally:
+            for timer in flushing:
+                timer.cancel()
+            flush()
 
     def _finish(
         self,
@@ -263,7 +346,7 @@ async def run_step(
 
     async def run(line: LineSink) -> int:
         try:
-            return await run_to_end(argv, cwd, env, line)
+            return await run_to_end(argv, cwd, env, line, niceness=BACKGROUND_NICENESS)
         except OSError as exc:
             raise DeployFailed(f"could not run {what} ({argv[0]}): {exc.strerror}") from None
 

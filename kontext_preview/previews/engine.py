@@ -70,7 +70,9 @@ class SessionEngine:
         self.store = store or NullStore()
         self.limits = FileLimits.of(settings)
         self.deployments = DeploymentQueue(
-            deployer or create_deployer(settings, backend), self._on_deploy_event
+            deployer or create_deployer(settings, backend),
+            self._on_deploy_event,
+            quiet_seconds=settings.deploy_quiet_seconds,
         )
         self.registry = SessionRegistry(settings)
         self.acks = AckTracker(settings, self.events, self.registry)

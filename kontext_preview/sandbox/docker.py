@@ -57,6 +57,7 @@ from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import read_json_lines, text_lines
 
 log = logging.getLogger(__name__)
+LOWEST_CPU_SHARES = 2  # Docker's minimum CPU weight (the default is 1024)
 T = TypeVar("T")
 ICC = "com.docker.network.bridge.enable_icc"
 
@@ -184,7 +185,9 @@ class DockerBackend(SandboxBackend):
     async def run_tool(
         self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
     ) -> int:
-        """In a container as hardened as a dev server's, with no network; removed after."""
+        """In a container as hardened as a dev server's, with no network and Docker's lowest
+        CPU weight (``cpu_shares`` 2: dev servers come first when the CPU is short);
+        removed after."""
         c.writable_folder(out)
         mounts = c.tool_mounts(spec, c.SessionFolders.of(spec), out)
         container = await self._run(
@@ -197,6 +200,7 @@ class DockerBackend(SandboxBackend):
                 mounts=mounts,
                 working_dir=str(c.in_container(spec, cwd)),
                 network_mode="none",
+                cpu_shares=LOWEST_CPU_SHARES,
                 **c.hardening(self.settings),
             )
         )

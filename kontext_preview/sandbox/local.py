@@ -35,6 +35,7 @@ from kontext_preview.sandbox.base import (
 from kontext_preview.sandbox.npm import prepare_dependencies
 from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import (
+    BACKGROUND_NICENESS,
     log_lines,
     minimal_env,
     read_json_lines,
@@ -95,10 +96,12 @@ class LocalBackend(SandboxBackend):
         self, spec: SandboxSpec, out: Path, args: Sequence[str], cwd: Path, on_line: LogSink
     ) -> int:
         """A process of this machine (the project's code runs with this process's rights,
-        as its dev server does), with a minimal environment."""
+        as its dev server does), with a minimal environment, at the lowest CPU priority."""
         node = self.settings.node_binary
         try:
-            return await run_to_end([node, *args], cwd, minimal_env(), on_line)
+            return await run_to_end(
+                [node, *args], cwd, minimal_env(), on_line, niceness=BACKGROUND_NICENESS
+            )
         except OSError as exc:
             raise SandboxError(f"could not run {node}: {exc.strerror}") from None
 

@@ -62,12 +62,23 @@ def minimal_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in PASSED_ENV}
 
 
+# How much lower than the service a background step (a deployment's build) runs: the
+# lowest priority, so previews (dev servers, the API) always come first on the CPU.
+BACKGROUND_NICENESS = 19
+
+
 async def run_to_end(
-    argv: list[str], cwd: Path, env: dict[str, str], on_line: Callable[[str], None]
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    on_line: Callable[[str], None],
+    *,
+    niceness: int = 0,
 ) -> int:
-    """Run a process in a group of its own, its output (stdout and stderr) line by line
-    to ``on_line``, and return its exit code. Cancelled, it stops the group, all of it.
-    OSError if it cannot be started."""
+    """Run a process in a group of its own (``niceness`` added to its priority before it
+    starts, so every thread and child it makes has it), its output (stdout and stderr) line
+    by line to ``on_line``, and return its exit code. Cancelled, it stops the group, all of
+    it. OSError if it cannot be started."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -76,6 +87,7 @@ async def run_to_end(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
     )
     assert process.stdout
     try:

@@ -189,7 +189,15 @@ def read_events(
     ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        for event in parse_sse(response.iter_lines()):
+
+        def lines() -> Iterator[str]:  # keep-alive comments too: the deadline holds
+            with contextlib.suppress(httpx.ReadTimeout):
+                for line in response.iter_lines():
+                    yield line
+                    if time.monotonic() > deadline:
+                        return
+
+        for event in parse_sse(lines()):
             events.append(event)
             if (until and until(event)) or time.monotonic() > deadline:
                 break
