@@ -123,8 +123,8 @@ def test_updates_say_how_each_file_is_shown_and_queue_deployments(
     assert backend["deploy"]["status"] in ("queued", "running")
     assert "src/backend/main.mo: backend" in backend["deploy"]["reasons"]
 
-    # A second full-deploy change: a new deployment with the newer files. It waits for the
-    # running one; if the first had still been queued, the new one would supersede it.
+    # A second full-deploy change within the quiet period (KONTEXT_DEPLOY_QUIET_SECONDS): a
+    # new deployment with the newer files supersedes the waiting one, and takes its reasons.
     package = next(
         f
         for f in with_dependency(files, "semver", "^7.0.0")
@@ -146,6 +146,7 @@ def test_updates_say_how_each_file_is_shown_and_queue_deployments(
     history = deployments()
     assert [d["id"] for d in history] == [backend["deploy"]["id"], deps["deploy"]["id"]]
     assert json.dumps(history[0]["reasons"]).count("main.mo") == 1
-    assert [d["status"] for d in history] == ["succeeded", "succeeded"], json.dumps(history)
+    assert [d["status"] for d in history] == ["superseded", "succeeded"], json.dumps(history)
+    assert "src/backend/main.mo: backend" in history[-1]["reasons"], history[-1]
     assert history[-1]["url"] == f"http://deploy-{sid}.localhost:{server.port}/"
     api.delete(f"/kontext/preview/{sid}")
