@@ -36,6 +36,7 @@ bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.stacks
 	$(PY) -m benchmarks.lifecycle
 	$(PY) -m benchmarks.inspect
+	$(PY) -m benchmarks.deploy_load
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.load --distributed
 
