@@ -70,6 +70,21 @@ class DependencyInstallFailed(SandboxError):
     code = "dependency_install_failed"
 
 
+class InspectUnavailable(KontextError):
+    """No Chromium to look at previews with (``KONTEXT_INSPECT_CHROMIUM``)."""
+
+    status_code = 503
+    code = "inspect_unavailable"
+
+
+class InspectBusy(KontextError):
+    """As many looks wait as ``KONTEXT_INSPECT_QUEUE`` allows; retry."""
+
+    status_code = 429
+    code = "inspect_busy"
+    headers = {"retry-after": "2"}
+
+
 class StoreUnavailable(KontextError):
     """Distributed mode's Redis does not answer; the caller may retry (idempotent)."""
 

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kontext_preview.config import Settings
-from kontext_preview.errors import KontextError
+from kontext_preview.errors import InspectBusy, InspectUnavailable, KontextError
 from kontext_preview.schemas import (
     ConsoleMessage,
     FailedRequest,
@@ -52,17 +52,6 @@ CHROMIUM_ARGS = [
 TEXT_CHARS = 4000
 CLIENT_MODULE = "/@kontext/client"  # the preview's client module (sandbox-images/agent)
 MAX_ITEMS = 200  # console messages, errors and failed requests kept per look, each
-
-
-class InspectUnavailable(KontextError):
-    status_code = 503
-    code = "inspect_unavailable"
-
-
-class InspectBusy(KontextError):
-    status_code = 429
-    code = "inspect_busy"
-    headers = {"retry-after": "2"}
 
 
 class Inspector:

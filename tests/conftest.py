@@ -9,20 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from kontext_preview.inspector import CHROMIUM_ARGS as INSPECTOR_CHROMIUM_ARGS
 from tests.project import project_files
 from tests.sandboxes import BACKEND_PARAMS, leftover_containers
 from tests.server import ApiServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = ["--headless", *INSPECTOR_CHROMIUM_ARGS]  # the service's own, headless
 
 
 @pytest.fixture(scope="session")

@@ -114,17 +114,20 @@ class RecordOnly(Deployer):
 class _SessionQueue:
     history: list[Deployment] = field(default_factory=list)
     waiting: DeployJob | None = None
+    waiting_digest: str = ""  # the waiting job's build_digest
     runner: asyncio.Task[None] | None = None
     last_queued: float = 0.0  # monotonic
     published: tuple[str, Deployment] | None = None  # the last succeeded job's digest
 
 
-def job_digest(job: DeployJob) -> str:
+def build_digest(
+    files: Mapping[str, bytes], vite_root: str, package_dir: str, add_react_plugin: bool
+) -> str:
     """What a deployment builds, as one sha256: its files and how they are built."""
-    digest = hashlib.sha256(f"{job.vite_root}\0{job.package_dir}\0{job.add_react_plugin}".encode())
-    for name in sorted(job.files):
+    digest = hashlib.sha256(f"{vite_root}\0{package_dir}\0{add_react_plugin}".encode())
+    for name in sorted(files):
         digest.update(b"\0" + name.encode() + b"\0")
-        digest.update(hashlib.sha256(job.files[name]).digest())
+        digest.update(hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
 
 
@@ -159,14 +162,7 @@ class DeploymentQueue:
         add_react_plugin: bool = False,
     ) -> Deployment:
         state = self._queues.setdefault(session_id, _SessionQueue())
-        job = DeployJob(
-            Deployment("", session_id, QUEUED, 0.0),
-            dict(files),
-            vite_root,
-            package_dir,
-            add_react_plugin,
-        )
-        digest = job_digest(job)
+        digest = build_digest(files, vite_root, package_dir, add_react_plugin)
         older = state.waiting.deployment if state.waiting else None
         if state.published is not None and state.published[0] == digest:
             published = state.published[1]
@@ -193,7 +189,8 @@ class DeploymentQueue:
             )
         state.history.append(deployment)
         del state.history[: -self.keep]
-        state.waiting = DeployJob(deployment, job.files, vite_root, package_dir, add_react_plugin)
+        state.waiting = DeployJob(deployment, dict(files), vite_root, package_dir, add_react_plugin)
+        state.waiting_digest = digest
         state.last_queued = time.monotonic()
         self.report(
             session_id,
@@ -238,10 +235,10 @@ class DeploymentQueue:
             if (left := self._quiet_left(state)) > 0:
                 await asyncio.sleep(left)  # a newer request moves last_queued on: look again
                 continue
-            job, state.waiting = state.waiting, None
+            job, digest, state.waiting = state.waiting, state.waiting_digest, None
             await self._run_one(session_id, job)
             if job.deployment.status == SUCCEEDED:
-                state.published = (job_digest(job), job.deployment)
+                state.published = (digest, job.deployment)
 
     async def _run_one(self, session_id: str, job: DeployJob) -> None:
         deployment = job.deployment

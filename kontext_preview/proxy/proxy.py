@@ -143,8 +143,7 @@ class PreviewProxy:
             log.warning("preview %s: %s", session_id, exc.message)
             route = Route(status=SessionStatus.STARTING)
         if scope["type"] == "websocket":
-            scope["kontext.session"] = session_id
-            await self._websocket(WebSocket(scope, receive, send), route)
+            await self._websocket(WebSocket(scope, receive, send), route, session_id)
             return
         response = await self._http(Request(scope, receive), route, session_id)
         await response(scope, receive, send)
@@ -231,10 +230,7 @@ class PreviewProxy:
         html = html[:head] + follow + html[head:] if head >= 0 else follow + html
         return HTMLResponse(html, headers={"cache-control": "no-store"})
 
-    def _session_of(self, browser: WebSocket) -> str:
-        return str(browser.scope.get("kontext.session", ""))
-
-    async def _websocket(self, browser: WebSocket, route: Route | None) -> None:
+    async def _websocket(self, browser: WebSocket, route: Route | None, session_id: str) -> None:
         upstream_at = route.upstream if route else None
         failed = route is not None and route.status == SessionStatus.FAILED
         if upstream_at is None and failed and "vite-ping" in browser.scope.get("subprotocols", []):
@@ -262,7 +258,6 @@ class PreviewProxy:
         except (OSError, TimeoutError, WebSocketException):
             await browser.close(code=1011)
             return
-        session_id = self._session_of(browser)
         async with upstream:
             await browser.accept(subprotocol=upstream.subprotocol)
             self._sockets[session_id] += 1
