@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from difflib import SequenceMatcher
 
 from kontext_preview.changes import code, manifest, stylesheet, text
+from kontext_preview.changes.config_deps import config_dependencies
 from kontext_preview.changes.kinds import FileKind, file_kind
 from kontext_preview.changes.model import ChangeAnalysis, ChangeClass, FileAnalysis
 from kontext_preview.changes.policy import ChangePolicy, policy_named
@@ -30,9 +31,12 @@ def analyze(
     added = [n for n in new if n not in old]
     deleted = [n for n in old if n not in new]
     renames = _renames(old, new, added, deleted)
+    config_deps = {**config_dependencies(old), **config_dependencies(new)}
     results: list[FileAnalysis] = []
     for name in sorted(new):
-        if name in old and old[name] != new[name]:
+        if name in config_deps and old.get(name) != new[name]:
+            results.append(_result(policy, name, *_feeds_config(config_deps[name])))
+        elif name in old and old[name] != new[name]:
             results.append(_result(policy, name, *classify_change(name, old[name], new[name])))
         elif name in renames:
             previous = renames[name]
@@ -42,7 +46,9 @@ def analyze(
             results.append(_result(policy, name, *classify_added(name)))
     moved = set(renames.values())
     for name in sorted(deleted):
-        if name not in moved:
+        if name in config_deps and name not in moved:
+            results.append(_result(policy, name, *_feeds_config(config_deps[name])))
+        elif name not in moved:
             results.append(_result(policy, name, *classify_deleted(name)))
     return ChangeAnalysis(tuple(results))
 
@@ -80,6 +86,14 @@ def classify_added(name: str) -> Classified:
 def classify_deleted(name: str) -> Classified:
     kind = file_kind(name)
     return _KIND_CLASS.get(kind, ChangeClass.DELETED), ["file deleted"]
+
+
+def _feeds_config(config: str) -> Classified:
+    """A file a config file imports (see :mod:`kontext_preview.changes.config_deps`)."""
+    base = posixpath.basename(config)
+    if base.startswith("vite.config."):
+        return ChangeClass.BUILD_CONFIG, [f"imported by {config}: Vite restarts its dev server"]
+    return ChangeClass.BUILD_CONFIG, [f"imported by {config}: the build configuration changes"]
 
 
 def _undecodable(kind: FileKind) -> Classified:

@@ -240,3 +240,24 @@ def _text(node: Node) -> str:
 
 def _line(node: Node) -> int:
     return node.start_point.row + 1
+
+
+def static_imports(source: str, *, typescript: bool = False) -> list[str]:
+    """The specifiers a module imports with a string literal: ``import … from "x"``,
+    ``export … from "x"``, ``import("x")`` and ``require("x")``, in source order."""
+    tree = _parser(typescript).parse(source.encode())
+    found: list[str] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        source_node = None
+        if node.type in ("import_statement", "export_statement"):
+            source_node = node.child_by_field_name("source")
+        elif node.type == "call_expression" and _is_import_call(node):
+            arguments = node.child_by_field_name("arguments")
+            first = arguments.named_children[:1] if arguments else []
+            source_node = first[0] if first and first[0].type == "string" else None
+        if source_node is not None and source_node.type == "string":
+            found.append(_text(source_node)[1:-1])
+        stack.extend(reversed(node.children))
+    return found

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kontext_preview.changes import ChangeAnalysis
+from kontext_preview.changes.config_deps import config_files
 from kontext_preview.changes.schemas import file_changes
 from kontext_preview.deploy.base import Deployment
 from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
@@ -103,7 +104,14 @@ def update_response(result: UpdateResult, status: str) -> UpdatePreviewResponse:
 def before_and_after(
     base: Mapping[str, bytes], change_set: ChangeSet
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """Only the files a change set touches, before and after it (what the analyzers compare)."""
+    """The files a change set touches, before and after it (what the analyzers compare),
+    plus the config files that import others (``vite.config.*``, ``tailwind.config.*``:
+    the same on both sides, so not a change), which tell what feeds the dev server's
+    config (:mod:`kontext_preview.changes.config_deps`)."""
     before = {c.path: base[c.path] for c in change_set.changes if c.event != "add"}
     after = {c.path: change_set.files[c.path] for c in change_set.changes if c.event != "unlink"}
+    for name in config_files(change_set.files):
+        if name in base:
+            before.setdefault(name, base[name])
+        after.setdefault(name, change_set.files[name])
     return before, after
