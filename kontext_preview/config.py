@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # Change detection: which strategy each class of change gets (see kontext_preview/changes).
     change_policy: Literal["plan", "hmr"] = "plan"
     change_policy_overrides: dict[str, str] = Field(default_factory=dict)
+    analysis_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Code files larger than this (bytes) are compared by lines, not parsed",
+    )
 
     # Browser origins (the chat app) allowed to call the API; previews never are.
     cors_origins: list[str] = Field(default_factory=list)

@@ -11,6 +11,9 @@ from kontext_preview.changes.model import ChangeAnalysis, ChangeClass, FileAnaly
 from kontext_preview.changes.policy import ChangePolicy, policy_named
 
 RENAME_SIMILARITY = 0.9
+# Larger code files are compared by lines, not parsed: tree-sitter and the token diff cost
+# about 0.4 µs a byte (a one-value edit of a 2.7 MB generated module: 1.1-1.25 s, issue 18).
+ANALYSIS_MAX_BYTES = 256 * 1024
 Classified = tuple[ChangeClass, list[str]]
 
 # Kinds whose class stays the same whether a file is changed, added or deleted.
@@ -24,9 +27,15 @@ _KIND_CLASS = {
 
 
 def analyze(
-    old: Mapping[str, bytes], new: Mapping[str, bytes], policy: ChangePolicy | None = None
+    old: Mapping[str, bytes],
+    new: Mapping[str, bytes],
+    policy: ChangePolicy | None = None,
+    *,
+    max_bytes: int = ANALYSIS_MAX_BYTES,
 ) -> ChangeAnalysis:
-    """Classify every difference between ``old`` and ``new`` (name → content)."""
+    """Classify every difference between ``old`` and ``new`` (name → content). A code file
+    over ``max_bytes`` (either side) gets the line-level comparison of
+    :func:`kontext_preview.changes.text.classify_by_lines` instead of a parse."""
     policy = policy or policy_named("plan")
     added = [n for n in new if n not in old]
     deleted = [n for n in old if n not in new]
@@ -37,7 +46,8 @@ def analyze(
         if name in config_deps and old.get(name) != new[name]:
             results.append(_result(policy, name, *_feeds_config(config_deps[name])))
         elif name in old and old[name] != new[name]:
-            results.append(_result(policy, name, *classify_change(name, old[name], new[name])))
+            change = classify_change(name, old[name], new[name], max_bytes)
+            results.append(_result(policy, name, *change))
         elif name in renames:
             previous = renames[name]
             reason = f"moved from {previous}" + ("" if old[previous] == new[name] else ", edited")
@@ -53,8 +63,12 @@ def analyze(
     return ChangeAnalysis(tuple(results))
 
 
-def classify_change(name: str, old: bytes, new: bytes) -> Classified:
+def classify_change(
+    name: str, old: bytes, new: bytes, max_bytes: int = ANALYSIS_MAX_BYTES
+) -> Classified:
     kind = file_kind(name)
+    if kind is FileKind.CODE and max(len(old), len(new)) > max_bytes:
+        return text.classify_by_lines(old, new, max_bytes)
     try:
         before, after = old.decode("utf-8"), new.decode("utf-8")
     except UnicodeDecodeError:

@@ -27,7 +27,7 @@ async def analyze_changes(body: AnalyzeRequest, request: Request) -> AnalyzeResp
     new = _validated(settings, decode_files(body.newFiles))
     name = body.policy or settings.change_policy
     policy = policy_named(name, settings.change_policy_overrides)
-    analysis = analyze(old, new, policy)
+    analysis = analyze(old, new, policy, max_bytes=settings.analysis_max_bytes)
     return AnalyzeResponse(
         strategy=analysis.strategy.value, policy=name, changes=file_changes(analysis)
     )

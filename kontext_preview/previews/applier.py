@@ -48,8 +48,10 @@ class UpdateApplier:
         supervisor: Supervisor,
         acks: AckTracker,
         deployments: DeploymentQueue,
+        analysis_max_bytes: int,
     ):
         self.policy = policy
+        self.analysis_max_bytes = analysis_max_bytes
         self.supervisor = supervisor
         self.acks = acks
         self.deployments = deployments
@@ -147,7 +149,9 @@ class UpdateApplier:
         self, before: dict[str, bytes], change_set: ChangeSet
     ) -> tuple[ChangeAnalysis, float]:
         began = time.perf_counter()
-        return analyze(*before_and_after(before, change_set), self.policy), _ms(began)
+        old, new = before_and_after(before, change_set)
+        analysis = analyze(old, new, self.policy, max_bytes=self.analysis_max_bytes)
+        return analysis, _ms(began)
 
     async def _bring_up_to_date(
         self,

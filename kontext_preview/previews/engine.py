@@ -85,6 +85,7 @@ class SessionEngine:
             self.supervisor,
             self.acks,
             self.deployments,
+            settings.analysis_max_bytes,
         )
 
     # -- the verbs -----------------------------------------------------------------------------

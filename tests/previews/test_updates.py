@@ -113,3 +113,20 @@ def test_a_file_vite_config_imports_is_build_config_and_restarts_vite(
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_large_module_is_compared_by_lines_in_a_session(
+    server: ApiServer, api: httpx.Client, files: list[dict[str, Any]]
+) -> None:
+    """Issue 18, point 5: a generated module over KONTEXT_ANALYSIS_MAX_BYTES (256 KiB by
+    default) is not parsed on the update path; Vite still gets the edit."""
+    name = "src/frontend/src/generated.js"
+    generated = "".join(f"export const v{i} = {i};\n" for i in range(20000))
+    sid = create_session(api, [*files, {"name": name, "content": generated}])["sessionId"]
+    edited = generated.replace("v777 = 777;", "v777 = 778;")
+    result = update(api, sid, [{"name": name, "content": edited}])
+    [change] = result["changes"]
+    assert change["class"] == "component-structure"
+    assert "analysis limit" in change["reasons"][0], change
+    assert "v777 = 778" in server.preview_get(sid, "/src/generated.js").text
+    api.delete(f"/kontext/preview/{sid}")
