@@ -528,11 +528,15 @@ async function inject(server, paths) {
   const rest = [];
   for (const relative of paths) {
     const file = path.resolve(config.workspace, relative);
-    const style = file.startsWith(config.workspace + path.sep) && STYLESHEET.test(file) && !CSS_MODULE.test(file)
-      ? await compiledStyle(env, file)
+    const compiled = file.startsWith(config.workspace + path.sep) && STYLESHEET.test(file) && !CSS_MODULE.test(file)
+      ? await compiledStyles(env, file)
       : null;
-    if (style) styles.push(style);
-    else rest.push({ path: relative, event: "change" });
+    for (const style of compiled ?? []) { // a root reached twice: its newest compile
+      const at = styles.findIndex((s) => s.id === style.id);
+      if (at >= 0) styles.splice(at, 1);
+      styles.push(style);
+    }
+    if (!compiled) rest.push({ path: relative, event: "change" });
   }
   const number = styles.length ? ++seq : null;
   if (styles.length) {
@@ -548,15 +552,40 @@ async function inject(server, paths) {
   };
 }
 
-async function compiledStyle(env, file) {
-  const modules = [...(env.moduleGraph.getModulesByFile(file) ?? [])];
-  const module = modules.find((m) => !m.url.includes("?"));
-  if (!module || module.importers.size === 0) return null;
-  for (const m of modules) env.moduleGraph.invalidateModule(m);
-  const result = await env.transformRequest(module.url);
-  const id = /const __vite__id = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
-  const css = /const __vite__css = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
-  return id && css ? { id: JSON.parse(id[1]), css: JSON.parse(css[1]) } : null;
+// What the page loaded for a changed stylesheet: the stylesheets imported by modules (the
+// file itself, or those that reach it through `@import` or a preprocessor's partials, as
+// Vite's module graph records them), recompiled. null hands the file to Vite's HMR: it is
+// not loaded yet, or it is loaded as something else too (`?raw`, `?inline`, `?url`: a
+// string or a URL, not a page stylesheet), or a CSS module reaches it (`composes`).
+async function compiledStyles(env, file) {
+  const graph = env.moduleGraph;
+  const modules = [...(graph.getModulesByFile(file) ?? [])];
+  if (modules.length === 0 || modules.some((m) => m.url.includes("?"))) return null;
+  const roots = new Set();
+  const chain = new Set();
+  const walk = (module) => {
+    if (chain.has(module)) return true;
+    chain.add(module);
+    if (module.importers.size === 0) return false;
+    for (const importer of module.importers) {
+      const stylesheet = importer.file && STYLESHEET.test(importer.file);
+      if (!stylesheet) roots.add(module);
+      else if (CSS_MODULE.test(importer.file) || importer.url.includes("?") || !walk(importer)) return false;
+    }
+    return true;
+  };
+  if (!modules.every(walk) || roots.size === 0) return null;
+  for (const module of chain) graph.invalidateModule(module);
+  const styles = [];
+  for (const root of roots) {
+    if (root.url.includes("?") || CSS_MODULE.test(root.file ?? "")) return null;
+    const result = await env.transformRequest(root.url);
+    const id = /const __vite__id = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
+    const css = /const __vite__css = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
+    if (!id || !css) return null;
+    styles.push({ id: JSON.parse(id[1]), css: JSON.parse(css[1]) });
+  }
+  return styles;
 }
 
 // The served base (`base` of the project's config): the injected client is requested under it.
