@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from difflib import SequenceMatcher
 
 from kontext_preview.changes import code, manifest, stylesheet, text
-from kontext_preview.changes.config_deps import config_dependencies
-from kontext_preview.changes.kinds import FileKind, file_kind
+from kontext_preview.changes.config_deps import config_dependencies, config_files
+from kontext_preview.changes.kinds import FileKind, file_kind, is_typescript
 from kontext_preview.changes.model import ChangeAnalysis, ChangeClass, FileAnalysis
 from kontext_preview.changes.policy import ChangePolicy, policy_named
 
@@ -40,7 +40,11 @@ def analyze(
     added = [n for n in new if n not in old]
     deleted = [n for n in old if n not in new]
     renames = _renames(old, new, added, deleted)
-    config_deps = {**config_dependencies(old), **config_dependencies(new)}
+    # The old side's config imports differ from the new side's only when a config file
+    # changed or a file went away.
+    config_deps = config_dependencies(new)
+    if deleted or any(old.get(n) != new.get(n) for n in config_files(new)):
+        config_deps = {**config_dependencies(old), **config_deps}
     results: list[FileAnalysis] = []
     for name in sorted(new):
         if name in config_deps and old.get(name) != new[name]:
@@ -74,7 +78,7 @@ def classify_change(
     except UnicodeDecodeError:
         return _undecodable(kind)
     if kind is FileKind.CODE:
-        return code.classify(before, after, typescript=_is_typescript(name))
+        return code.classify(before, after, typescript=is_typescript(name))
     if kind in (FileKind.STYLESHEET, FileKind.CSS_MODULE):
         return stylesheet.classify(before, after, css_module=kind is FileKind.CSS_MODULE)
     if kind is FileKind.MANIFEST:
@@ -150,10 +154,6 @@ def _similar(a: bytes, b: bytes) -> bool:
         return False
     matcher = SequenceMatcher(None, a.splitlines(), b.splitlines(), autojunk=False)
     return matcher.quick_ratio() >= RENAME_SIMILARITY and matcher.ratio() >= RENAME_SIMILARITY
-
-
-def _is_typescript(name: str) -> bool:
-    return name.endswith((".ts", ".mts", ".cts"))
 
 
 def _result(

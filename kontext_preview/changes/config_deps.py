@@ -11,7 +11,7 @@ import posixpath
 from collections.abc import Mapping
 
 from kontext_preview.changes import code
-from kontext_preview.changes.kinds import CODE_EXTENSIONS, FileKind, file_kind
+from kontext_preview.changes.kinds import CODE_EXTENSIONS, FileKind, file_kind, is_typescript
 
 # How Vite resolves an extensionless relative import of its config bundle (esbuild /
 # rolldown's default resolve.extensions), then a folder's index.
@@ -35,8 +35,14 @@ def config_dependencies(files: Mapping[str, bytes]) -> dict[str, str]:
 
 
 def config_files(files: Mapping[str, bytes]) -> list[str]:
-    """The build-config code files of a file set: those whose imports feed a config."""
-    return [n for n in files if file_kind(n) is FileKind.BUILD_CONFIG and _is_code(n)]
+    """The build-config code files of a file set: those whose imports feed a config. They
+    are all named ``<tool>.config.<ext>`` (kinds.CONFIG_PATTERN), which a substring test
+    finds before file_kind looks closer (this runs over every file of each update)."""
+    return [
+        n
+        for n in files
+        if ".config." in n and file_kind(n) is FileKind.BUILD_CONFIG and _is_code(n)
+    ]
 
 
 def _local_imports(files: Mapping[str, bytes], importer: str) -> list[str]:
@@ -46,7 +52,7 @@ def _local_imports(files: Mapping[str, bytes], importer: str) -> list[str]:
         source = files[importer].decode("utf-8")
     except UnicodeDecodeError:
         return []
-    typescript = importer.endswith((".ts", ".mts", ".cts"))
+    typescript = is_typescript(importer)
     folder = posixpath.dirname(importer)
     resolved = []
     for specifier in code.static_imports(source, typescript=typescript):

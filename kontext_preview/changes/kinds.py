@@ -29,6 +29,11 @@ CONFIG_PATTERN = re.compile(
 )
 
 
+def is_typescript(name: str) -> bool:
+    """A TypeScript module without JSX (parsed with the TypeScript grammar, not TSX)."""
+    return name.endswith((".ts", ".mts", ".cts"))
+
+
 def file_kind(name: str) -> FileKind:
     base = posixpath.basename(name)
     lower = base.lower()

@@ -35,7 +35,7 @@ def classify_by_lines(old: bytes, new: bytes, limit: int) -> tuple[ChangeClass, 
     if old[a_start:a_end].split() == new[b_start:b_end].split():
         return ChangeClass.FORMATTING, ["only whitespace changed"]
     first = new.count(b"\n", 0, b_start) + 1
-    last = max(first, first + new.count(b"\n", b_start, b_end))
+    last = first + new.count(b"\n", b_start, b_end)
     where = f"line {first}" if first == last else f"lines {first}-{last}"
     size = max(len(old), len(new)) // 1024
     return ChangeClass.COMPONENT_STRUCTURE, [

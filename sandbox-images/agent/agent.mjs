@@ -578,7 +578,6 @@ async function compiledStyles(env, file) {
   for (const module of chain) graph.invalidateModule(module);
   const styles = [];
   for (const root of roots) {
-    if (root.url.includes("?") || CSS_MODULE.test(root.file ?? "")) return null;
     const result = await env.transformRequest(root.url);
     const id = /const __vite__id = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
     const css = /const __vite__css = ("(?:[^"\\]|\\.)*")/.exec(result?.code ?? "");
