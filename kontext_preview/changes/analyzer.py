@@ -6,7 +6,8 @@ from difflib import SequenceMatcher
 
 from kontext_preview.changes import code, manifest, stylesheet, text
 from kontext_preview.changes.config_deps import config_dependencies, config_files
-from kontext_preview.changes.kinds import FileKind, file_kind, is_typescript
+from kontext_preview.changes.imports import value_imports
+from kontext_preview.changes.kinds import FileKind, file_kind, is_css, is_typescript
 from kontext_preview.changes.model import ChangeAnalysis, ChangeClass, FileAnalysis
 from kontext_preview.changes.policy import ChangePolicy, policy_named
 
@@ -45,10 +46,16 @@ def analyze(
     config_deps = config_dependencies(new)
     if deleted or any(old.get(n) != new.get(n) for n in config_files(new)):
         config_deps = {**config_dependencies(old), **config_deps}
+    # A stylesheet a module imports as a value (?raw, ?inline, ?url) reaches the page
+    # through that module: injecting it as a page stylesheet would leave the value stale.
+    as_value = value_imports(new, [n for n in new if n in old and old[n] != new[n] and is_css(n)])
     results: list[FileAnalysis] = []
     for name in sorted(new):
         if name in config_deps and old.get(name) != new[name]:
             results.append(_result(policy, name, *_feeds_config(config_deps[name])))
+        elif name in as_value:
+            reason = f"imported as a value by {as_value[name]}: its importer changes"
+            results.append(_result(policy, name, ChangeClass.CONTENT_ONLY, [reason]))
         elif name in old and old[name] != new[name]:
             change = classify_change(name, old[name], new[name], max_bytes)
             results.append(_result(policy, name, *change))

@@ -7,15 +7,10 @@ configuration, whatever its own kind: a ``theme.js`` that ``tailwind.config.js``
 changes what every page's CSS is, not one module.
 """
 
-import posixpath
 from collections.abc import Mapping
 
-from kontext_preview.changes import code
-from kontext_preview.changes.kinds import CODE_EXTENSIONS, FileKind, file_kind, is_typescript
-
-# How Vite resolves an extensionless relative import of its config bundle (esbuild /
-# rolldown's default resolve.extensions), then a folder's index.
-RESOLVE_EXTENSIONS = (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".jsx", ".tsx", ".json")
+from kontext_preview.changes.imports import is_code, local_imports
+from kontext_preview.changes.kinds import FileKind, file_kind
 
 
 def config_dependencies(files: Mapping[str, bytes]) -> dict[str, str]:
@@ -27,7 +22,7 @@ def config_dependencies(files: Mapping[str, bytes]) -> dict[str, str]:
         stack = [root]
         while stack:
             importer = stack.pop()
-            for target in _local_imports(files, importer):
+            for target, _query in local_imports(files, importer):
                 if target not in found and target not in roots:
                     found[target] = root
                     stack.append(target)
@@ -39,36 +34,5 @@ def config_files(files: Mapping[str, bytes]) -> list[str]:
     are all named ``<tool>.config.<ext>`` (kinds.CONFIG_PATTERN), which a substring test
     finds before file_kind looks closer (this runs over every file of each update)."""
     return [
-        n
-        for n in files
-        if ".config." in n and file_kind(n) is FileKind.BUILD_CONFIG and _is_code(n)
+        n for n in files if ".config." in n and file_kind(n) is FileKind.BUILD_CONFIG and is_code(n)
     ]
-
-
-def _local_imports(files: Mapping[str, bytes], importer: str) -> list[str]:
-    if not _is_code(importer):
-        return []
-    try:
-        source = files[importer].decode("utf-8")
-    except UnicodeDecodeError:
-        return []
-    typescript = is_typescript(importer)
-    folder = posixpath.dirname(importer)
-    resolved = []
-    for specifier in code.static_imports(source, typescript=typescript):
-        if specifier.startswith(("./", "../")):
-            target = _resolve(files, posixpath.normpath(posixpath.join(folder, specifier)))
-            if target is not None:
-                resolved.append(target)
-    return resolved
-
-
-def _resolve(files: Mapping[str, bytes], base: str) -> str | None:
-    base = base.split("?", 1)[0]
-    candidates = [base, *(base + e for e in RESOLVE_EXTENSIONS)]
-    candidates += [f"{base}/index{e}" for e in RESOLVE_EXTENSIONS]
-    return next((c for c in candidates if c in files), None)
-
-
-def _is_code(name: str) -> bool:
-    return posixpath.splitext(name.lower())[1] in CODE_EXTENSIONS

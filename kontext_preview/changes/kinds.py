@@ -34,6 +34,11 @@ def is_typescript(name: str) -> bool:
     return name.endswith((".ts", ".mts", ".cts"))
 
 
+def is_css(name: str) -> bool:
+    """A stylesheet or a CSS module."""
+    return file_kind(name) in (FileKind.STYLESHEET, FileKind.CSS_MODULE)
+
+
 def file_kind(name: str) -> FileKind:
     base = posixpath.basename(name)
     lower = base.lower()

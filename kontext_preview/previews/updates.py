@@ -13,6 +13,8 @@ from typing import Any
 
 from kontext_preview.changes import ChangeAnalysis
 from kontext_preview.changes.config_deps import config_files
+from kontext_preview.changes.imports import value_import_candidates
+from kontext_preview.changes.kinds import is_css
 from kontext_preview.changes.schemas import file_changes
 from kontext_preview.deploy.base import Deployment
 from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
@@ -107,10 +109,14 @@ def before_and_after(
     """The files a change set touches, before and after it (what the analyzers compare),
     plus the config files that import others (``vite.config.*``, ``tailwind.config.*``:
     the same on both sides, so not a change), which tell what feeds the dev server's
-    config (:mod:`kontext_preview.changes.config_deps`)."""
+    config (:mod:`kontext_preview.changes.config_deps`), and the modules that may import a
+    changed stylesheet as a value (``?raw``: :mod:`kontext_preview.changes.imports`)."""
     before = {c.path: base[c.path] for c in change_set.changes if c.event != "add"}
     after = {c.path: change_set.files[c.path] for c in change_set.changes if c.event != "unlink"}
-    for name in config_files(change_set.files):
+    stylesheets = [c.path for c in change_set.changes if c.event == "change" and is_css(c.path)]
+    unchanged = config_files(change_set.files)
+    unchanged += value_import_candidates(change_set.files, stylesheets)
+    for name in unchanged:
         if name in base:
             before.setdefault(name, base[name])
         after.setdefault(name, change_set.files[name])

@@ -156,6 +156,10 @@ def test_a_stylesheet_imported_as_a_string_reaches_the_page_as_the_new_string(
         json={"files": [{"name": snippet, "content": ".two { color: blue; }\n"}]},
     )
     assert response.status_code == 200, response.text
+    assert response.json()["strategy"] == "preview-update"
+    assert response.json()["changes"][0]["reasons"] == [
+        "imported as a value by src/frontend/src/App.tsx (?raw): its importer changes"
+    ]
     page.wait_for_function("document.querySelector('#raw')?.textContent.includes('.two')")
     page.close()
     api.delete(f"/kontext/preview/{sid}")
