@@ -9,10 +9,11 @@ not (or not only) a page stylesheet, and an edit reaches the page through the im
 """
 
 import posixpath
+import re
 from collections.abc import Collection, Mapping
 
 from kontext_preview.changes import code
-from kontext_preview.changes.kinds import CODE_EXTENSIONS, is_typescript
+from kontext_preview.changes.kinds import CODE_EXTENSIONS, STYLESHEET_EXTENSIONS, is_typescript
 
 # How Vite resolves an extensionless relative import (its resolve.extensions default is
 # .mjs .js .mts .ts .jsx .tsx .json; the config bundle adds .cts/.cjs), then a folder's
@@ -20,6 +21,9 @@ from kontext_preview.changes.kinds import CODE_EXTENSIONS, is_typescript
 RESOLVE_EXTENSIONS = (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".jsx", ".tsx", ".json")
 # Queries that make an imported file a value of its importer (see the module docstring).
 VALUE_QUERIES = frozenset({"raw", "inline", "url", "worker", "sharedworker"})
+# `composes: a b from "./other.module.css"` (CSS Modules' spec,
+# https://github.com/css-modules/css-modules#composing-from-other-files).
+COMPOSES_FROM = re.compile(rb"composes\s*:[^;}]*?\bfrom\s+([\"'])(.+?)\1")
 
 
 def local_imports(files: Mapping[str, bytes], importer: str) -> list[tuple[str, str]]:
@@ -70,6 +74,70 @@ def value_import_candidates(files: Mapping[str, bytes], targets: Collection[str]
     if not needles:
         return []
     return [n for n, data in files.items() if is_code(n) and any(x in data for x in needles)]
+
+
+def untracked_dependents(
+    old: Mapping[str, bytes], new: Mapping[str, bytes], changed: Collection[str]
+) -> list[str]:
+    """Unchanged files of ``new`` that an update of ``changed`` (names written or deleted)
+    leaves stale in Vite, which must be handled as changed too:
+
+    - a code file whose relative imports resolve differently now (``./pages/About`` was
+      ``About.tsx`` and is ``About.jsx``; a new ``index.ts`` in a folder): Vite keeps the
+      old resolved URL in the importer's transform, even for a fresh page load;
+    - a CSS module that ``composes`` from a changed stylesheet (transitively): Vite does not
+      record the dependency, so the composing module keeps the old rules.
+
+    Only files whose bytes name a changed file's stem are looked at (a byte search)."""
+    changed = set(changed)
+    dependents: set[str] = set()
+    added_or_deleted = [n for n in changed if (n in old) != (n in new)]
+    stems = {_stem(n).encode() for n in added_or_deleted}
+    if stems:
+        for name, data in new.items():
+            if name in changed or name not in old or not is_code(name):
+                continue
+            if (
+                old[name] == data
+                and any(stem in data for stem in stems)
+                and local_imports(old, name) != local_imports(new, name)
+            ):
+                dependents.add(name)
+    stack = [n for n in changed if _is_stylesheet(n)]
+    while stack:
+        target = stack.pop()
+        needle = posixpath.basename(target).encode()
+        for name, data in new.items():
+            if name in changed or name in dependents or not name.endswith(CSS_MODULE_SUFFIXES):
+                continue
+            if needle in data and target in _composed_files(new, name):
+                dependents.add(name)
+                stack.append(name)
+    return sorted(dependents)
+
+
+CSS_MODULE_SUFFIXES = tuple(f".module{e}" for e in (".css", ".scss", ".sass", ".less", ".pcss"))
+
+
+def _composed_files(files: Mapping[str, bytes], module: str) -> list[str]:
+    folder = posixpath.dirname(module)
+    found = []
+    for match in COMPOSES_FROM.finditer(files[module]):
+        specifier = match.group(2).decode("utf-8", "replace")
+        if specifier.startswith(("./", "../")):
+            found.append(posixpath.normpath(posixpath.join(folder, specifier)))
+    return found
+
+
+def _stem(name: str) -> str:
+    """What an extensionless import of ``name`` names: ``About`` for ``About.tsx``, the
+    folder for an ``index.*``."""
+    base = posixpath.splitext(posixpath.basename(name))[0]
+    return posixpath.basename(posixpath.dirname(name)) if base == "index" else base
+
+
+def _is_stylesheet(name: str) -> bool:
+    return posixpath.splitext(name.lower())[1] in STYLESHEET_EXTENSIONS
 
 
 def resolve(files: Mapping[str, bytes], base: str) -> str | None:

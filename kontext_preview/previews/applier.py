@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 
 from kontext_preview.changes import ChangeAnalysis, ChangePolicy, Strategy, analyze
+from kontext_preview.changes.imports import untracked_dependents
 from kontext_preview.changes.kinds import FileKind, file_kind
 from kontext_preview.changes.model import most_severe
 from kontext_preview.contract import SessionStatus
@@ -103,6 +104,10 @@ class UpdateApplier:
         written = time.perf_counter()
         combined = session.vfs.diff(state)
         restart = _needs_restart(session, layout, combined)
+        # Files Vite would leave stale (imports resolving elsewhere, `composes`): shown as
+        # changed too, so that the live page is what a fresh load shows (issue 18).
+        stale = untracked_dependents(session.vfs.files, state, [c.path for c in combined.changes])
+        shown_changes = combined.changes + [FileChange(name, "change") for name in stale]
         session.vfs.apply(combined)
         session.layout = layout
         timings = {"writeMs": _ms(written)}
@@ -110,13 +115,13 @@ class UpdateApplier:
         restart_seq = -accepted[-1][0].seq  # the pages' reload after a restart acknowledges it
         if show_now:
             shown = await self._bring_up_to_date(
-                session, combined, restart, None, timings, restart_seq
+                session, shown_changes, restart, None, timings, restart_seq
             )
         analyses = [self._analyze(before, change_set) for _, change_set, before in accepted]
         strategy = most_severe(a.strategy for a, _ in analyses)
         if not show_now:
             shown = await self._bring_up_to_date(
-                session, combined, restart, strategy, timings, restart_seq
+                session, shown_changes, restart, strategy, timings, restart_seq
             )
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
@@ -156,7 +161,7 @@ class UpdateApplier:
     async def _bring_up_to_date(
         self,
         session: PreviewSession,
-        combined: ChangeSet,
+        changes: list[FileChange],
         restart: bool,
         strategy: Strategy | None,
         timings: dict[str, float],
@@ -175,8 +180,8 @@ class UpdateApplier:
                 except SandboxError as exc:
                     session.log(f"could not tell the pages of the restart: {exc.message}")
             self.supervisor.launch(session)
-        elif session.status is SessionStatus.ACTIVE and combined.changes:
-            shown = await _show(session, combined.changes, strategy or Strategy.PREVIEW_UPDATE)
+        elif session.status is SessionStatus.ACTIVE and changes:
+            shown = await _show(session, changes, strategy or Strategy.PREVIEW_UPDATE)
         timings["notifyMs"] = _ms(began)
         return shown
 

@@ -65,6 +65,19 @@ FOLLOW_SCRIPT = """<script>(() => {
   };
   setTimeout(check, %d);
 })();</script>"""
+# What a preview origin answers for a service worker's script (a browser fetches it with
+# `Service-Worker: script`, https://w3c.github.io/ServiceWorker/#service-worker-script-request):
+# an app's own worker (a PWA's cache-first one) would serve the modules of an earlier load on
+# the preview's origin, so a reload showed an older version than the files. This one takes
+# over from any worker installed before, drops the caches and serves nothing itself: the
+# app's registration still succeeds, and every request reaches the dev server.
+SERVICE_WORKER_SCRIPT = b"""// kontext-preview: apps' own service workers do not run on previews.
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil((async () => {
+  for (const key of await caches.keys()) await caches.delete(key);
+  await self.clients.claim();
+})()));
+"""
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -159,6 +172,11 @@ class PreviewProxy:
         if refused := guard.refusal(request.scope["raw_path"], request.scope["query_string"]):
             log.warning("preview: refused %s: %s", _target(request.scope)[:200], refused)
             return pages.error_page(400, f"Refused: {refused}.")
+        if request.headers.get("service-worker") == "script":
+            return Response(
+                SERVICE_WORKER_SCRIPT,
+                headers={"content-type": "text/javascript", "cache-control": "no-store"},
+            )
         if route.status == EXPIRED:
             return pages.expired()
         if route.status == SessionStatus.FAILED.value:

@@ -236,6 +236,11 @@ function restartsVite(server, file) {
   return path.dirname(file) === path.resolve(envDir) && (name === ".env" || name === ".env.local" || name === `.env.${resolved.mode}` || name === `.env.${resolved.mode}.local`);
 }
 
+function isPublicFile(server, file) {
+  const publicDir = server.config.publicDir;
+  return Boolean(publicDir) && file.startsWith(path.resolve(publicDir) + path.sep);
+}
+
 function now() {
   return performance.timeOrigin + performance.now();
 }
@@ -253,15 +258,21 @@ function notify(server, changes, fresh = false) {
   const affected = [];
   const files = [];
   let restarts = false;
+  let reload = false;
   for (const change of changes) {
     const file = path.resolve(config.workspace, change.path);
     if (!file.startsWith(config.workspace + path.sep)) continue;
     const restart = restartsVite(server, file);
     restarts ||= restart;
-    if (restart || graph.getModulesByFile(file)?.size || file.endsWith(".html")) affected.push(change.path);
+    const loaded = graph.getModulesByFile(file)?.size > 0;
+    // A public/ file no module imports (fetched at runtime, <img src="/x.png">): Vite's
+    // HMR has nothing to update, so the page reloads to show it as a fresh load would.
+    const fetched = !loaded && !restart && isPublicFile(server, file);
+    reload ||= fetched;
+    if (restart || loaded || fetched || file.endsWith(".html")) affected.push(change.path);
     files.push([change.event, file]);
   }
-  const number = affected.length ? announce(server, restarts) : null;
+  const number = affected.length ? announce(server, restarts || reload) : null;
   // Invalidate now, not when Vite's (async) watcher handling gets there: a request that
   // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
   for (const [event, file] of files) {
@@ -269,6 +280,7 @@ function notify(server, changes, fresh = false) {
     for (const moduleGraph of moduleGraphs(server)) moduleGraph.onFileChange(file);
   }
   for (const [event, file] of files) server.watcher.emit(event, file);
+  if (reload && !restarts) server.ws.send({ type: "full-reload", path: "*" });
   for (const [event, file] of files) if (event !== "unlink" && file.endsWith(".html")) warmPage(server, file);
   return { affected, seq: number, clients: server.ws.clients.size };
 }
