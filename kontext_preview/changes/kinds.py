@@ -20,7 +20,7 @@ class FileKind(StrEnum):
 CODE_EXTENSIONS = frozenset({".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".mts", ".cts"})
 STYLESHEET_EXTENSIONS = frozenset({".css", ".scss", ".sass", ".less", ".styl", ".stylus", ".pcss"})
 BACKEND_EXTENSIONS = frozenset({".mo", ".did", ".py", ".rs", ".go"})
-BACKEND_NAMES = frozenset({"dfx.json", "canister_ids.json", "mops.toml"})
+BACKEND_NAMES = frozenset({"dfx.json", "icp.yaml", "canister_ids.json", "mops.toml"})
 LOCKFILES = frozenset({"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"})
 CONFIG_NAMES = frozenset({"jsconfig.json", ".env", ".npmrc", ".browserslistrc"})
 CONFIG_PATTERN = re.compile(

@@ -1,9 +1,10 @@
 """The built-in ``local`` deployer: check the backend, build the frontend, publish the site.
 
 1. Motoko (while 2 runs): every ``.mo`` file is type-checked by the real
-   compiler (the ``motoko`` npm package, ``sandbox-images/deployer/motoko-check.mjs``);
-   errors fail the deployment with their file, line and message, for the chat to
-   hand to the AI.
+   compiler (the ``motoko`` npm package, ``sandbox-images/deployer/motoko-check.mjs``),
+   with the ``mo:`` packages of ``mops.toml`` and the canisters of ``dfx.json`` /
+   ``icp.yaml`` (``kontext_preview.deploy.motoko``); errors fail the deployment with
+   their file, line, column and message, for the chat to hand to the AI.
 2. Frontend: the project's dependencies are prepared as for a preview (the
    template, or npm with install scripts disabled), then the agent runs a
    production ``vite build`` with the preview's plugins.
@@ -25,8 +26,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import click
-
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import (
     Deployer,
@@ -37,11 +36,11 @@ from kontext_preview.deploy.base import (
     Progress,
     follow_step,
 )
+from kontext_preview.deploy.motoko import check_request, read_report
 from kontext_preview.errors import KontextError
 from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
 from kontext_preview.workspace.layout import read_package_json
 
-MAX_DIAGNOSTICS = 50
 ERROR_PREFIX = "error: "  # how a step's error event reads in the progress lines
 
 
@@ -105,41 +104,19 @@ class LocalDeployer(Deployer):
     async def _check_motoko(
         self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
     ) -> list[dict[str, Any]]:
-        motoko = sorted(name for name in job.files if name.endswith(".mo"))
-        if not motoko:
+        if not any(name.endswith(".mo") for name in job.files):
             return []
-        progress(f"motoko: type-checking {len(motoko)} file(s)")
         paths = self.backend.tool_paths(spec, out)
-        request = {"root": paths.workspace, "files": motoko, "flags": self.settings.motoko_flags}
-        out_text = await self._node(
+        request = check_request(paths.workspace, job.files, self.settings.motoko_flags)
+        progress(f"motoko: type-checking {len(request['files'])} file(s)")
+        output = await self._node(
             spec,
             out,
             [f"{paths.deployer}/motoko-check.mjs", json.dumps(request)],
             spec.workspace,
             "the Motoko check",
         )
-        try:
-            report = json.loads(out_text.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise DeployFailed(f"the Motoko check printed no result: {out_text[-300:]}") from None
-        diagnostics: list[dict[str, Any]] = report["diagnostics"][:MAX_DIAGNOSTICS]
-        for d in diagnostics:
-            d["message"] = click.unstyle(str(d["message"]))
-        errors = [d for d in diagnostics if d["severity"] == "error"]
-        for d in diagnostics:
-            progress(
-                f"motoko: {d['file']}:{d['line']}:{d['column']}: {d['severity']}: "
-                + d["message"].replace("\n", " ")
-            )
-        if errors:
-            first = errors[0]
-            raise DeployFailed(
-                f"Motoko type check failed with {len(errors)} error(s); first: "
-                f"{first['file']}:{first['line']}: {' '.join(first['message'].split())}",
-                diagnostics,
-            )
-        progress("motoko: no errors")
-        return diagnostics
+        return read_report(output, progress)
 
     async def _build(
         self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
