@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Code files larger than this (bytes) are compared by lines, not parsed",
     )
+    analysis_budget_ms: float = Field(
+        default=500.0,
+        gt=0,
+        description="An update's analysis parses code files for this long (ms); the rest "
+        "of its files are compared by lines (it runs after the pages have the change)",
+    )
 
     # Browser origins (the chat app) allowed to call the API; previews never are.
     cors_origins: list[str] = Field(default_factory=list)

@@ -1,6 +1,7 @@
 """Compare two file sets: classify each changed, added, deleted or renamed file."""
 
 import posixpath
+import time
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 
@@ -33,11 +34,14 @@ def analyze(
     policy: ChangePolicy | None = None,
     *,
     max_bytes: int = ANALYSIS_MAX_BYTES,
+    budget_seconds: float | None = None,
 ) -> ChangeAnalysis:
     """Classify every difference between ``old`` and ``new`` (name → content). A code file
-    over ``max_bytes`` (either side) gets the line-level comparison of
+    over ``max_bytes`` (either side), and every code file once the analysis has taken
+    ``budget_seconds`` (None: no budget), gets the line-level comparison of
     :func:`kontext_preview.changes.text.classify_by_lines` instead of a parse."""
     policy = policy or policy_named("plan")
+    deadline = None if budget_seconds is None else time.perf_counter() + budget_seconds
     added = [n for n in new if n not in old]
     deleted = [n for n in old if n not in new]
     renames = _renames(old, new, added, deleted)
@@ -57,7 +61,11 @@ def analyze(
             reason = f"imported as a value by {as_value[name]}: its importer changes"
             results.append(_result(policy, name, ChangeClass.CONTENT_ONLY, [reason]))
         elif name in old and old[name] != new[name]:
-            change = classify_change(name, old[name], new[name], max_bytes)
+            if deadline is not None and time.perf_counter() > deadline and _is_code(name):
+                spent = f"the update's analysis budget of {budget_seconds * 1000:.0f} ms was spent"
+                change = text.classify_by_lines(old[name], new[name], max_bytes, spent)
+            else:
+                change = classify_change(name, old[name], new[name], max_bytes)
             results.append(_result(policy, name, *change))
         elif name in renames:
             previous = renames[name]
@@ -96,6 +104,10 @@ def classify_change(
         return ChangeClass.BACKEND, [_backend_reason(name)]
     if kind is FileKind.ASSET:
         return ChangeClass.STATIC_ASSET, ["asset changed"]
+    if kind is FileKind.BUILD_CONFIG:
+        # Vite restarts or reloads on any write of these, whatever changed (the Vite
+        # oracle: a whitespace-only vite.config.ts edit restarts it; issue 18).
+        return ChangeClass.BUILD_CONFIG, [f"{posixpath.basename(name)} changed"]
     if text.same_words(before, after):
         return ChangeClass.FORMATTING, ["only whitespace changed"]
     if kind is FileKind.DATA:
@@ -111,6 +123,10 @@ def classify_added(name: str) -> Classified:
 def classify_deleted(name: str) -> Classified:
     kind = file_kind(name)
     return _KIND_CLASS.get(kind, ChangeClass.DELETED), ["file deleted"]
+
+
+def _is_code(name: str) -> bool:
+    return file_kind(name) is FileKind.CODE
 
 
 def _feeds_config(config: str) -> Classified:

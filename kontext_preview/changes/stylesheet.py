@@ -30,6 +30,10 @@ def classify(old: str, new: str, *, css_module: bool = False) -> tuple[ChangeCla
             reasons = [f"CSS module class {n} added" for n in sorted(after - before)]
             reasons += [f"CSS module class {n} removed" for n in sorted(before - after)]
             return ChangeClass.STYLE_ONLY, [*reasons, "the component's class-name map changes"]
+        # Vite serves a CSS module as a JS module (its class map) that does not accept
+        # itself: an edit updates the importing component (the Vite oracle, issue 18).
+        reasons = _rule_reasons(old, new)
+        return ChangeClass.STYLE_ONLY, [*reasons, "a CSS module: its importer is updated"]
     return ChangeClass.STYLESHEET, _rule_reasons(old, new)
 
 

@@ -24,10 +24,13 @@ def _strip_comments(source: str) -> str:
     return _C_LIKE.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " ", source)
 
 
-def classify_by_lines(old: bytes, new: bytes, limit: int) -> tuple[ChangeClass, list[str]]:
-    """The cheap analysis of a file too large to parse: the changed lines (between the
-    common prefix and suffix, in C) are whitespace-only (``formatting``) or anything else
-    (``component-structure``, the class that promises no less than Vite does)."""
+def classify_by_lines(
+    old: bytes, new: bytes, limit: int, why: str | None = None
+) -> tuple[ChangeClass, list[str]]:
+    """The cheap analysis of a file not parsed (over ``limit`` bytes, or ``why``: another
+    reason, said in the result): the changed lines (between the common prefix and suffix,
+    in C) are whitespace-only (``formatting``) or anything else (``component-structure``,
+    the class that promises no less than Vite does)."""
     (a_start, a_end), (b_start, b_end) = changed_windows(old, new)
     a_start = old.rfind(b"\n", 0, a_start) + 1
     b_start = new.rfind(b"\n", 0, b_start) + 1
@@ -38,10 +41,9 @@ def classify_by_lines(old: bytes, new: bytes, limit: int) -> tuple[ChangeClass, 
     last = first + new.count(b"\n", b_start, b_end)
     where = f"line {first}" if first == last else f"lines {first}-{last}"
     size = max(len(old), len(new)) // 1024
-    return ChangeClass.COMPONENT_STRUCTURE, [
-        f"{where} changed (a {size} KiB file, over the {limit // 1024} KiB analysis limit:"
-        " compared by lines, not parsed)"
-    ]
+    why = why or f"a {size} KiB file, over the {limit // 1024} KiB analysis limit"
+    reason = f"{where} changed ({why}: compared by lines, not parsed)"
+    return ChangeClass.COMPONENT_STRUCTURE, [reason]
 
 
 def _line_end(data: bytes, end: int) -> int:

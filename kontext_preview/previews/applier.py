@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 
 from kontext_preview.changes import ChangeAnalysis, ChangePolicy, Strategy, analyze
-from kontext_preview.changes.imports import untracked_dependents
+from kontext_preview.changes.imports import untracked_dependents, value_import_candidates
 from kontext_preview.changes.kinds import FileKind, file_kind
 from kontext_preview.changes.model import most_severe
 from kontext_preview.contract import SessionStatus
@@ -50,9 +50,11 @@ class UpdateApplier:
         acks: AckTracker,
         deployments: DeploymentQueue,
         analysis_max_bytes: int,
+        analysis_budget_seconds: float | None = None,
     ):
         self.policy = policy
         self.analysis_max_bytes = analysis_max_bytes
+        self.analysis_budget_seconds = analysis_budget_seconds
         self.supervisor = supervisor
         self.acks = acks
         self.deployments = deployments
@@ -102,27 +104,25 @@ class UpdateApplier:
         if not accepted:
             return
         written = time.perf_counter()
-        combined = session.vfs.diff(state)
+        original, combined = session.vfs.files, session.vfs.diff(state)
         restart = _needs_restart(session, layout, combined)
         # Files Vite would leave stale (imports resolving elsewhere, `composes`): shown as
         # changed too, so that the live page is what a fresh load shows (issue 18).
-        stale = untracked_dependents(session.vfs.files, state, [c.path for c in combined.changes])
+        stale = untracked_dependents(original, state, [c.path for c in combined.changes])
         shown_changes = combined.changes + [FileChange(name, "change") for name in stale]
         session.vfs.apply(combined)
         session.layout = layout
         timings = {"writeMs": _ms(written)}
-        show_now = not any(file_kind(c.path) is FileKind.STYLESHEET for c in combined.changes)
         restart_seq = -accepted[-1][0].seq  # the pages' reload after a restart acknowledges it
-        if show_now:
-            shown = await self._bring_up_to_date(
-                session, shown_changes, restart, None, timings, restart_seq
-            )
+        # How the pages get the change depends on its stylesheets alone (injected, or
+        # Vite's HMR): they are analyzed first, by themselves, and the whole change after
+        # the pages have it, so that analysis never holds up the preview (issue 18).
+        injection = self._injection(original, combined)
+        shown = await self._bring_up_to_date(
+            session, shown_changes, restart, injection, timings, restart_seq
+        )
         analyses = [self._analyze(before, change_set) for _, change_set, before in accepted]
         strategy = most_severe(a.strategy for a, _ in analyses)
-        if not show_now:
-            shown = await self._bring_up_to_date(
-                session, shown_changes, restart, strategy, timings, restart_seq
-            )
         deployment = None
         if strategy is Strategy.FULL_DEPLOY:
             reasons = [f"{f.name}: {f.change_class}" for a, _ in analyses for f in a.deciding]
@@ -150,12 +150,34 @@ class UpdateApplier:
         for pending, result in results:
             pending.future.set_result(result)
 
+    def _injection(self, before: Mapping[str, bytes], change: ChangeSet) -> Strategy | None:
+        """css-injection if the change edits stylesheets only and the policy injects every
+        one of them (the modules that may import one as a value are looked at too), as the
+        whole change's analysis would say; else None (Vite's HMR shows all of it)."""
+        sheets = [c.path for c in change.changes]
+        if not sheets or any(
+            c.event != "change" or file_kind(c.path) is not FileKind.STYLESHEET
+            for c in change.changes
+        ):
+            return None
+        names = sheets + value_import_candidates(change.files, sheets)
+        old = {n: before[n] for n in names if n in before}
+        analysis = analyze(old, {n: change.files[n] for n in names}, self.policy)
+        strategies = {f.strategy for f in analysis.files if f.name in sheets}
+        return Strategy.CSS_INJECTION if strategies == {Strategy.CSS_INJECTION} else None
+
     def _analyze(
         self, before: dict[str, bytes], change_set: ChangeSet
     ) -> tuple[ChangeAnalysis, float]:
         began = time.perf_counter()
         old, new = before_and_after(before, change_set)
-        analysis = analyze(old, new, self.policy, max_bytes=self.analysis_max_bytes)
+        analysis = analyze(
+            old,
+            new,
+            self.policy,
+            max_bytes=self.analysis_max_bytes,
+            budget_seconds=self.analysis_budget_seconds,
+        )
         return analysis, _ms(began)
 
     async def _bring_up_to_date(

@@ -86,6 +86,7 @@ class SessionEngine:
             self.acks,
             self.deployments,
             settings.analysis_max_bytes,
+            settings.analysis_budget_ms / 1000,
         )
 
     # -- the verbs -----------------------------------------------------------------------------
