@@ -1,5 +1,6 @@
 """Compare two file sets: classify each changed, added, deleted or renamed file."""
 
+import math
 import posixpath
 import time
 from collections.abc import Mapping
@@ -41,7 +42,8 @@ def analyze(
     ``budget_seconds`` (None: no budget), gets the line-level comparison of
     :func:`kontext_preview.changes.text.classify_by_lines` instead of a parse."""
     policy = policy or policy_named("plan")
-    deadline = None if budget_seconds is None else time.perf_counter() + budget_seconds
+    deadline = time.perf_counter() + (math.inf if budget_seconds is None else budget_seconds)
+    spent = f"the update's analysis budget of {(budget_seconds or 0) * 1000:.0f} ms was spent"
     added = [n for n in new if n not in old]
     deleted = [n for n in old if n not in new]
     renames = _renames(old, new, added, deleted)
@@ -61,8 +63,7 @@ def analyze(
             reason = f"imported as a value by {as_value[name]}: its importer changes"
             results.append(_result(policy, name, ChangeClass.CONTENT_ONLY, [reason]))
         elif name in old and old[name] != new[name]:
-            if deadline is not None and time.perf_counter() > deadline and _is_code(name):
-                spent = f"the update's analysis budget of {budget_seconds * 1000:.0f} ms was spent"
+            if time.perf_counter() > deadline and _is_code(name):
                 change = text.classify_by_lines(old[name], new[name], max_bytes, spent)
             else:
                 change = classify_change(name, old[name], new[name], max_bytes)

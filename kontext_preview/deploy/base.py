@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -118,6 +119,19 @@ class _SessionQueue:
     runner: asyncio.Task[None] | None = None
     last_queued: float = 0.0  # monotonic
     published: tuple[str, Deployment] | None = None  # the last succeeded job's digest
+
+
+async def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything under it, in a thread, to the end even when the
+    caller is cancelled (a thread cannot be stopped: a cancelled caller that went on
+    while it ran would race the session's own removal, and two rmtrees of one tree can
+    leave an empty folder behind)."""
+    removal = asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, path, True))
+    try:
+        await asyncio.shield(removal)
+    except asyncio.CancelledError:
+        await removal
+        raise
 
 
 def build_digest(

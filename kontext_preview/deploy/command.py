@@ -8,13 +8,18 @@ deployment's URL. The environment carries ``KONTEXT_SESSION_ID``,
 ``KONTEXT_DEPLOYMENT_ID`` and what ``KONTEXT_DEPLOY_ENV`` names, nothing else of ours.
 """
 
-import asyncio
 import os
 import shlex
-import shutil
 
 from kontext_preview.config import Settings
-from kontext_preview.deploy.base import Deployer, DeployJob, DeployResult, Progress, run_step
+from kontext_preview.deploy.base import (
+    Deployer,
+    DeployJob,
+    DeployResult,
+    Progress,
+    remove_tree,
+    run_step,
+)
 from kontext_preview.deploy.local import write_files
 
 URL_MARKER = "KONTEXT_DEPLOYMENT_URL="
@@ -54,7 +59,7 @@ class CommandDeployer(Deployer):
             )
             return DeployResult(url)
         finally:
-            await asyncio.to_thread(shutil.rmtree, work, True)
+            await remove_tree(work)
 
     async def forget(self, session_id: str) -> None:
-        await asyncio.to_thread(shutil.rmtree, self.settings.deploy_root / session_id, True)
+        await remove_tree(self.settings.deploy_root / session_id)

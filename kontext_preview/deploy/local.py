@@ -35,6 +35,7 @@ from kontext_preview.deploy.base import (
     LineSink,
     Progress,
     follow_step,
+    remove_tree,
 )
 from kontext_preview.deploy.motoko import check_request, read_report
 from kontext_preview.errors import KontextError
@@ -77,10 +78,10 @@ class LocalDeployer(Deployer):
             progress(f"published at {url}")
             return DeployResult(url, diagnostics)
         finally:
-            await asyncio.to_thread(shutil.rmtree, work, True)
+            await remove_tree(work)
 
     async def forget(self, session_id: str) -> None:
-        await asyncio.to_thread(shutil.rmtree, self.settings.deploy_root / session_id, True)
+        await remove_tree(self.settings.deploy_root / session_id)
 
     def _spec(self, work: Path, job: DeployJob) -> SandboxSpec:
         """The build's own folders, shaped as a session's (dependencies, a backend's
