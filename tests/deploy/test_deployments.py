@@ -272,6 +272,7 @@ def progress_lines(events: list[SseEvent]) -> list[str]:
 SCHEDULED_SCRIPT = """
 import os, sys
 print("niceness", os.nice(0), flush=True)
+print("idle", os.sched_getscheduler(0) == os.SCHED_IDLE, flush=True)
 for i in range(50):
     print("step", i, flush=True)
 print("KONTEXT_DEPLOYMENT_URL=https://app.example.invalid/" + os.environ["KONTEXT_DEPLOYMENT_ID"])
@@ -311,7 +312,7 @@ def test_deployments_wait_for_quiet_run_last_and_skip_what_is_published(
             assert started.data["at"] - queued.data["at"] >= 1.4, (queued.data, started.data)
 
             lines = progress_lines(events)
-            assert "niceness 19" in lines, lines[:3]
+            assert "niceness 19" in lines and "idle True" in lines, lines[:3]
             assert [f"step {i}" for i in range(50)] == [x for x in lines if x.startswith("step")]
             batches = [e for e in events if e.type == "deploy.progress"]
             assert len(batches) <= 10 and sum(e.data["lines"] for e in batches) == len(lines)
