@@ -82,9 +82,11 @@ def untracked_dependents(
     """Unchanged files of ``new`` that an update of ``changed`` (names written or deleted)
     leaves stale in Vite, which must be handled as changed too:
 
-    - a code file whose relative imports resolve differently now (``./pages/About`` was
-      ``About.tsx`` and is ``About.jsx``; a new ``index.ts`` in a folder): Vite keeps the
-      old resolved URL in the importer's transform, even for a fresh page load;
+    - a code file with a relative import that resolves to another file now (``./pages/About``
+      was ``About.tsx`` and is ``About.jsx``; a new ``index.ts`` in a folder): Vite keeps
+      the old resolved URL in the importer's transform, even for a fresh page load (an
+      import that resolves to nothing now is left to Vite: its importer fails to load the
+      old URL and the page shows that error, as a fresh load shows the missing file);
     - a CSS module that ``composes`` from a changed stylesheet (transitively): Vite does not
       record the dependency, so the composing module keeps the old rules.
 
@@ -100,7 +102,7 @@ def untracked_dependents(
             if (
                 old[name] == data
                 and any(stem in data for stem in stems)
-                and local_imports(old, name) != local_imports(new, name)
+                and set(local_imports(new, name)) - set(local_imports(old, name))
             ):
                 dependents.add(name)
     stack = [n for n in changed if _is_stylesheet(n)]

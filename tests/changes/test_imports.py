@@ -95,3 +95,11 @@ def test_css_modules_composing_from_an_edited_stylesheet_are_stale_transitively(
         "src/Button.module.css",
         "src/Primary.module.css",
     ]
+
+
+def test_an_import_left_without_its_file_is_left_to_vite() -> None:
+    """A deleted file its importer still imports: Vite's own handling shows the error (the
+    importer fails to load the old URL); re-transforming the importer adds nothing."""
+    old = {"src/App.tsx": b'import E from "./Extra";\n', "src/Extra.tsx": b"export default 1;\n"}
+    new = {"src/App.tsx": old["src/App.tsx"]}
+    assert untracked_dependents(old, new, ["src/Extra.tsx"]) == []
