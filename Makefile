@@ -37,6 +37,7 @@ bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.lifecycle
 	$(PY) -m benchmarks.inspect
 	$(PY) -m benchmarks.deploy_load
+	$(PY) -m benchmarks.memory
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.load --distributed
 

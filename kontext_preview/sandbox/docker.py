@@ -147,6 +147,8 @@ class DockerBackend(SandboxBackend):
         labels = self._labels(spec.session_id, token, shape)
         config = self._agent_config(spec, token)
         network = await self._network()
+        hardening = c.hardening(self.settings)
+        hardening["environment"] |= self.settings.dev_server_env
         container = await self._run(
             lambda d: d.containers.run(
                 self.settings.docker_image,
@@ -156,7 +158,7 @@ class DockerBackend(SandboxBackend):
                 mounts=mounts,
                 working_dir=str(c.in_container(spec, spec.vite_root)),
                 **network,
-                **c.hardening(self.settings),
+                **hardening,
             )
         )
         try:

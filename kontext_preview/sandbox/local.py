@@ -143,7 +143,7 @@ class LocalBackend(SandboxBackend):
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=spec.vite_root,
-            env=minimal_env(),
+            env=minimal_env() | settings.dev_server_env,
             start_new_session=True,
         )
         self.ports.in_use.add(port)

@@ -21,6 +21,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { pathToFileURL } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
@@ -646,8 +648,58 @@ const actions = {
   notify: ({ changes, fresh }) => notify(current, changes, Boolean(fresh)),
   inject: ({ paths }) => inject(current, paths),
   health: () => ({ ok: true }),
+  memory: () => memoryReport(current),
   "announce-restart": ({ seq: number }) => announceRestart(current, Number(number)),
 };
+
+// An idle dev server gives back what its last burst of work left on V8's heap (issue 19):
+// a full collection IDLE_GC_MS after the last page request or control call. V8 collects
+// when allocation needs it, which an idle server never does (the template app idle: 68 MB
+// of heap used before, about 25 after). `gc` is exposed for this (v8.setFlagsFromString).
+const IDLE_GC_MS = 10_000;
+let idleTimer = null;
+
+function touched() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(collectGarbage, IDLE_GC_MS);
+  idleTimer.unref();
+}
+
+function collectGarbage() {
+  v8.setFlagsFromString("--expose-gc");
+  vm.runInNewContext("gc")();
+}
+
+// Where the dev server's memory goes (issue 19): the process's (bytes), V8's heap, its
+// threads, and what the module graph keeps (modules, transform results' code and maps).
+function memoryReport(server) {
+  const usage = process.memoryUsage();
+  const heap = v8.getHeapStatistics();
+  let modules = 0;
+  let code = 0;
+  let maps = 0;
+  for (const graph of moduleGraphs(server)) {
+    for (const module of graph.idToModuleMap.values()) {
+      modules += 1;
+      code += module.transformResult?.code?.length ?? 0;
+      const map = module.transformResult?.map;
+      maps += map ? JSON.stringify(map).length : 0;
+    }
+  }
+  const threads = /Threads:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1];
+  return {
+    rss: usage.rss,
+    heapTotal: usage.heapTotal,
+    heapUsed: usage.heapUsed,
+    external: usage.external,
+    arrayBuffers: usage.arrayBuffers,
+    mallocedMemory: heap.malloced_memory,
+    threads: Number(threads),
+    modules,
+    transformCode: code,
+    transformMaps: maps,
+  };
+}
 
 function serveControl(socketPath) {
   fs.rmSync(socketPath, { force: true });
@@ -683,6 +735,7 @@ function serveControl(socketPath) {
 }
 
 async function answer(conn, request) {
+  if (request?.action !== "health" && request?.action !== "memory") touched();
   const action = actions[request?.action];
   let reply;
   try {
@@ -765,6 +818,8 @@ async function main() {
   }
   if (config.controlSocket) await serveControl(config.controlSocket);
   if (!warmsUpItself(server)) warmPage(server, path.join(config.root, "index.html"));
+  server.httpServer?.on("request", touched);
+  touched();
   emit("ready", { port: config.port, socket: config.socket, viteVersion: vite.version });
 
   const shutdown = async () => {

@@ -250,3 +250,29 @@ def _sandbox_identity(backend: str, sid: str) -> tuple[str, ...]:
     while len(pids := agent_pids(sid)) != 1 and time.monotonic() < deadline:
         time.sleep(0.1)  # a killed worker's agent exits once its stdin closes
     return tuple(str(p) for p in sorted(pids))
+
+
+def dev_server_env(backend: str, session_id: str) -> dict[str, str]:
+    if backend == "local":
+        (pid,) = agent_pids(session_id)
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    else:
+        (container,) = containers_of(session_id)
+        raw = [e.encode() for e in container.attrs["Config"]["Env"]]
+    pairs = (e.decode().split("=", 1) for e in raw if b"=" in e)
+    return dict(pairs)
+
+
+def test_a_dev_server_runs_with_the_memory_settings(
+    backend: str, server: ApiServer, api: httpx.Client
+) -> None:
+    """Issue 19: every dev server gets DEV_SERVER_ENV (mimalloc gives freed memory back,
+    V8's young generation is small: about half the RSS of an idle session), both backends;
+    the agent reports where its memory goes."""
+    from kontext_preview.config import DEV_SERVER_ENV
+
+    session = create_session(api, project_files())
+    sid = session["sessionId"]
+    env = dev_server_env(backend, sid)
+    assert {k: env.get(k) for k in DEV_SERVER_ENV} == DEV_SERVER_ENV
+    api.delete(f"/kontext/preview/{sid}")
