@@ -174,5 +174,8 @@ def test_the_pages_console_reaches_the_stream(
     [sad] = [e for e in logged if e["message"].startswith("the header is sad")]
     assert sad["level"] == "error" and '{"mood":2}' in sad["message"] and sad["line"] == 2, sad
     floods = [e for e in logged if e["message"].startswith("flood")]
-    assert len(floods) < 100 and logged[-1]["dropped"] > 0, (len(floods), logged[-1])
-    assert len(floods) + sum(e.get("dropped", 0) for e in logged) == 300
+    # What was left out is counted in the events that follow a cut (not necessarily the
+    # last one: another message may come after the flood's count).
+    dropped = sum(e.get("dropped", 0) for e in logged)
+    assert len(floods) < 100 and dropped > 0, (len(floods), logged[-3:])
+    assert len(floods) + dropped == 300, [e for e in logged if e not in floods][-5:]
