@@ -13,7 +13,13 @@ import re
 from collections.abc import Collection, Mapping
 
 from kontext_preview.changes import code
-from kontext_preview.changes.kinds import CODE_EXTENSIONS, STYLESHEET_EXTENSIONS, is_typescript
+from kontext_preview.changes.kinds import (
+    CODE_EXTENSIONS,
+    FileKind,
+    file_kind,
+    is_css,
+    is_typescript,
+)
 
 # How Vite resolves an extensionless relative import (its resolve.extensions default is
 # .mjs .js .mts .ts .jsx .tsx .json; the config bundle adds .cts/.cjs), then a folder's
@@ -105,20 +111,18 @@ def untracked_dependents(
                 and set(local_imports(new, name)) - set(local_imports(old, name))
             ):
                 dependents.add(name)
-    stack = [n for n in changed if _is_stylesheet(n)]
+    stack = [n for n in changed if is_css(n)]
+    modules = [n for n in new if n not in changed and file_kind(n) is FileKind.CSS_MODULE]
     while stack:
         target = stack.pop()
         needle = posixpath.basename(target).encode()
-        for name, data in new.items():
-            if name in changed or name in dependents or not name.endswith(CSS_MODULE_SUFFIXES):
+        for name in modules:
+            if name in dependents or needle not in new[name]:
                 continue
-            if needle in data and target in _composed_files(new, name):
+            if target in _composed_files(new, name):
                 dependents.add(name)
                 stack.append(name)
     return sorted(dependents)
-
-
-CSS_MODULE_SUFFIXES = tuple(f".module{e}" for e in (".css", ".scss", ".sass", ".less", ".pcss"))
 
 
 def _composed_files(files: Mapping[str, bytes], module: str) -> list[str]:
@@ -136,10 +140,6 @@ def _stem(name: str) -> str:
     folder for an ``index.*``."""
     base = posixpath.splitext(posixpath.basename(name))[0]
     return posixpath.basename(posixpath.dirname(name)) if base == "index" else base
-
-
-def _is_stylesheet(name: str) -> bool:
-    return posixpath.splitext(name.lower())[1] in STYLESHEET_EXTENSIONS
 
 
 def resolve(files: Mapping[str, bytes], base: str) -> str | None:
