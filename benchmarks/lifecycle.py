@@ -3,8 +3,10 @@
     python -m benchmarks.lifecycle [--rounds 5]
 
 - resume: a hibernated session (dev server stopped, files kept), then Chromium opens
-  its preview URL: the "waking up" page, then the app. Timed from `goto` to the app's
-  `#title` on screen. Plain Vite: a cold `vite` dev server start, timed from spawning
+  its preview URL in a new context (nothing cached): the app from the page snapshot while
+  the dev server starts (issue 19), and without a snapshot the "waking up" page, then the
+  app. Timed from `goto` to the app's `#title` on screen, and to the page's HMR socket
+  connected to the woken dev server. Plain Vite: a cold `vite` dev server start, timed from spawning
   it to the same `#title` on screen in Chromium.
 - deploy: a full local deployment (Motoko type check of the backend + production
   `vite build` + publish; its `durationMs` from `deploy.succeeded`) next to a plain
@@ -30,9 +32,20 @@ from tests.server import ApiServer
 MOTOKO = "src/backend/main.mo"
 
 
-def kontext_resume(browser: Any, rounds: int) -> list[float]:
+def kontext_resume(
+    browser: Any, rounds: int, *, snapshot: bool = True, live: list[float] | None = None
+) -> list[float]:
+    """Each round: the session hibernates, then a new browser context (nothing cached)
+    opens the preview; ms to the app on screen (and in ``live``, to the page's HMR socket
+    connected to the woken dev server). ``snapshot=False``: no page snapshot is kept
+    (KONTEXT_SNAPSHOT_MAX_BYTES=0), the wake as it was before issue 19."""
     root = Path(tempfile.mkdtemp(prefix="kp-bench-"))
-    server = ApiServer.start(root, hibernate_after_seconds=1, reap_interval_seconds=0.2)
+    server = ApiServer.start(
+        root,
+        hibernate_after_seconds=1,
+        reap_interval_seconds=0.2,
+        **({} if snapshot else {"snapshot_max_bytes": 0}),
+    )
     times = []
     try:
         with server.client() as api:
@@ -40,6 +53,7 @@ def kontext_resume(browser: Any, rounds: int) -> list[float]:
                 "/kontext/preview", params={"wait": "true"}, json={"files": project_files()}
             ).json()
             sid = session["sessionId"]
+            on_screen(browser, session["previewUrl"], time.perf_counter())  # a page was seen
             after = None
             for _ in range(rounds):
                 events = read_events(
@@ -54,6 +68,9 @@ def kontext_resume(browser: Any, rounds: int) -> list[float]:
                 page.goto(session["previewUrl"])
                 page.wait_for_selector("#title", timeout=60_000)
                 times.append((time.perf_counter() - began) * 1000)
+                if live is not None:
+                    page.wait_for_function("window.__kontext?.connected", timeout=60_000)
+                    live.append((time.perf_counter() - began) * 1000)
                 page.close()
     finally:
         server.stop()
@@ -133,8 +150,13 @@ def main() -> None:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        live: list[float] = []
         rows = {
-            "resume: kontext (hibernated → app)": kontext_resume(browser, args.rounds),
+            "resume: kontext (hibernated → app)": kontext_resume(browser, args.rounds, live=live),
+            "resume: kontext (→ HMR connected)": live,
+            "resume: kontext, no snapshot (→ app)": kontext_resume(
+                browser, args.rounds, snapshot=False
+            ),
             "resume: plain vite (cold start → app)": plain_cold_start(browser, args.rounds),
         }
         browser.close()

@@ -146,6 +146,14 @@ class Settings(BaseSettings):
     max_path_length: int = 512
     session_ttl_seconds: int = 24 * 60 * 60
     hibernate_after_seconds: float = 30 * 60
+    snapshot_max_bytes: int = Field(
+        default=64 * MiB,
+        description="A hibernating session's page snapshot (what its pages loaded, served "
+        "while it wakes) is kept up to this size; over it, the wake serves nothing early.",
+    )
+    snapshot_timeout_seconds: float = Field(
+        default=20.0, description="Time a hibernating session's page snapshot may take."
+    )
     expired_retention_seconds: int = 7 * 24 * 60 * 60
     restart_limit: int = Field(default=3, description="Vite restarts allowed per window.")
     restart_window_seconds: float = 300.0

@@ -110,6 +110,8 @@ class UpdateApplier:
         # changed too, so that the live page is what a fresh load shows (issue 18).
         stale = untracked_dependents(original, state, [c.path for c in combined.changes])
         shown_changes = combined.changes + [FileChange(name, "change") for name in stale]
+        if combined.changes:
+            self.supervisor.drop_snapshot(session)
         session.vfs.apply(combined)
         session.layout = layout
         timings = {"writeMs": _ms(written)}

@@ -38,10 +38,21 @@ from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from kontext_preview.snapshots import (
+    CaptureFailed,
+    PageSnapshot,
+    capture,
+    drop,
+    files_digest,
+    snapshot_folder,
+)
 from kontext_preview.workspace.layout import detect_layout, read_package_json
 from kontext_preview.workspace.vfs import FileChange, FileLimits, VirtualFileSystem
 
 log = logging.getLogger(__name__)
+# Modules a woken dev server transforms before pages ask (they travel in the agent's
+# config, one command-line argument locally: 500 URLs stay far below Linux's 128 KiB).
+WARM_URLS_MAX = 500
 
 
 def queue_deployment(
@@ -267,10 +278,44 @@ class Supervisor:
             ):
                 return
             self.acks.drop(session, "hibernated")
+            await self._keep_snapshot(session)
             await self._stop_sandbox(session)
             session.set_status(SessionStatus.HIBERNATED)
         session.log(f"hibernated ({reason}): dev server stopped, files kept")
         self.events.publish(session.id, ev.SESSION_HIBERNATED, {"reason": reason})
+
+    async def _keep_snapshot(self, session: PreviewSession) -> None:
+        """Keep what the session's pages loaded, for its wake (kontext_preview/snapshots.py);
+        a snapshot that cannot be taken is logged and the session hibernates without."""
+        sandbox = session.sandbox
+        if sandbox is None:
+            return
+        settings = self.settings
+        try:
+            async with asyncio.timeout(settings.snapshot_timeout_seconds):
+                requests = await sandbox.page_requests()
+                key = await asyncio.to_thread(files_digest, session.vfs.files)
+                endpoint = sandbox.endpoint
+                snapshot = await capture(
+                    snapshot_folder(settings, session.id),
+                    f"http://{endpoint.host}:{endpoint.port}",
+                    settings.preview_host(session.id),
+                    requests,
+                    key,
+                    settings.snapshot_max_bytes,
+                )
+        except (KontextError, CaptureFailed, TimeoutError) as exc:
+            reason = exc.message if isinstance(exc, KontextError) else str(exc) or "timed out"
+            session.log(f"no page snapshot kept: {reason}")
+            return
+        if snapshot is not None:
+            size = sum(e.size for e in snapshot.entries.values())
+            session.log(f"page snapshot kept: {len(snapshot.entries)} responses, {size} bytes")
+
+    def drop_snapshot(self, session: PreviewSession) -> None:
+        """The session's files are about to change: its snapshot no longer shows them."""
+        if drop(snapshot_folder(self.settings, session.id)):
+            session.log("page snapshot dropped: the files changed")
 
     # -- letting go --------------------------------------------------------------------------
 
@@ -363,7 +408,14 @@ class Supervisor:
             ws_path=settings.hmr_path,
             ws_protocol="wss" if https else "ws",
             add_react_plugin=layout.framework == "vite-react" and layout.config_file is None,
+            warm_urls=self._snapshot_modules(session),
         )
+
+    def _snapshot_modules(self, session: PreviewSession) -> tuple[str, ...]:
+        """The modules of the session's snapshot (the page a wake serves from it), the most
+        recently loaded WARM_URLS_MAX of them: the dev server transforms them as it starts."""
+        snapshot = PageSnapshot.read(snapshot_folder(self.settings, session.id))
+        return tuple(snapshot.module_urls[-WARM_URLS_MAX:]) if snapshot else ()
 
 
 def _start_kind(session: PreviewSession, previous: Sandbox | None, adopt: bool) -> str:

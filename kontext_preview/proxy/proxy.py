@@ -45,6 +45,7 @@ from kontext_preview.deploy.sites import SpaFiles
 from kontext_preview.errors import StoreUnavailable
 from kontext_preview.logs import bind_session
 from kontext_preview.proxy import guard
+from kontext_preview.snapshots import SnapshotReader, variant
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
@@ -93,6 +94,12 @@ HOP_BY_HOP = frozenset(
     }
 )
 UPSTREAM_CONNECT_SECONDS = 5.0
+# A session whose dev server is on its way: a page snapshot may answer for it.
+WAKING = frozenset(
+    {SessionStatus.HIBERNATED.value, SessionStatus.INSTALLING.value, SessionStatus.STARTING.value}
+)
+WAKE_POLL_SECONDS = 0.05  # how often a held request looks whether the dev server serves
+SNAPSHOT_HEADER = b"x-kontext-snapshot"  # on answers from a page snapshot: "hit"
 # aiohttp adds these unless told not to: the browser's own (or none) go upstream.
 SKIPPED_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SMALL_RESPONSE_BYTES = 1024 * 1024
@@ -121,6 +128,7 @@ class PreviewProxy:
         self.settings = sessions.settings
         self._sockets: Counter[str] = Counter()  # open HMR sockets (pages), by session
         self._client: aiohttp.ClientSession | None = None
+        self.snapshots = SnapshotReader(self.settings)
 
     @property
     def client(self) -> aiohttp.ClientSession:
@@ -161,7 +169,9 @@ class PreviewProxy:
         response = await self._http(Request(scope, receive), route, session_id)
         await response(scope, receive, send)
 
-    async def _http(self, request: Request, route: Route | None, session_id: str) -> Response:
+    async def _http(
+        self, request: Request, route: Route | None, session_id: str, hold: bool = True
+    ) -> Response:
         if route is not None and request.scope["raw_path"] == ROUTE_PATH:
             return JSONResponse(
                 {"status": route.status, "deployment": route.deployment},
@@ -189,7 +199,7 @@ class PreviewProxy:
                 return pages.failed(f"{reason}\n\nThe deployment failed too: {route.deploy_error}")
             return pages.deploying(reason)
         if route.upstream is None:
-            return pages.starting(route.status)
+            return await self._waking(request, route, session_id, hold)
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in request.headers.raw
@@ -225,6 +235,74 @@ class PreviewProxy:
         response.raw_headers = headers_out
         return response
 
+    async def _waking(
+        self, request: Request, route: Route, session_id: str, hold: bool
+    ) -> Response:
+        """No dev server serves yet. A waking session with a page snapshot answers from it
+        (snapshots.py); a request it does not have waits for the dev server (a page shown
+        from the snapshot asks for it), but a page it does not have gets the waiting page."""
+        snapshot = await self.snapshots.get(session_id) if route.status in WAKING else None
+        if snapshot is None:
+            return pages.starting(route.status)
+        headers = request.headers
+        accept, dest = headers.get("accept"), headers.get("sec-fetch-dest")
+        entry = snapshot.lookup(_target(request.scope), accept, dest)
+        if entry is not None and request.method == "GET":
+            body = await self.snapshots.body(snapshot, entry)
+            if body is not None:
+                response = Response(body)
+                response.raw_headers = [
+                    *((k.encode(), v.encode()) for k, v in entry.headers),
+                    (b"content-length", str(len(body)).encode()),
+                    (SNAPSHOT_HEADER, b"hit"),
+                ]
+                return response
+        if not hold or variant(accept, dest) == "document":
+            return pages.starting(route.status)
+        return await self._http(request, await self._until_served(session_id), session_id, False)
+
+    async def _until_served(self, session_id: str) -> Route | None:
+        """The session's route once its dev server serves, it stops waking, or
+        ``startup_timeout_seconds`` passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.startup_timeout_seconds
+        while True:
+            route = await self.sessions.route(session_id, resume=False)
+            if route is None or route.upstream or route.status not in WAKING:
+                return route
+            if loop.time() >= deadline:
+                return route
+            await asyncio.sleep(WAKE_POLL_SECONDS)
+
+    async def _snapshot_holds(self, session_id: str, upstream: str, browser: WebSocket) -> bool:
+        """Whether a page shown from the session's snapshot is what its woken dev server
+        serves: the snapshot is still there (no file changed since), and the dev server
+        answers its pre-bundled dependencies (Vite's ``?v=`` URLs: a dependency optimizer
+        that ran again at start answers 504 for the earlier bundle's, and a page mixing two
+        bundles of React breaks)."""
+        snapshot = await self.snapshots.get(session_id)
+        if snapshot is None:
+            return False
+        host = browser.headers.get("host", "")
+        for url, _ in snapshot.entries:
+            if "?v=" not in url and "&v=" not in url:
+                continue
+            try:
+                async with self.client.get(
+                    URL(f"http://{upstream}{url}", encoded=True), headers={"host": host}
+                ) as answer:
+                    if answer.status != 200:
+                        log.info(
+                            "preview %s: woken page reloads: %s answers %d",
+                            session_id,
+                            url,
+                            answer.status,
+                        )
+                        return False
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+        return True
+
     async def _fallback(self, request: Request, route: Route, session_id: str) -> Response:
         """The session's published deployment, served at the preview's own origin while the
         live preview cannot serve; its pages follow the newest truth (a newer deployment,
@@ -249,6 +327,16 @@ class PreviewProxy:
         return HTMLResponse(html, headers={"cache-control": "no-store"})
 
     async def _websocket(self, browser: WebSocket, route: Route | None, session_id: str) -> None:
+        woken = (
+            route is not None
+            and route.upstream is None
+            and route.status in WAKING
+            and "vite-hmr" in browser.scope.get("subprotocols", [])
+            and await self.snapshots.get(session_id) is not None
+        )
+        if woken:
+            # A page shown from the snapshot connects for HMR: to the dev server once it serves.
+            route = await self._until_served(session_id)
         upstream_at = route.upstream if route else None
         failed = route is not None and route.status == SessionStatus.FAILED
         if upstream_at is None and failed and "vite-ping" in browser.scope.get("subprotocols", []):
@@ -278,6 +366,14 @@ class PreviewProxy:
             return
         async with upstream:
             await browser.accept(subprotocol=upstream.subprotocol)
+            if woken and not await self._snapshot_holds(session_id, upstream_at, browser):
+                # The files changed while the page was shown from its snapshot (an update
+                # drops it before the dev server hears of the change), or the woken dev
+                # server pre-bundled its dependencies anew: the page reloads from it.
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await browser.send_text(json.dumps({"type": "full-reload"}))
+                    await browser.close()
+                return
             self._sockets[session_id] += 1
             try:
                 await _bridge(browser, upstream)

@@ -11,7 +11,9 @@ events. Backends say how the agent is started, waited for and stopped.
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -114,6 +116,10 @@ class AgentSandbox(Sandbox):
     async def announce_restart(self, seq: int) -> NotifyResult:
         return _shown(await self.control.call("announce-restart", seq=seq))
 
+    async def page_requests(self) -> list[dict[str, Any]]:
+        answer = await self.control.call("page-load")
+        return [r for r in answer.get("requests", []) if isinstance(r, dict)]
+
     async def healthy(self) -> bool:
         try:
             await self.control.call("health")
@@ -166,6 +172,8 @@ def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
     return {
         "sessionId": spec.session_id,
         "token": token,
+        "wsToken": hmr_token(spec.session_id),
+        "warmUrls": list(spec.warm_urls),
         "publicHost": spec.public_host,
         "wsClientPort": spec.ws_client_port,
         "wsPath": spec.ws_path,
@@ -173,6 +181,16 @@ def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
         "addReactPlugin": spec.add_react_plugin,
         **where,
     }
+
+
+def hmr_token(session_id: str) -> str:
+    """The token Vite's HMR socket asks of pages (``webSocketToken``, Vite 6.0.9+, 5.4.12+,
+    4.5.6+; random per start by default), the same for every start of a session, so that a
+    page loaded before a restart (a wake's snapshot) connects to the next dev server. Vite
+    puts it into ``/@vite/client`` for anyone who loads the preview: it is as secret as the
+    preview's host name (the session id), which this derives it from."""
+    digest = hashlib.sha256(b"kontext-preview hmr token\0" + session_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
 
 
 def handle_event(event: dict[str, Any], log: LogSink) -> None:

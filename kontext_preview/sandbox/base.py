@@ -45,6 +45,7 @@ class SandboxSpec:
     ws_path: str
     ws_protocol: str  # "ws" or "wss"
     add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
+    warm_urls: tuple[str, ...] = ()  # modules a page has (a wake's snapshot): transform at start
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ class Sandbox(ABC):
         """Tell the pages that change ``seq`` (negative: the server's numbering, not the
         agent's) comes as a dev-server restart: each reloads when the next dev server
         answers and acknowledges ``seq`` as ``reload`` to it. Says how many pages heard it."""
+
+    async def page_requests(self) -> list[dict[str, Any]]:
+        """The requests the dev server's pages made, the most recent last: ``url``,
+        ``accept``, ``dest`` (Sec-Fetch-Dest), ``navigation`` (see snapshots.py)."""
+        return []
 
     @abstractmethod
     async def stop(self, now: bool = False) -> None:

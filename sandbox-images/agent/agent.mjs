@@ -50,7 +50,7 @@ const CSS_MODULE = /\.module\.[a-z]+$/;
 // what reached the page (for tests).
 const CLIENT_CODE = `
 import { updateStyle } from "/@vite/client";
-const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [], failed: 0 });
+const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [], failed: 0, connected: false });
 const RELOAD_KEY = "kontext:reload-seq";
 if (import.meta.hot) {
   const hot = import.meta.hot;
@@ -112,6 +112,8 @@ if (import.meta.hot) {
     // client reconnects and reloads), and acknowledges the change once loaded again.
     if (reload) try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch {}
   });
+  hot.on("vite:ws:connect", () => (kontext.connected = true));
+  hot.on("vite:ws:disconnect", () => (kontext.connected = false));
   hot.on("vite:beforeUpdate", (payload) => {
     kontext.viteUpdates += payload.updates.length;
     // After a failed update this page's modules are not what the server has, and Vite's
@@ -305,6 +307,14 @@ function warmPage(server, file) {
     const url = src.startsWith("/") ? src : folder + src;
     clientSide(server).warmupRequest(url).catch(() => {});
   }
+}
+
+// The modules a page loaded before this dev server started (a wake: the page comes from its
+// snapshot): transformed now, so that this server's module graph knows what the page runs
+// (HMR finds its boundaries, lazy routes included) and later requests find them ready.
+function warmModules(server, urls) {
+  const side = clientSide(server);
+  for (const url of urls) side.warmupRequest(url).catch(() => {});
 }
 
 // Page-facing paths: a module URL (/src/App.jsx?t=1) → the project's file name.
@@ -613,6 +623,10 @@ function controlPlugin() {
       // the project's own config has a `server` section (AI builders' templates set
       // `server.host`/`port`): set it on the resolved config, which the dev server reads next.
       resolved.server.watch = null;
+      // The HMR socket's token (Vite 6.0.9+, 5.4.12+, 4.5.6+) is random per start unless set:
+      // the session's own keeps a page loaded before a restart (its snapshot after a wake,
+      // see recordPageLoad) able to connect to the next dev server.
+      if (config.wsToken && typeof resolved.webSocketToken === "string") resolved.webSocketToken = config.wsToken;
     },
     resolveId(id) {
       return id === CLIENT_ID ? RESOLVED_CLIENT_ID : undefined;
@@ -635,8 +649,36 @@ function controlPlugin() {
       if (config.socket) server.listen = async () => (await listenOnSocket(server, config.socket), server);
       watchPagePayloads(server);
       listenToPages(server);
+      server.middlewares.use(recordPageLoad);
     },
   };
+}
+
+// What pages have loaded (issue 19): the requests a snapshot of the page keeps for a fast
+// wake (the service fetches each again before the dev server stops, see
+// kontext_preview/snapshots.py). Kept across page loads, the most recent last, at most
+// PAGE_LOAD_MAX_REQUESTS: a reload takes the pre-bundled dependencies from the browser's
+// cache (Vite serves them immutable) and asks only for the rest. A navigation
+// (Sec-Fetch-Dest document or iframe) is the page a wake shows. The service's own fetches
+// (x-kontext-snapshot) are not recorded.
+const PAGE_LOAD_MAX_REQUESTS = 2000;
+const pageRequests = new Map();
+
+function recordPageLoad(req, res, next) {
+  const headers = req.headers;
+  if (req.method === "GET" && !headers["x-kontext-snapshot"] && !headers.upgrade) {
+    const dest = headers["sec-fetch-dest"];
+    const navigation = dest === "document" || dest === "iframe" || (!dest && /text\/html/.test(headers.accept ?? ""));
+    const request = { url: req.url, accept: headers.accept, dest, navigation };
+    res.once("finish", () => {
+      if (res.statusCode !== 200 && res.statusCode !== 304) return;
+      const key = `${request.url}\n${request.accept}`;
+      pageRequests.delete(key);
+      pageRequests.set(key, request);
+      if (pageRequests.size > PAGE_LOAD_MAX_REQUESTS) pageRequests.delete(pageRequests.keys().next().value);
+    });
+  }
+  next();
 }
 
 // The control channel: a Unix socket in the session's folder, one JSON object a line each
@@ -649,6 +691,7 @@ const actions = {
   inject: ({ paths }) => inject(current, paths),
   health: () => ({ ok: true }),
   memory: () => memoryReport(current),
+  "page-load": () => ({ requests: [...pageRequests.values()] }),
   "announce-restart": ({ seq: number }) => announceRestart(current, Number(number)),
 };
 
@@ -818,6 +861,7 @@ async function main() {
   }
   if (config.controlSocket) await serveControl(config.controlSocket);
   if (!warmsUpItself(server)) warmPage(server, path.join(config.root, "index.html"));
+  warmModules(server, config.warmUrls ?? []);
   server.httpServer?.on("request", touched);
   touched();
   emit("ready", { port: config.port, socket: config.socket, viteVersion: vite.version });

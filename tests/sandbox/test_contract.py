@@ -161,6 +161,101 @@ def test_an_idle_sandbox_stops_and_a_page_load_starts_it_again(
     assert not sandbox_alive(backend, sid)
 
 
+def test_a_woken_page_comes_from_its_snapshot_and_hmr_works_after_the_wake(
+    backend: str, tmp_path: Path, browser: Any
+) -> None:
+    """Issue 19: a hibernating session keeps what its page loaded; the wake's first page
+    load is answered from it (every request of a new browser context), shows what a fresh
+    load shows, and the page then gets HMR from the woken dev server."""
+    server = ApiServer.start(tmp_path, sandbox_backend=backend, max_running_sessions=1)
+    try:
+        with server.client() as api:
+            session = create_session(api, project_files())
+            sid = session["sessionId"]
+            push(api, sid, HEADER, header("Before the sleep"))
+            fresh = _load(browser, session["previewUrl"])
+            assert fresh["title"] == "Before the sleep" and fresh["fromSnapshot"] == 0
+            # A second session needs the node's only dev server: the first one sleeps.
+            other = create_session(api, project_files())
+            read_events(server.base_url, sid, until=lambda e: e.type == "session.hibernated")
+            assert wait_for(lambda: not sandbox_alive(backend, sid)), "still running"
+            logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
+            assert any(line.startswith("page snapshot kept:") for line in logs), logs
+
+            woken = _load(browser, session["previewUrl"], keep_open=True)
+            page = woken.pop("page")
+            assert woken["fromSnapshot"] == woken["requests"] > 5, woken
+            assert woken["title"] == fresh["title"]
+            assert woken["color"] == fresh["color"]
+            # An edit at once, while the page may not have reached the woken dev server yet:
+            # the page shows it all the same (by HMR, or a reload if it came too early).
+            push(api, sid, HEADER, header("After the wake"))
+            page.wait_for_function(
+                "document.querySelector('#title')?.textContent === 'After the wake'"
+            )
+            snapshot_index = server.data_dir / "deployments" / sid / "snapshot" / "index.json"
+            assert not snapshot_index.exists(), "the edit must drop the snapshot"
+            # The page is connected to the woken dev server: an edit arrives by HMR.
+            assert wait_for(lambda: page.evaluate("window.__kontext?.connected === true"), 30)
+            page.evaluate("window.__kontextMarker = 'same page'")
+            result = push(api, sid, HEADER, header("By HMR after the wake"))
+            page.wait_for_function(
+                "document.querySelector('#title')?.textContent === 'By HMR after the wake'"
+            )
+            assert page.evaluate("window.__kontextMarker") == "same page"
+            assert acknowledged(server, sid, result["updateId"]) == "update"
+            page.context.close()
+
+            # An update to a sleeping session wakes it and is applied, once.
+            third = create_session(api, project_files())
+            assert wait_for(lambda: status_of(api, sid) == "hibernated", timeout=30)
+            asleep = push(api, sid, HEADER, header("Sent while asleep"))
+            assert wait_for(lambda: status_of(api, sid) == "active", timeout=60)
+            served = server.preview_get(sid, "/src/Header.tsx").text
+            assert "Sent while asleep" in served
+            events = read_events(
+                server.base_url,
+                sid,
+                until=lambda e: e.type == "update.applied"
+                and e.data["updateId"] == asleep["updateId"],
+            )
+            applied = [e for e in events if e.type == "update.applied"]
+            assert [e.data["updateId"] for e in applied].count(asleep["updateId"]) == 1
+            for other_id in (other["sessionId"], third["sessionId"], sid):
+                api.delete(f"/kontext/preview/{other_id}")
+    finally:
+        server.stop()
+
+
+def status_of(api: httpx.Client, sid: str) -> str:
+    status: str = api.get(f"/kontext/preview/{sid}").json()["status"]
+    return status
+
+
+def _load(browser: Any, url: str, *, keep_open: bool = False) -> dict[str, Any]:
+    """Open ``url`` in a new browser context (nothing cached) until the app is on screen:
+    its title, the title's colour, how many requests it made and how many of them a page
+    snapshot answered."""
+    context = browser.new_context()
+    page = context.new_page()
+    answers: list[Any] = []
+    page.on("response", lambda answer: answers.append(answer))
+    page.goto(url)
+    page.wait_for_selector("#title", timeout=60_000)
+    page.wait_for_load_state("load")
+    seen = {
+        "title": page.inner_text("#title"),
+        "color": page.evaluate("getComputedStyle(document.querySelector('#title')).color"),
+        "requests": len(answers),
+        "fromSnapshot": sum(1 for a in answers if a.headers.get("x-kontext-snapshot") == "hit"),
+    }
+    if keep_open:
+        seen["page"] = page
+    else:
+        context.close()
+    return seen
+
+
 def test_a_killed_api_leaves_nothing_after_its_next_start(backend: str, tmp_path: Path) -> None:
     server = ApiServer.start(tmp_path, sandbox_backend=backend)
     with server.client() as api:
