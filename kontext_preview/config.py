@@ -145,7 +145,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = 70 * MiB
     max_path_length: int = 512
     session_ttl_seconds: int = 24 * 60 * 60
-    hibernate_after_seconds: float = 30 * 60
+    hibernate_after_seconds: float = Field(
+        default=5 * 60,
+        description="Inactivity after which a session's dev server stops (files and a page "
+        "snapshot kept; a page load wakes it in about 0.5 s, `python -m benchmarks.lifecycle`).",
+    )
     snapshot_max_bytes: int = Field(
         default=64 * MiB,
         description="A hibernating session's page snapshot (what its pages loaded, served "
