@@ -171,6 +171,7 @@ async def _capture(
         # (the page's modules are fetched as they are now: a dependency re-bundled since
         # the page loaded names chunks it never saw), until nothing new is named.
         batch = list(wanted.items())
+        imported: set[str] = set()
         while batch and len(wanted) <= MAX_ENTRIES:
             answers = await asyncio.gather(*(fetch(r) for _, r in batch))
             named: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -181,6 +182,7 @@ async def _capture(
                 size += len(body)
                 if _is_script(headers):
                     for url in imported_urls(body):
+                        imported.add(url)
                         if (url, "") not in wanted:
                             named[(url, "")] = {"url": url, "accept": "*/*", "dest": "script"}
             if size > max_bytes:
@@ -190,6 +192,15 @@ async def _capture(
                 return None
             wanted.update(named)
             batch = list(named.items())
+    # Only a whole page is kept: a module whose import the dev server did not answer (its
+    # dependency optimizer was re-bundling, a 504) would leave the woken page waiting for a
+    # bundle the next dev server may not have.
+    missing = imported - {url for (url, kind), _, _ in found if kind == ""}
+    if missing:
+        log.info(
+            "page snapshot not kept: %d imports unanswered, e.g. %s", len(missing), min(missing)
+        )
+        return None
     return await asyncio.to_thread(_write, folder, key, found)
 
 

@@ -173,7 +173,8 @@ def test_a_woken_page_comes_from_its_snapshot_and_hmr_works_after_the_wake(
             session = create_session(api, project_files())
             sid = session["sessionId"]
             push(api, sid, HEADER, header("Before the sleep"))
-            fresh = _load(browser, session["previewUrl"])
+            _load(browser, session["previewUrl"])  # Vite pre-bundles what the page imports
+            fresh = _load(browser, session["previewUrl"])  # ... and this load is of that
             assert fresh["title"] == "Before the sleep" and fresh["fromSnapshot"] == 0
             # A second session needs the node's only dev server: the first one sleeps.
             other = create_session(api, project_files())
