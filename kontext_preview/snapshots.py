@@ -129,20 +129,6 @@ async def capture(
     written whole, then put in place, so a reader never sees half a snapshot.
 
     Raises CaptureFailed, with the reason."""
-    try:
-        return await _capture(folder, base_url, host, requests, key, max_bytes)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise CaptureFailed(f"{type(exc).__name__}: {exc}") from exc
-
-
-async def _capture(
-    folder: Path,
-    base_url: str,
-    host: str,
-    requests: Sequence[Mapping[str, Any]],
-    key: str,
-    max_bytes: int,
-) -> PageSnapshot | None:
     wanted: dict[tuple[str, str], Mapping[str, Any]] = {}
     for request in requests:
         url = str(request.get("url", ""))
@@ -150,8 +136,23 @@ async def _capture(
             wanted[(url, variant(request.get("accept"), request.get("dest")))] = request
     if not wanted:
         return None
+    try:
+        found = await _fetch_page(base_url, host, wanted, max_bytes)
+        return None if found is None else await asyncio.to_thread(_write, folder, key, found)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise CaptureFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+Found = list[tuple[tuple[str, str], list[tuple[str, str]], bytes]]
+
+
+async def _fetch_page(
+    base_url: str, host: str, wanted: dict[tuple[str, str], Mapping[str, Any]], max_bytes: int
+) -> Found | None:
+    """The answers to ``wanted`` and to what their modules import, or None when they are
+    not a whole page or pass ``max_bytes``."""
     limit = asyncio.Semaphore(CAPTURE_CONCURRENCY)
-    found: list[tuple[tuple[str, str], list[tuple[str, str]], bytes]] = []
+    found: Found = []
     size = 0
     async with aiohttp.ClientSession(
         base_url, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
@@ -201,7 +202,7 @@ async def _capture(
             "page snapshot not kept: %d imports unanswered, e.g. %s", len(missing), min(missing)
         )
         return None
-    return await asyncio.to_thread(_write, folder, key, found)
+    return found
 
 
 # Static and dynamic imports of a module as Vite serves it (its import analysis has made
@@ -221,9 +222,7 @@ def _is_script(headers: Sequence[tuple[str, str]]) -> bool:
     return any(k == "content-type" and "javascript" in v for k, v in headers)
 
 
-def _write(
-    folder: Path, key: str, found: list[tuple[tuple[str, str], list[tuple[str, str]], bytes]]
-) -> PageSnapshot:
+def _write(folder: Path, key: str, found: Found) -> PageSnapshot:
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = folder.parent / f".snapshot-{secrets.token_hex(6)}"
     temporary.mkdir()
