@@ -27,9 +27,10 @@ def run(quick: bool) -> dict[str, Any]:
             "analysis": classification.run(50 if quick else 300),
             "capacity": capacity.run(
                 browser,
-                [0, 10] if quick else [0, 10, 20, 40, 60],
+                [0, 10] if quick else [0, 100, 300],
                 5 if quick else 20,
                 4 if quick else 10,
+                3 if quick else 10,
             ),
         }
 
@@ -85,17 +86,33 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     )
     cap = r["capacity"]
     for backend, m in cap["memory"].items():
-        out.append((f"RSS per idle session, {backend}", f"{m['mean']:.0f} MB", "", "", ""))
-    base = cap["ramp"][0]["p95"]
-    last = cap["ramp"][-1]
-    doubled = last["p95"] >= 2 * base
+        out.append(
+            (
+                f"memory per idle live session, {backend}: PSS (RSS)",
+                f"{m['pss']:.0f} MB ({m['rss']:.0f})",
+                "",
+                "",
+                "",
+            )
+        )
+    base, last = cap["ramp"][0], cap["ramp"][-1]
     out.append(
         (
-            "live sessions until update p95 doubles",
-            f"{last['idle_sessions']} {'(doubled)' if doubled else '(not yet)'}",
+            f"update → page p95, 0 → {last['idle_sessions']} live idle sessions",
+            f"{base['p95']:.1f} → {last['p95']:.1f} ms",
             "",
-            f"{last['p95'] / base:.2f}x p95",
+            f"{last['p95'] / base['p95']:.2f}x",
+            "≤ 1.3x",
+        )
+    )
+    z = cap["sizing"]
+    out.append(
+        (
+            f"live idle sessions per {z['node_gib']:.0f} GiB node",
+            ", ".join(f"{k} {v}" for k, v in z["live"].items()),
             "",
+            "",
+            "≥ 250",
         )
     )
     c = cap["concurrent"]

@@ -23,6 +23,43 @@ DEV_SERVER_ENV = {
     "NODE_OPTIONS": "--max-semi-space-size=1",
 }
 
+# What one live dev server is planned at (MiB), and what a node keeps for everything else
+# (GiB): the API process, the OS, and the dev servers that are busy at a time (a dev server
+# transforming a page load or an update holds more than an idle one). Measured by `python
+# -m benchmarks.capacity` on the template app (README, "Sessions per machine"): an idle
+# live session's Pss is 50-56 MB once many run (RSS ~105 MB, of which ~60 MB are node's
+# and rolldown's file pages that every dev server shares).
+SESSION_MEMORY_MIB = 64
+NODE_RESERVE_GIB = 2
+
+
+def memory_limit_bytes() -> int:
+    """The memory this process may use, bytes: its cgroup's limit (cgroup v2 memory.max,
+    a container's or a systemd slice's) when it sets one, else the machine's (MemTotal of
+    /proc/meminfo; proc(5)). 0 when neither can be read."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            return int(limit)
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def default_max_running_sessions(memory_bytes: int) -> int:
+    """Live dev servers a node of ``memory_bytes`` runs by default: what is left after
+    NODE_RESERVE_GIB, at SESSION_MEMORY_MIB each, at least 4 (a small or unknown machine
+    still previews; 0 bytes = unknown). 24 GiB → 352."""
+    spare = memory_bytes - NODE_RESERVE_GIB * 1024 * MiB
+    return max(4, spare // (SESSION_MEMORY_MIB * MiB))
+
+
 DEFAULT_IGNORED_DEV_DEPENDENCIES = [
     "@types/*",
     "typescript",
@@ -134,10 +171,16 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None
 
     # Limits on what the AI may send, and on what runs.
-    max_sessions: int = Field(default=500, description="Sessions one node keeps (all users).")
+    max_sessions: int = Field(
+        default=2000,
+        description="Sessions one node keeps, running or hibernated (all users); a "
+        "hibernated one costs disk, ~6.4 MB for the template app (benchmarks.capacity).",
+    )
     max_sessions_per_user: int = 100
     max_running_sessions: int = Field(
-        default=20, description="Live Vite processes per node; the LRU idle one hibernates."
+        default_factory=lambda: default_max_running_sessions(memory_limit_bytes()),
+        description="Live Vite processes per node; the LRU idle one hibernates. Default: "
+        "from the memory this process may use (default_max_running_sessions).",
     )
     max_files: int = 2000
     max_file_bytes: int = 5 * MiB
