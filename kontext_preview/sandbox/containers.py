@@ -29,6 +29,11 @@ WORKSPACE = PurePosixPath("/session/workspace")
 RUN_DIR = PurePosixPath("/run/kontext")
 OUT_DIR = PurePosixPath("/session/out")  # a one-off step's results (run_tool)
 SOCKET = RUN_DIR / "vite.sock"
+# Vite's dependency cache (cacheDir) in the session's run folder on this machine's disk,
+# not the container's tmpfs: it outlives the container, so a session woken from
+# hibernation finds its pre-bundled dependencies as they were ("Hash is consistent") and
+# the page snapshot's `?v=` URLs still hold, and it is no memory of the container's.
+VITE_CACHE = RUN_DIR / "vite-cache"
 NPM_CACHE = PurePosixPath("/npm-cache")
 TEMP_DIR = PurePosixPath("/tmp/kontext")
 # Native addons that unpack themselves before loading (SWC's, since @swc/core 1.16: a

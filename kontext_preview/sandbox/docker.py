@@ -354,7 +354,7 @@ class DockerBackend(SandboxBackend):
             workspace=str(c.WORKSPACE),
             templateDir=str(c.TEMPLATE),
             templateDirs=[str(c.in_image(self.settings, d)) for d in self.settings.template_dirs],
-            cacheDir=str(c.TEMP_DIR / "vite-cache"),
+            cacheDir=str(c.VITE_CACHE),
             tempDir=str(c.TEMP_DIR),
             prebuiltCacheDir=str(c.PREBUILT_CACHE),
             socket=str(c.SOCKET),

@@ -200,6 +200,11 @@ def test_a_woken_page_comes_from_its_snapshot_and_hmr_works_after_the_wake(
             assert not snapshot_index.exists(), "the edit must drop the snapshot"
             # The page is connected to the woken dev server: an edit arrives by HMR.
             assert wait_for(lambda: page.evaluate("window.__kontext?.connected === true"), 30)
+            # Vite's dependency cache outlived the dev server (a container's is kept in
+            # the session's folder): the woken one did not need the image's seed again.
+            logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
+            seeded = [line for line in logs if "dependency cache seeded" in line]
+            assert len(seeded) == (1 if backend == "docker" else 0), seeded
             page.evaluate("window.__kontextMarker = 'same page'")
             result = push(api, sid, HEADER, header("By HMR after the wake"))
             page.wait_for_function(
