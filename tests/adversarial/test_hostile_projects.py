@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks.capacity import rss_mb
+from benchmarks.capacity import proc_memory
 from kontext_preview.config import DEV_SERVER_ENV
 from tests.conftest import create_session, push, replace_file, session_dir
 from tests.project import project_files
@@ -196,7 +196,7 @@ def test_a_500_megabyte_payload_is_refused_without_being_held(
             yield chunk
         yield b'"}]}'
 
-    rss_before = rss_mb([server.process.pid])
+    rss_before = proc_memory([server.process.pid])["rss"]
     try:
         streamed = api.post(
             "/kontext/preview", content=body(), headers={"content-type": "application/json"}
@@ -204,7 +204,8 @@ def test_a_500_megabyte_payload_is_refused_without_being_held(
         assert error_of(streamed, 413)["code"] == "limit_exceeded"
     except httpx.TransportError:
         pass  # the server answered 413 and closed while the client was still sending
-    assert rss_mb([server.process.pid]) - rss_before < 150, "the body was held in memory"
+    grown = proc_memory([server.process.pid])["rss"] - rss_before
+    assert grown < 150, "the body was held in memory"
     assert api.get(f"/kontext/preview/{healthy}").status_code == 200
 
 
