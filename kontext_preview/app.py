@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kontext_preview import __version__, playground
-from kontext_preview.auth import ApiKeys, current_user
+from kontext_preview.auth import ApiKeys, BrowserTokens, current_principal
 from kontext_preview.changes.router import router as changes_router
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager
@@ -34,6 +34,7 @@ from kontext_preview.previews.embedded import EmbeddedSessionManager
 from kontext_preview.previews.engine import SessionEngine
 from kontext_preview.proxy.proxy import PreviewHosts, PreviewProxy
 from kontext_preview.routes import router as previews_router
+from kontext_preview.routes import tokens_router
 from kontext_preview.sandbox import create_backend
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     api_keys = ApiKeys.from_settings(settings)
+    browser_tokens = BrowserTokens.from_settings(settings)
     sessions = create_session_manager(settings)
     proxy = PreviewProxy(sessions)
     inspector = Inspector(settings, proxy.open_pages)
@@ -67,10 +69,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     api.state.inspector = inspector
     api.state.settings = settings
     api.state.api_keys = api_keys
+    api.state.browser_tokens = browser_tokens
     api.state.metrics = metrics
     api.include_router(health_router)
-    authenticated = [Depends(current_user)]
+    authenticated = [Depends(current_principal)]
     api.include_router(previews_router, dependencies=authenticated)
+    api.include_router(tokens_router, dependencies=authenticated)
     api.include_router(changes_router, dependencies=authenticated)
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from kontext_preview.changes.schemas import AnalyzeResponse
 from kontext_preview.errors import KontextError
 from kontext_preview.schemas import (
+    BrowserTokenResponse,
     InspectPreviewRequest,
     InspectPreviewResponse,
     PreviewSessionResponse,
@@ -97,6 +98,15 @@ class _Calls:
         if policy:
             body["policy"] = policy
         return {"method": "POST", "url": "/kontext/analyze", "json": body}
+
+    @staticmethod
+    def browser_token(
+        session_id: str | None, scopes: Iterable[str] | None, ttl_seconds: int | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"sessionId": session_id, "ttlSeconds": ttl_seconds}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        return {"method": "POST", "url": "/kontext/tokens", "json": body}
 
     @staticmethod
     def read(response: httpx.Response, model: type[Model]) -> Model:
@@ -179,6 +189,19 @@ class KontextClient:
     def analyze(self, old: Files, new: Files, policy: str | None = None) -> AnalyzeResponse:
         return _Calls.read(self.http.request(**_Calls.analyze(old, new, policy)), AnalyzeResponse)
 
+    def browser_token(
+        self,
+        session_id: str | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+        ttl_seconds: int | None = None,
+    ) -> BrowserTokenResponse:
+        """A short-lived token for the chat's page (POST /kontext/tokens; see the README's
+        "Browser tokens"): ``scopes`` of update, status, events (default all), one session
+        or all of the key's user's, ``ttl_seconds`` (default the service's, 900)."""
+        call = _Calls.browser_token(session_id, scopes, ttl_seconds)
+        return _Calls.read(self.http.request(**call), BrowserTokenResponse)
+
     def events(self, session_id: str, last_event_id: str | None = None) -> Iterator[Event]:
         """The session's events as they come (after ``last_event_id``, if given); ends when
         the session does."""
@@ -245,6 +268,17 @@ class AsyncKontextClient:
     async def analyze(self, old: Files, new: Files, policy: str | None = None) -> AnalyzeResponse:
         response = await self.http.request(**_Calls.analyze(old, new, policy))
         return _Calls.read(response, AnalyzeResponse)
+
+    async def browser_token(
+        self,
+        session_id: str | None = None,
+        *,
+        scopes: Iterable[str] | None = None,
+        ttl_seconds: int | None = None,
+    ) -> BrowserTokenResponse:
+        """As KontextClient.browser_token."""
+        call = _Calls.browser_token(session_id, scopes, ttl_seconds)
+        return _Calls.read(await self.http.request(**call), BrowserTokenResponse)
 
     async def events(
         self, session_id: str, last_event_id: str | None = None

@@ -169,6 +169,19 @@ class Settings(BaseSettings):
     # Who may call the API: API key → user (JSON), or a file of `user key` lines.
     api_keys: dict[str, str] = Field(default_factory=dict)
     api_keys_file: Path | None = None
+    # Browser tokens (kontext_preview.auth.BrowserTokens): HS256 secrets, the first signs,
+    # all verify; rotate by putting a new one first, revoke by removing one.
+    token_secrets: list[str] = Field(
+        default_factory=list,
+        description="Secrets that sign browser tokens (JSON list, 32+ characters each; the "
+        "first signs, all verify). Default: one made and kept in <data_dir>/token-secret.",
+    )
+    token_ttl_seconds: int = Field(
+        default=900, description="A browser token's lifetime when its request names none."
+    )
+    token_max_ttl_seconds: int = Field(
+        default=3600, description="The longest lifetime a browser token may be given."
+    )
 
     # Limits on what the AI may send, and on what runs.
     max_sessions: int = Field(

@@ -6,14 +6,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from kontext_preview.auth import User
+from kontext_preview.auth import (
+    BrowserTokens,
+    Caller,
+    EventsUser,
+    StatusUser,
+    UpdateUser,
+    User,
+)
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager, SessionView
-from kontext_preview.errors import ErrorResponse, SessionNotFound
+from kontext_preview.errors import ErrorResponse, InvalidRequest, SessionNotFound
 from kontext_preview.events import EVENT_TYPES
 from kontext_preview.inspector import Inspector
 from kontext_preview.logs import bind_session
 from kontext_preview.schemas import (
+    BrowserTokenRequest,
+    BrowserTokenResponse,
     CreatePreviewRequest,
     DeletePreviewResponse,
     InspectPreviewRequest,
@@ -26,7 +35,7 @@ from kontext_preview.schemas import (
 from kontext_preview.workspace.schemas import decode_files
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 502, 503, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 502, 503, 504)
 }
 router = APIRouter(prefix="/kontext/preview", tags=["previews"], responses=ERRORS)
 
@@ -99,7 +108,7 @@ async def update_preview(
     body: UpdatePreviewRequest,
     service: Service,
     inspector: Looker,
-    user: User,
+    user: UpdateUser,
     wait: WaitParam = False,
 ) -> UpdatePreviewResponse:
     answer = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
@@ -112,7 +121,9 @@ async def update_preview(
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
-async def get_preview(session_id: SessionId, service: Service, user: User) -> PreviewStatusResponse:
+async def get_preview(
+    session_id: SessionId, service: Service, user: StatusUser
+) -> PreviewStatusResponse:
     view = await service.view(session_id, user, detail=True)
     return PreviewStatusResponse(
         **session_fields(service.settings, view),
@@ -169,7 +180,7 @@ EVENTS_DESCRIPTION = (
 async def preview_events(
     session_id: SessionId,
     service: Service,
-    user: User,
+    user: EventsUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
         str | None, Query(description="Replay after this event id (as Last-Event-ID).")
@@ -185,3 +196,39 @@ async def preview_events(
                 yield ServerSentEvent(data=event.json(), event=event.type, id=event.id)
 
     return EventSourceResponse(stream(), ping=keepalive, send_timeout=30)
+
+
+tokens_router = APIRouter(prefix="/kontext/tokens", tags=["tokens"], responses=ERRORS)
+
+
+@tokens_router.post(
+    "",
+    response_model=BrowserTokenResponse,
+    summary="A short-lived token for the chat's browser",
+    description="With the API key only (a chat's backend): a JWT the chat's page sends as "
+    "`Authorization: Bearer <token>` instead of the key, accepted for the key's user within "
+    "its scopes (update, status, events) and, with `sessionId`, that session, until "
+    "`expiresAt`. Revoked by removing the secret that signed it from KONTEXT_TOKEN_SECRETS "
+    "or the API key from the configured keys. 404 when `sessionId` is not the user's.",
+)
+async def create_token(
+    body: BrowserTokenRequest, request: Request, service: Service, user: User, caller: Caller
+) -> BrowserTokenResponse:
+    settings: Settings = request.app.state.settings
+    ttl = body.ttlSeconds or settings.token_ttl_seconds
+    if ttl > settings.token_max_ttl_seconds:
+        raise InvalidRequest(
+            f"ttlSeconds {ttl} is over the longest a token may live "
+            f"({settings.token_max_ttl_seconds} s, KONTEXT_TOKEN_MAX_TTL_SECONDS)"
+        )
+    if body.sessionId is not None and not await service.owns(body.sessionId, user):
+        raise SessionNotFound(body.sessionId[:80])
+    tokens: BrowserTokens = request.app.state.browser_tokens
+    token, expires_at = tokens.issue(caller, body.scopes, body.sessionId, ttl)
+    return BrowserTokenResponse(
+        token=token,
+        user=user,
+        sessionId=body.sessionId,
+        scopes=sorted(set(body.scopes)),
+        expiresAt=expires_at,
+    )

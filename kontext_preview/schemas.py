@@ -203,3 +203,48 @@ class InspectPreviewResponse(BaseModel):
     timings: dict[str, float] = Field(
         description="ms: queuedMs (waiting for a browser), loadMs (to the load event), totalMs."
     )
+
+
+Scope = Literal["update", "status", "events"]  # kontext_preview.auth.SCOPES
+
+
+def _every_scope() -> list[Scope]:
+    return ["update", "status", "events"]
+
+
+class BrowserTokenRequest(BaseModel):
+    """What a browser token allows (POST /kontext/tokens, with the API key)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sessionId": "<id>", "scopes": ["update", "status"]}]}
+    )
+
+    sessionId: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The one session it allows; absent: all of the user's.",
+    )
+    scopes: list[Scope] = Field(
+        default_factory=_every_scope,
+        min_length=1,
+        description="The calls it allows: update (POST .../update), status (GET), events "
+        "(the stream).",
+    )
+    ttlSeconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Its lifetime in seconds; default KONTEXT_TOKEN_TTL_SECONDS, at most "
+        "KONTEXT_TOKEN_MAX_TTL_SECONDS.",
+    )
+
+
+class BrowserTokenResponse(BaseModel):
+    """A browser token: send it as `Authorization: Bearer <token>` from the browser."""
+
+    success: Literal[True] = True
+    token: str
+    tokenType: Literal["Bearer"] = "Bearer"
+    user: str
+    sessionId: str | None
+    scopes: list[str]
+    expiresAt: int = Field(description="Unix seconds.")
