@@ -20,12 +20,12 @@ SANDBOX_BASE ?= kontext-node-base:local
 SANDBOX_IMAGE ?= kontext-sandbox:latest
 DOCKERD_LOG ?= /var/log/kontext-dockerd.log
 
-.PHONY: serve test bench lint template playground chromium redis docker sandbox-image node-check clean
+.PHONY: serve test bench lint template playground client client-types chromium redis docker sandbox-image node-check clean
 
 serve: $(VENV)/.serve-installed template playground
 	$(PY) -m kontext_preview serve
 
-test: $(VENV)/.test-installed template playground chromium redis sandbox-image
+test: $(VENV)/.test-installed template playground client chromium redis sandbox-image
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
@@ -69,6 +69,20 @@ template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEP
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# The TypeScript client and React component (clients/typescript): its packages, and its
+# types made again from the API's OpenAPI schema (run after changing the API; a test fails
+# while they are stale).
+CLIENT := clients/typescript
+client: node-check $(CLIENT)/node_modules/.package-lock.json
+
+$(CLIENT)/node_modules/.package-lock.json: $(CLIENT)/package.json $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+client-types: $(VENV)/.serve-installed client
+	$(PY) -m kontext_preview openapi > $(CLIENT)/openapi.json
+	cd $(CLIENT) && npm run --silent types
 
 # The playground page (kontext_preview/playground/web): CodeMirror from npm, bundled by Vite.
 PLAYGROUND := kontext_preview/playground

@@ -2,20 +2,24 @@
 
 ``serve`` runs the API (embedded: with the sessions in this process; distributed:
 in front of workers), ``worker`` a Celery worker node that hosts sessions,
-``beat`` the periodic cull, and ``doctor`` says what this machine lacks.
+``beat`` the periodic cull, ``doctor`` says what this machine lacks and ``openapi``
+prints the API's schema.
 """
 
 import errno
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 import uvicorn
 
-from kontext_preview.app import create_app
+from kontext_preview.app import HostRouter, create_app
 from kontext_preview.auth import KEY_FILE_NAME, LOCAL_USER, ApiKeys
 from kontext_preview.config import Settings
 from kontext_preview.logs import configure_logging
@@ -163,6 +167,16 @@ def beat(ctx: click.Context, log_level: str) -> None:
             *ctx.args,
         ]
     )
+
+
+@main.command()
+def openapi() -> None:
+    """Print the API's OpenAPI schema (JSON): what the TypeScript client's types are made
+    from (`make client-types`). Starts nothing; a throwaway data folder takes the keys."""
+    with tempfile.TemporaryDirectory(prefix="kontext-openapi-") as data_dir:
+        app = create_app(Settings(data_dir=Path(data_dir)))
+        assert isinstance(app, HostRouter)
+        click.echo(json.dumps(app.api.openapi(), indent=2, sort_keys=True))
 
 
 @main.command()
