@@ -100,6 +100,11 @@ class EventLog(ABC):
         """Events after id ``after`` (None: from the start), waiting up to ``wait`` s for one."""
 
     @abstractmethod
+    async def last_id(self, session_id: str) -> str | None:
+        """The id of the session's latest event (None: none yet): following the stream
+        after it gives only what comes next."""
+
+    @abstractmethod
     async def exists(self, session_id: str) -> bool:
         """Whether the session has (or recently had) an event log."""
 
@@ -173,6 +178,10 @@ class MemoryEventLog(EventLog):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), wait)
         return self._after(session_id, after)
+
+    async def last_id(self, session_id: str) -> str | None:
+        events = self._logs.get(session_id)
+        return events[-1].id if events else None
 
     async def exists(self, session_id: str) -> bool:
         self._forget_old()

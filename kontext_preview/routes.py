@@ -127,6 +127,7 @@ async def get_preview(
     view = await service.view(session_id, user, detail=True)
     return PreviewStatusResponse(
         **session_fields(service.settings, view),
+        lastEventId=await service.events.last_id(session_id),
         files=view.files,
         logs=view.logs,
         deployments=view.deployments,

@@ -101,6 +101,11 @@ class DeploymentOut(BaseModel):
 
 class PreviewStatusResponse(PreviewSessionResponse):
     files: int
+    lastEventId: str | None = Field(
+        default=None,
+        description="The id of the session's latest event: follow the event stream with it "
+        "as Last-Event-ID to get only what happens from now on.",
+    )
     logs: list[str] = Field(description="The last lines of install and dev-server output.")
     deployments: list[DeploymentOut] = Field(default_factory=list)
 

@@ -657,6 +657,11 @@ export interface components {
             /** Framework */
             framework: string;
             /**
+             * Lasteventid
+             * @description The id of the session's latest event: follow the event stream with it as Last-Event-ID to get only what happens from now on.
+             */
+            lastEventId?: string | null;
+            /**
              * Logs
              * @description The last lines of install and dev-server output.
              */

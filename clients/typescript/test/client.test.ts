@@ -107,6 +107,17 @@ describe("KontextClient against a running service", () => {
     for (const event of seen) expect(EVENT_TYPES).toContain(event.type);
   });
 
+  it("follows only what happens from now on, after the status's lastEventId", async () => {
+    const { lastEventId } = await client.getPreview(sessionId);
+    expect(lastEventId).toBeTruthy();
+    const sent = await client.updatePreview(sessionId, { files: [files("now")[1]!] });
+    for await (const event of client.events(sessionId, { lastEventId: lastEventId ?? undefined })) {
+      expect(event.type).toBe("update.received"); // nothing from before
+      expect(event.data.updateId).toBe(sent.updateId);
+      break;
+    }
+  });
+
   it("throws the API's errors typed, with their code", async () => {
     const bad = client.updatePreview(sessionId, { files: [{ name: "../escape.js", content: "" }] });
     await expect(bad).rejects.toMatchObject({ status: 400, code: "invalid_file_name" });
