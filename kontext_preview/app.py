@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["content-type", "authorization"],
+            allow_headers=["content-type", "authorization", "last-event-id"],
         )
     _add_error_handlers(api)
 

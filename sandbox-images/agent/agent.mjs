@@ -52,6 +52,25 @@ const CLIENT_CODE = `
 import { updateStyle } from "/@vite/client";
 const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [], failed: 0, connected: false });
 const RELOAD_KEY = "kontext:reload-seq";
+// The change a page reloads for, kept across the reload: in sessionStorage, or where a
+// page's storage is blocked (an iframe on another site with third-party storage off) in
+// window.name, which a reload keeps (the app's own name is put back).
+const NAME_MARK = "kontext:reload-seq=";
+const reloadSeq = {
+  keep(seq) {
+    try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch { window.name = NAME_MARK + seq + "\\n" + window.name; }
+  },
+  take() {
+    let seq = null;
+    try { seq = sessionStorage.getItem(RELOAD_KEY); sessionStorage.removeItem(RELOAD_KEY); } catch {}
+    if (window.name.startsWith(NAME_MARK)) {
+      const end = window.name.indexOf("\\n");
+      seq ??= window.name.slice(NAME_MARK.length, end);
+      window.name = window.name.slice(end + 1);
+    }
+    return seq;
+  },
+};
 if (import.meta.hot) {
   const hot = import.meta.hot;
   let pending = null;
@@ -62,17 +81,14 @@ if (import.meta.hot) {
   };
   const settle = (kind, error) => { if (pending != null) { ack(pending, kind, error); pending = null; } };
   const reloadFor = (seq) => {
-    if (seq != null) try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch {}
+    if (seq != null) reloadSeq.keep(seq);
     location.reload();
   };
-  try {
-    const reloaded = sessionStorage.getItem(RELOAD_KEY);
-    if (reloaded) {
-      sessionStorage.removeItem(RELOAD_KEY);
-      const done = () => ack(Number(reloaded), "reload");
-      if (document.readyState === "complete") done(); else addEventListener("load", done, { once: true });
-    }
-  } catch {}
+  const reloaded = reloadSeq.take();
+  if (reloaded) {
+    const done = () => ack(Number(reloaded), "reload");
+    if (document.readyState === "complete") done(); else addEventListener("load", done, { once: true });
+  }
   // Vite's client reports an HMR update it could not apply (the module failed to fetch,
   // to evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after
   // the error itself (which it leaves out for fetch failures). Both are kept here.
@@ -110,7 +126,7 @@ if (import.meta.hot) {
     pending = seq;
     // The dev server restarts for this change: the page reloads when it is back (Vite's
     // client reconnects and reloads), and acknowledges the change once loaded again.
-    if (reload) try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch {}
+    if (reload) reloadSeq.keep(seq);
   });
   hot.on("vite:ws:connect", () => (kontext.connected = true));
   hot.on("vite:ws:disconnect", () => (kontext.connected = false));
@@ -131,7 +147,7 @@ if (import.meta.hot) {
   hot.on("vite:error", () => settle("error"));
   hot.on("vite:beforeFullReload", () => {
     if (pending == null) return;
-    try { sessionStorage.setItem(RELOAD_KEY, String(pending)); } catch {}
+    reloadSeq.keep(pending);
     hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
   });
   hot.on("kontext:css", ({ styles, seq }) => {
@@ -154,11 +170,16 @@ if (import.meta.hot) {
 // there to notice): the page asks the preview where it stands and loads again, showing what
 // the preview shows now (the app, the failure or the fallback deployment). At most a few
 // times in a row, so a page that cannot run the client module does not reload for ever.
+// A page whose storage is blocked (an iframe on another site, third-party storage off)
+// cannot count its tries, so it never reloads.
 const WATCHDOG_CODE = `(() => {
   const KEY = "kontext:watchdog";
   const check = async () => {
-    if (window.__kontext) return sessionStorage.removeItem(KEY);
-    const tries = Number(sessionStorage.getItem(KEY) || 0);
+    let tries;
+    try {
+      if (window.__kontext) return sessionStorage.removeItem(KEY);
+      tries = Number(sessionStorage.getItem(KEY) || 0);
+    } catch { return; }
     if (tries >= 5) return;
     try {
       const answer = await fetch("/__kontext/route", { cache: "no-store" });
