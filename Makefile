@@ -86,9 +86,9 @@ client-types: $(VENV)/.serve-installed client
 
 # The playground page (kontext_preview/playground/web): CodeMirror from npm, bundled by Vite.
 PLAYGROUND := kontext_preview/playground
-playground: node-check $(PLAYGROUND)/dist/index.html
+playground: node-check client $(PLAYGROUND)/dist/index.html
 
-$(PLAYGROUND)/dist/index.html: $(PLAYGROUND)/web/package.json $(PLAYGROUND)/web/package-lock.json $(PLAYGROUND)/web/index.html $(PLAYGROUND)/web/vite.config.js $(wildcard $(PLAYGROUND)/web/src/*)
+$(PLAYGROUND)/dist/index.html: $(PLAYGROUND)/web/package.json $(PLAYGROUND)/web/package-lock.json $(PLAYGROUND)/web/index.html $(PLAYGROUND)/web/vite.config.js $(wildcard $(PLAYGROUND)/web/src/*) $(wildcard $(CLIENT)/src/*)
 	cd $(PLAYGROUND)/web && npm ci --ignore-scripts --no-audit --no-fund && npx --no-install vite build --logLevel warn
 
 node-check:

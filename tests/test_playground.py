@@ -18,6 +18,8 @@ EDITED = (
 
 def test_a_sample_edited_and_sent_updates_the_preview(server: ApiServer, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1500, "height": 850})
+    tokens: list[str] = []
+    page.on("request", lambda r: "/kontext/tokens" in r.url and tokens.append(r.url))
     page.goto(f"{server.base_url}/#key={ALICE_KEY}")
     options = page.locator("#sample option")
     options.first.wait_for(state="attached")
@@ -30,8 +32,10 @@ def test_a_sample_edited_and_sent_updates_the_preview(server: ApiServer, browser
 
     page.click("#start")
     page.locator("#status", has_text="active").wait_for(timeout=60_000)
-    preview = page.frame_locator("#preview")
+    preview = page.frame_locator("#preview iframe")
     preview.locator("#title", has_text="Hello from the playground").wait_for()
+    # The pane is the client's <PreviewFrame>, following the session with a browser token.
+    page.locator("#preview section[data-phase='active']").wait_for()
 
     page.click(".cm-content")
     page.keyboard.press("Control+a")
@@ -40,8 +44,10 @@ def test_a_sample_edited_and_sent_updates_the_preview(server: ApiServer, browser
     page.click("#send")
     preview.locator("#title", has_text="Edited in the playground").wait_for()
     page.locator("#log li[data-type='update.applied']").first.wait_for()
+    page.locator("#preview [data-update-status='applied']").wait_for()
     assert int(page.locator("#chart").get_attribute("data-points") or 0) >= 1
     assert page.locator("#files li.edited").count() == 0, "sent: nothing left to send"
+    assert tokens, "the preview pane asked for a browser token"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground.png"))
 

@@ -1,8 +1,15 @@
 // The playground: pick a sample project, start its preview, edit a file, send the update,
 // and watch the preview, the session's events and the update latencies. It talks to the
-// API it is served by, with the API key from the page's address (#key=...) or typed in.
+// API it is served by through the TypeScript client (clients/typescript), as a chat's
+// backend would with the API key from the page's address (#key=...) or typed in; the
+// preview pane is the client's <PreviewFrame>, as a chat's page would show it, with a
+// browser token the key asked for (never the key).
 
+import { KontextClient } from "@kontext-preview/client";
+import { PreviewFrame } from "@kontext-preview/client/react";
 import { EditorView, basicSetup } from "codemirror";
+import { createElement } from "react";
+import { createRoot } from "react-dom/client";
 import { css } from "@codemirror/lang-css";
 import { html } from "@codemirror/lang-html";
 import { javascript } from "@codemirror/lang-javascript";
@@ -22,16 +29,22 @@ function status(text) {
   $("status").textContent = text;
 }
 
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { authorization: `Bearer ${keyInput.value.trim()}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+// The chat's backend: the API key.
+const kontext = new KontextClient({ baseUrl: location.origin, credential: () => keyInput.value.trim() });
+
+// The chat's page: a browser token for one session (asked again when it expires).
+function pageClient(sessionId) {
+  let token = null;
+  return new KontextClient({
+    baseUrl: location.origin,
+    credential: async ({ refresh }) => {
+      if (!token || refresh) token = await kontext.createBrowserToken({ sessionId, scopes: ["status", "events"] });
+      return token.token;
+    },
   });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer?.error?.message ?? `${response.status} ${response.statusText}`);
-  return answer;
 }
+
+const preview = createRoot($("preview"));
 
 // -- the editor -------------------------------------------------------------------------
 
@@ -108,11 +121,23 @@ async function start() {
   status("starting…");
   try {
     const files = Object.values(state.files);
-    const session = await api("POST", "/kontext/preview?wait=true", { files });
+    const session = await kontext.createPreview({ files }, { wait: true });
     if (session.status !== "active") throw new Error(session.error ?? `the session is ${session.status}`);
     state.session = session;
     state.sent = Object.fromEntries(files.map((f) => [f.name, f.content]));
-    $("preview").src = session.previewUrl;
+    preview.render(
+      createElement(PreviewFrame, {
+        key: session.sessionId,
+        client: pageClient(session.sessionId),
+        sessionId: session.sessionId,
+        title: "Live preview",
+        onApplied: (applied) => {
+          state.latencies.push({ ms: applied.browserAppliedMs ?? applied.timings?.serverMs ?? 0, strategy: applied.strategy });
+          drawChart();
+        },
+        style: { height: "100%" },
+      }),
+    );
     $("open").href = session.previewUrl;
     follow(session.sessionId);
     status(`session ${session.sessionId.slice(0, 8)}… active`);
@@ -127,7 +152,7 @@ async function send() {
   if (!state.session || files.length === 0) return;
   $("send").disabled = true;
   try {
-    const answer = await api("POST", `/kontext/preview/${state.session.sessionId}/update`, { files });
+    const answer = await kontext.updatePreview(state.session.sessionId, { files });
     for (const f of files) state.sent[f.name] = f.content;
     status(`update ${answer.updateId.slice(0, 6)}: ${answer.strategy}`);
   } catch (err) {
@@ -142,39 +167,20 @@ async function end() {
   if (state.session) {
     const id = state.session.sessionId;
     state.session = null;
-    await api("DELETE", `/kontext/preview/${id}`).catch(() => {});
+    await kontext.deletePreview(id).catch(() => {});
   }
-  $("preview").removeAttribute("src");
+  preview.render(null);
 }
 
-// -- the event stream (fetch: EventSource cannot send the API key) ----------------------
+// -- the event stream (the client's: reconnects and replays) -----------------------------
 
 async function follow(sessionId) {
   const controller = new AbortController();
   state.stream = controller;
-  const response = await fetch(`/kontext/preview/${sessionId}/events`, {
-    headers: { authorization: `Bearer ${keyInput.value.trim()}` },
-    signal: controller.signal,
-  });
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer = (buffer + value).replace(/\r\n/g, "\n"); // the stream's lines end in CRLF
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = Object.fromEntries(
-          block.split("\n").filter((l) => l && !l.startsWith(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
-        );
-        if (event.data) onEvent(event.event, JSON.parse(event.data));
-      }
-    }
+    for await (const event of kontext.events(sessionId, { signal: controller.signal })) onEvent(event.type, event.data);
   } catch {
-    // aborted: the session ended here
+    // the session ended, or the key was refused
   }
 }
 
@@ -184,10 +190,6 @@ function onEvent(type, data) {
   const name = Object.assign(document.createElement("span"), { className: "type", textContent: type });
   item.append(name, " ", summary(type, data));
   $("log").prepend(item);
-  if (type === "update.applied") {
-    state.latencies.push({ ms: data.browserAppliedMs ?? data.timings?.serverMs ?? 0, strategy: data.strategy });
-    drawChart();
-  }
 }
 
 function summary(type, data) {
