@@ -5,9 +5,10 @@ The page (``web/``, vanilla JS and CodeMirror 6 from npm) is bundled by Vite at 
 It talks to the API it is served by through the TypeScript client (``clients/typescript``)
 with the API key given in the page's address (``/#key=...``, as ``kontext-preview serve``
 prints it) or typed in, as a chat's backend would; its preview pane is the client's React
-``<PreviewFrame>`` with a browser token that key asked for, as a chat's page would hold. Sample projects are in
-``samples/<name>/`` (``sample.json`` names them); ``/playground/samples`` lists them and
-``/playground/samples/<name>`` gives one's files as the API takes them.
+``<PreviewFrame>`` with a browser token that key asked for, as a chat's page would hold.
+Sample projects are in ``samples/<name>/`` (``sample.json`` names them);
+``/playground/samples`` lists them and ``/playground/samples/<name>`` gives one's files as
+the API takes them.
 """
 
 import json
