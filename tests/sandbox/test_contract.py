@@ -331,6 +331,9 @@ def test_a_restarted_worker_serves_its_sessions_again(
             page.wait_for_function(
                 "document.querySelector('#title')?.textContent === 'Before the restart'"
             )
+            # The app on screen comes before its HMR socket is open: an update sent between
+            # the two reaches no page and is acknowledged "none" (make test saw it once).
+            assert wait_for(lambda: page.evaluate("window.__kontext?.connected === true"), 30)
             result = push(api, sid, HEADER, header("After the restart"))
             page.wait_for_function(
                 "document.querySelector('#title').textContent === 'After the restart'"
