@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import chromium, spread, versions, write_json
+from benchmarks.common import chromium, on_screen, proc_status, spread, versions, write_json
 from kontext_preview.config import Settings
 from tests.distributed.cluster import read_events
 from tests.project import project_files
@@ -64,15 +64,11 @@ def proc_memory(pids: list[int]) -> dict[str, float]:
     total = {"rss": 0.0, "anon": 0.0, "pss": 0.0}
     for pid in pids:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            status = proc_status(pid)
         except OSError:
             continue
-        for line in [*status.splitlines(), *rollup.splitlines()]:
-            key, _, value = line.partition(":")
-            name = {"VmRSS": "rss", "RssAnon": "anon", "Pss": "pss"}.get(key)
-            if name:
-                total[name] += int(value.split()[0]) / 1024
+        for name, key in (("rss", "VmRSS"), ("anon", "RssAnon"), ("pss", "Pss")):
+            total[name] += status[key]
     return total
 
 
@@ -139,10 +135,7 @@ def sleeping(browser: Any, sessions: int = 5) -> dict[str, float]:
                 session = api.post(
                     "/kontext/preview", params={"wait": "true"}, json={"files": project_files()}
                 ).json()
-                page = browser.new_page()
-                page.goto(session["previewUrl"])
-                page.wait_for_selector("#title")
-                page.close()
+                on_screen(browser, session["previewUrl"], time.perf_counter())
                 ids.append(session["sessionId"])
             deadline = time.monotonic() + 120  # (a GET would count as activity: not asked)
             while any(agent_pids(sid) for sid in ids):

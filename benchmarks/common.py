@@ -122,3 +122,19 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=2, default=str))
     return path
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS, RssAnon, RssFile of ``pid`` and its Pss (proportional: pages shared with
+    other processes, such as the mapped native binaries every dev server loads, counted
+    by share; smaps_rollup, proc(5)) in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == "Pss":
+            fields["Pss"] = int(value.split()[0]) / 1024
+    return fields

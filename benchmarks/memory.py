@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import chromium, plain_vite_app, plain_vite_server, write_json
+from benchmarks.common import chromium, plain_vite_app, plain_vite_server, proc_status, write_json
 from kontext_preview.config import DEV_SERVER_ENV
 from tests.project import project_files
 from tests.server import ApiServer, agent_pids
@@ -33,22 +33,6 @@ MB = 2**20
 
 def header(text: str) -> str:
     return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
-
-
-def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS, RssAnon, RssFile of ``pid`` and its Pss (proportional: pages shared with
-    other processes, such as the mapped native binaries every dev server loads, counted
-    by share; smaps_rollup, proc(5)) in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            fields[key] = int(value.split()[0]) / 1024
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key == "Pss":
-            fields["Pss"] = int(value.split()[0]) / 1024
-    return fields
 
 
 def agent_memory(pid: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,9 +125,10 @@ class ApiKeys:
                 return user
         return None
 
-    def has_key_id(self, wanted: str) -> bool:
-        """Whether the key :func:`key_id` named is still configured."""
-        return any(hmac.compare_digest(_id_of(d), wanted) for d in self.users)
+    @cached_property
+    def key_ids(self) -> frozenset[str]:
+        """:func:`key_id` of every configured key (what browser tokens are checked against)."""
+        return frozenset(_id_of(digest) for digest in self.users)
 
 
 def key_id(key: str) -> str:
@@ -223,7 +225,7 @@ class BrowserTokens:
         scopes = claims["scp"]
         if not isinstance(scopes, list) or not set(scopes) <= set(SCOPES):
             raise _invalid()
-        if not keys.has_key_id(str(claims["key"])):
+        if str(claims["key"]) not in keys.key_ids:
             raise _revoked("the API key that asked for it is no longer configured")
         sid = claims.get("sid")
         return Principal(
@@ -264,17 +266,7 @@ def read_key_file(path: Path) -> dict[str, str]:
 
 def local_key(data_dir: Path) -> str:
     """The embedded default's key: made once, kept in the data directory (0600)."""
-    path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        key = path.read_text().strip()
-        if key:
-            return key
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = "kp_" + secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
-    return key
+    return _kept(data_dir / KEY_FILE_NAME, lambda: "kp_" + secrets.token_urlsafe(32), 1)
 
 
 def local_token_secret(data_dir: Path) -> str:
@@ -282,16 +274,22 @@ def local_token_secret(data_dir: Path) -> str:
     once, kept in the data directory (0600), so tokens survive a restart. Several API
     processes behind one load balancer must share KONTEXT_TOKEN_SECRETS instead."""
     path = data_dir / TOKEN_SECRET_FILE_NAME
+    return _kept(path, lambda: secrets.token_urlsafe(48), MIN_SECRET_LENGTH)
+
+
+def _kept(path: Path, make: Callable[[], str], min_length: int) -> str:
+    """The secret in ``path`` if it holds one of ``min_length`` characters or more, else a
+    new one from ``make``, written there readable by this user only (0600)."""
     if path.exists():
-        secret = path.read_text().strip()
-        if len(secret) >= MIN_SECRET_LENGTH:
-            return secret
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+        kept = path.read_text().strip()
+        if len(kept) >= min_length:
+            return kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
-    return secret
+        out.write(made + "\n")
+    return made
 
 
 def _digest(key: str) -> bytes:
