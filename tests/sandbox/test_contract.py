@@ -263,6 +263,11 @@ def _load(browser: Any, url: str, *, keep_open: bool = False) -> dict[str, Any]:
         "color": page.evaluate("getComputedStyle(document.querySelector('#title')).color"),
         "requests": len(answers),
         "fromSnapshot": sum(1 for a in answers if a.headers.get("x-kontext-snapshot") == "hit"),
+        "firstLoadMisses": [  # what the snapshot did not answer, for the assertion's message
+            f"{a.status} {a.url}"
+            for a in first_load
+            if a.headers.get("x-kontext-snapshot") != "hit"
+        ],
     }
     if keep_open:
         seen["page"] = page
