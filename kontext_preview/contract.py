@@ -19,6 +19,7 @@ limit. It imports no implementation (``make test`` checks that with import-linte
 
 import re
 import secrets
+import zlib
 from abc import ABC, abstractmethod
 from base64 import b32encode
 from collections.abc import Iterable, Mapping
@@ -141,6 +142,26 @@ class Route(BaseModel):
         if self.status != SessionStatus.ACTIVE or not self.host or not self.port:
             return None
         return f"{self.host}:{self.port}"
+
+    @property
+    def view(self) -> str:
+        """What a visitor of the preview is shown now, as the proxy decides it:
+        ``app`` (the dev server), ``starting``, ``waking`` (hibernated), ``failed:<crc>``
+        (the reason's CRC-32: another reason is another view), ``deploying`` (a fallback
+        deployment on its way), ``deploy-failed``, ``deployment:<id>`` (the fallback build
+        published) or ``expired``. A page that stands in for the app follows it and loads
+        again when it changes, so an open page shows what a fresh load shows (issue 29)."""
+        if self.status == EXPIRED:
+            return "expired"
+        if self.status == SessionStatus.FAILED:
+            if self.fallback is None:
+                return f"failed:{zlib.crc32((self.error or '').encode()):08x}"
+            if self.deployment_url:
+                return f"deployment:{self.deployment}"
+            return "deploy-failed" if self.deploy_error else "deploying"
+        if self.upstream is None:
+            return "waking" if self.status == SessionStatus.HIBERNATED else "starting"
+        return "app"
 
 
 def route_of(

@@ -1,6 +1,7 @@
 """The pages a browser sees instead of the app when the app cannot answer (never a bare 502)."""
 
 import html
+import json
 
 from starlette.responses import HTMLResponse
 
@@ -14,36 +15,56 @@ main {{ max-width: 36rem; padding: 2rem; }}
 pre {{ white-space: pre-wrap; background: #fff; border: 1px solid #e5e7eb; padding: 1rem; }}
 </style></head>
 <body><main data-kontext-page="{kind}"><h1>{title}</h1><p>{text}</p>{detail}</main>
-{poll}</body></html>
+{follow}</body></html>
 """
 
-# On "please wait" pages (503): ask again every 250 ms and reload as soon as the answer is
-# anything else, so the app appears as soon as it is up (the meta refresh is the fallback
-# without scripts). `redirect: manual` turns the fallback's redirect into a reload too.
-_POLL = """<script>
-(function poll() {
-  setTimeout(function () {
-    fetch(location.href, { cache: "no-store", redirect: "manual" })
-      .then(function (r) { if (r.status !== 503) location.reload(); else poll(); })
-      .catch(poll);
-  }, 250);
-})();
-</script>"""
+# A page that stands in for the app follows what the preview shows (the route's ``view``,
+# kontext_preview.contract.Route.view, at /__kontext/route) and loads again as soon as it
+# changes: an open tab shows what a fresh load shows, whichever state it was opened in
+# (issue 29). The meta refresh is the fallback without scripts.
+FOLLOW_SCRIPT = """<script>(() => {
+  const shown = %s;
+  const check = async () => {
+    try {
+      const answer = await fetch("/__kontext/route", { cache: "no-store" });
+      const route = await answer.json();
+      if (route.view !== shown) return location.reload();
+    } catch {}
+    setTimeout(check, %d);
+  };
+  setTimeout(check, %d);
+})();</script>"""
+
+
+def follow_script(view: str, every_ms: int) -> str:
+    """The script that reloads a page once the preview's view is no longer ``view``."""
+    return FOLLOW_SCRIPT % (json.dumps(view), every_ms, every_ms)
 
 
 def _page(
-    status: int, kind: str, title: str, text: str, detail: str = "", refresh: int = 0
+    status: int,
+    kind: str,
+    title: str,
+    text: str,
+    detail: str = "",
+    *,
+    view: str | None = None,
+    every_ms: int = 1000,
 ) -> HTMLResponse:
+    """A status page; ``view``: the route's view it shows, followed every ``every_ms``."""
+    refresh = max(1, every_ms // 1000)
     body = _PAGE.format(
         kind=kind,
         title=html.escape(title),
         text=html.escape(text),
         detail=f"<pre>{html.escape(detail)}</pre>" if detail else "",
-        refresh=f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
-        poll=_POLL if status == 503 else "",
+        refresh=f'<noscript><meta http-equiv="refresh" content="{refresh}"></noscript>'
+        if view
+        else "",
+        follow=follow_script(view, every_ms) if view else "",
     )
     headers = {"cache-control": "no-store"}
-    if refresh:
+    if view and status == 503:
         headers["retry-after"] = str(refresh)
     return HTMLResponse(body, status_code=status, headers=headers)
 
@@ -65,11 +86,17 @@ def starting(status: str) -> HTMLResponse:
             "Waking up the preview…",
             "This preview was asleep after a while without use. It is starting again; "
             "this page refreshes itself.",
-            refresh=1,
+            view="waking",
+            every_ms=250,
         )
     what = "Installing dependencies" if status == "installing" else "Starting the dev server"
     return _page(
-        503, "starting", "Preview starting…", f"{what}. This page refreshes itself.", refresh=1
+        503,
+        "starting",
+        "Preview starting…",
+        f"{what}. This page refreshes itself.",
+        view="starting",
+        every_ms=250,
     )
 
 
@@ -80,10 +107,12 @@ def expired() -> HTMLResponse:
         "This preview has expired",
         "It was not used for a long time and was cleaned up. Ask the chat to open the "
         "preview again: it is restored from the project's files.",
+        view="expired",
+        every_ms=2000,
     )
 
 
-def deploying(reason: str) -> HTMLResponse:
+def deploying(reason: str, view: str = "deploying") -> HTMLResponse:
     return _page(
         503,
         "deploying",
@@ -91,7 +120,8 @@ def deploying(reason: str) -> HTMLResponse:
         "The dev server could not serve this project, so a full build is being deployed. "
         "This page moves to it when it is up.",
         detail=reason,
-        refresh=2,
+        view=view,
+        every_ms=500,
     )
 
 
@@ -105,7 +135,7 @@ def error_page(status: int, text: str) -> HTMLResponse:
     return _page(status, "error", "Request not served", text)
 
 
-def failed(reason: str) -> HTMLResponse:
+def failed(reason: str, view: str) -> HTMLResponse:
     return _page(
         502,
         "failed",
@@ -113,7 +143,8 @@ def failed(reason: str) -> HTMLResponse:
         "The project's dev server is not running. Fix the cause below and push an update: "
         "this page shows the preview by itself once it runs.",
         detail=reason,
-        refresh=3,
+        view=view,
+        every_ms=1000,
     )
 
 
@@ -124,5 +155,6 @@ def unreachable(reason: str) -> HTMLResponse:
         "The preview is not answering",
         "The dev server did not answer; this page retries by itself.",
         detail=reason,
-        refresh=2,
+        view="unreachable",
+        every_ms=2000,
     )

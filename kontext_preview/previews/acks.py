@@ -1,19 +1,30 @@
-"""Browsers' acknowledgements: ``update.applied`` once a page has applied an update.
+"""Browsers' acknowledgements: ``update.applied`` once the open pages show an update.
 
 An update shown to running pages gets the agent's change number (``seq`` of
-:class:`~kontext_preview.sandbox.base.NotifyResult`); the page's client module
-acknowledges it over the dev server's socket, the agent reports that here, and the
-waiting ``update.applied`` events are published with ``browserAck`` (``update``,
-``css``, ``reload``, ``error``) and ``browserAppliedMs``. No page connected: published at
-once with ``browserAck: "none"``. No acknowledgement within
-``browser_ack_timeout_seconds`` (a page that says it reloads for the change gets the
-start timeout): ``"timeout"``; the dev server restarting or the session
-hibernating meanwhile: ``"restarted"`` / ``"hibernated"``.
+:class:`~kontext_preview.sandbox.base.NotifyResult`); each page's client module
+(``sandbox-images/agent/page/client.js``) acknowledges it once the page shows it, the agent
+reports every page's acknowledgement here, and the waiting ``update.applied`` events are
+published with ``browserAck`` and ``pages`` (how many acknowledged) once every page that was
+open has answered, or ``ACK_GRACE_SECONDS`` after the first did. ``browserAck`` tells the
+truth of what the pages show (issue 29):
+
+* ``update`` (Vite's HMR), ``css`` (injected), ``reload`` (loaded again, from the restarted
+  dev server too): the pages show it; ``browserAppliedMs`` is the first page's;
+* ``error``: a page could not show it (an update it could not apply, an app that did not load
+  or that threw and shows nothing), with a ``preview.error``; a session that failed to start
+  again fails the updates its pages waited for the same way;
+* ``unaffected``: pages are open, and the change touches nothing they loaded;
+* ``none``: no page is open; ``timeout``: none answered within
+  ``browser_ack_timeout_seconds`` (a page that says it reloads for the change gets the start
+  timeout); ``hibernated``: the session went to sleep meanwhile; ``restarted``: its dev
+  server died and was started again.
 
 A change that restarts the dev server (Vite's own restart for its config or env files, or
-a new dev server for new dependencies) is acknowledged ``reload`` by the first page
-loaded again from the restarted server; a new dev server's wait is numbered negative (the
-next agent numbers its own changes from 1) and lasts the install and start timeouts more.
+a new dev server for new dependencies) is acknowledged ``reload`` by the pages loaded again
+from the restarted server: the preview proxy holds their sockets meanwhile and tells them to
+reload once it serves. A new dev server's wait is numbered negative (the next agent numbers
+its own changes from 1) and lasts the install and start timeouts more; updates that arrive
+while it starts reach the pages with that reload, and are acknowledged with it.
 
 The pages' own warnings and errors on the console are published as ``preview.console``
 (repeats folded with a ``count``, at most 20 a second: the agent's limits). The agent also
@@ -28,6 +39,7 @@ from typing import Any
 
 from kontext_preview import events as ev
 from kontext_preview.config import Settings
+from kontext_preview.contract import SessionStatus
 from kontext_preview.events import EventLog
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import AckWait, PreviewSession
@@ -38,6 +50,12 @@ from kontext_preview.sandbox.base import NotifyResult
 ERROR_FIELDS = ("kind", "message", "file", "line", "column", "frame", "stack", "plugin")
 # What a preview.console event carries (the agent folds repeats and limits the rate).
 CONSOLE_FIELDS = ("level", "message", "file", "line", "column", "count", "dropped")
+# After the first page acknowledged a change, how long the other open pages get before it is
+# published (a tab in the background runs its timers late).
+ACK_GRACE_SECONDS = 0.5
+# Which of the pages' answers an update.applied carries when they differ: the worst.
+SEVERITY = {"css": 0, "update": 1, "reload": 2, "error": 3}
+STARTING = (SessionStatus.INSTALLING, SessionStatus.STARTING)
 
 
 class AckTracker:
@@ -52,49 +70,97 @@ class AckTracker:
         shown: NotifyResult,
         results: list[tuple[PendingUpdate, UpdateResult]],
     ) -> None:
-        """Publish update.applied for each update: at once if no browser will acknowledge
-        it, else when the first page does (or the wait times out)."""
+        """Publish update.applied for each update: when the open pages have shown it (or
+        the wait times out), at once if no page will."""
         applied = [applied_event(p, r) for p, r in results]
         received = [p.received_at for p, _ in results]
-        if shown.seq is None or shown.clients == 0:
-            for data in applied:
-                self.events.publish(session.id, ev.UPDATE_APPLIED, data)
+        if shown.seq is None:
+            restart = _restart_wait(session)
+            if restart is not None and session.status in STARTING:
+                # The pages reload from the dev server being started, which has these files.
+                seq, wait = restart
+                wait.applied += applied
+                wait.received_at += received
+                self._wait(session, seq, wait, self._restart_timeout())
+                return
+            kind = "unaffected" if shown.clients else "none"
+            self._publish_now(session, applied, kind)
             return
-        wait = AckWait(applied, received)
-        settings = self.settings
-        timeout = settings.browser_ack_timeout_seconds
-        if shown.seq < 0:  # a dev-server restart: the pages reload once the next one serves
-            timeout += settings.install_timeout_seconds + settings.startup_timeout_seconds
+        if shown.clients == 0:
+            self._publish_now(session, applied, "none")
+            return
+        wait = AckWait(applied, received, expected=shown.clients)
+        # A dev-server restart (negative): the pages reload once the next one serves.
+        timeout = (
+            self._restart_timeout() if shown.seq < 0 else self.settings.browser_ack_timeout_seconds
+        )
         self._wait(session, shown.seq, wait, timeout)
+
+    def _restart_timeout(self) -> float:
+        settings = self.settings
+        return (
+            settings.browser_ack_timeout_seconds
+            + settings.install_timeout_seconds
+            + settings.startup_timeout_seconds
+        )
+
+    def _publish_now(
+        self, session: PreviewSession, applied: list[dict[str, Any]], kind: str
+    ) -> None:
+        for data in applied:
+            data["browserAck"] = kind
+            data["pages"] = 0
+            self.events.publish(session.id, ev.UPDATE_APPLIED, data)
 
     def _wait(self, session: PreviewSession, seq: int, wait: AckWait, seconds: float) -> None:
         if wait.timer:
             wait.timer.cancel()
         wait.timer = asyncio.get_running_loop().call_later(
-            seconds, lambda: self.complete(session, seq, "timeout", None)
+            seconds, lambda: self.complete(session, seq, "timeout")
         )
         session.acks[seq] = wait
 
-    def complete(
-        self, session: PreviewSession, seq: int, kind: str, acked_at: float | None
+    def acknowledged(
+        self, session: PreviewSession, seq: int, kind: str, at: float | None, page: str
     ) -> None:
-        """Change ``seq`` was applied by a page (``kind``: how), or will not be: publish
-        its update.applied events."""
+        """Page ``page`` shows change ``seq`` (``kind``: how; ``at``: when, ms since the
+        epoch). Published once every page that was open has answered, or
+        ``ACK_GRACE_SECONDS`` after the first."""
+        wait = session.acks.get(seq)
+        if wait is None or page in wait.pages:
+            return
+        wait.pages.add(page)
+        if wait.first_at is None:
+            wait.first_at = at
+        if wait.kind is None or SEVERITY.get(kind, 3) > SEVERITY.get(wait.kind, 3):
+            wait.kind = kind
+        if len(wait.pages) >= wait.expected:
+            self.complete(session, seq, kind)
+        elif len(wait.pages) == 1:
+            self._wait(session, seq, wait, ACK_GRACE_SECONDS)
+
+    def complete(self, session: PreviewSession, seq: int, kind: str) -> None:
+        """Publish the update.applied events waiting for change ``seq``: as the pages that
+        answered showed it, else with ``kind`` (why none will: timeout, restarted...)."""
         wait = session.acks.pop(seq, None)
         if wait is None:
             return
         if wait.timer:
             wait.timer.cancel()
         for data, received_at in zip(wait.applied, wait.received_at, strict=True):
-            data["browserAck"] = kind
-            if acked_at is not None:
-                data["browserAppliedMs"] = round(acked_at - received_at * 1000, 2)
+            data["browserAck"] = wait.kind or kind
+            data["pages"] = len(wait.pages)
+            if wait.first_at is not None:
+                data["browserAppliedMs"] = round(wait.first_at - received_at * 1000, 2)
             self.events.publish(session.id, ev.UPDATE_APPLIED, data)
 
-    def drop(self, session: PreviewSession, kind: str) -> None:
-        """No page will acknowledge what is waiting (``kind``: restarted, hibernated)."""
+    def drop(self, session: PreviewSession, kind: str, *, keep_restart: bool = False) -> None:
+        """No page will acknowledge what is waiting (``kind``: restarted, hibernated, error);
+        ``keep_restart``: except a restart's reload, which the pages still make (from the
+        dev server being started now)."""
         for seq in list(session.acks):
-            self.complete(session, seq, kind, None)
+            if not (keep_restart and seq < 0):
+                self.complete(session, seq, kind)
 
     def forget(self, session: PreviewSession) -> None:
         """The session leaves this process: no more timers for it."""
@@ -112,11 +178,12 @@ class AckTracker:
                 self._wait(session, seq, wait, self.settings.startup_timeout_seconds)
         elif event.get("type") == "ack":
             at = event.get("at")
-            self.complete(
+            self.acknowledged(
                 session,
                 int(event.get("seq", -1)),
                 str(event.get("kind", "update")),
                 float(at) if isinstance(at, int | float) else None,
+                str(event.get("page", "")),
             )
         elif event.get("type") == "preview-error":
             data = {k: event[k] for k in ERROR_FIELDS if event.get(k) is not None}
@@ -131,3 +198,8 @@ class AckTracker:
         elif event.get("type") == "console":
             data = {k: event[k] for k in CONSOLE_FIELDS if event.get(k) is not None}
             self.events.publish(session.id, ev.PREVIEW_CONSOLE, data)
+
+
+def _restart_wait(session: PreviewSession) -> tuple[int, AckWait] | None:
+    """The wait for the pages' reload after a dev-server restart, if one is on."""
+    return next(((seq, w) for seq, w in session.acks.items() if seq < 0), None)

@@ -24,10 +24,15 @@ SessionListener = Callable[["PreviewSession", str, dict[str, Any]], None]
 
 @dataclass
 class AckWait:
-    """Updates shown to browsers as change number ``seq``, waiting for a page to apply them."""
+    """Updates shown to browsers as change number ``seq``, waiting for the pages that were
+    open (``expected``) to show them."""
 
     applied: list[dict[str, Any]]  # the update.applied events to complete and publish
     received_at: list[float]  # when each update was received (wall clock)
+    expected: int = 1  # pages connected when the change was sent
+    pages: set[str] = field(default_factory=set)  # pages that acknowledged it
+    kind: str | None = None  # how they did (the worst of theirs: error, reload, update, css)
+    first_at: float | None = None  # when the first one did (ms since the epoch)
     timer: asyncio.TimerHandle | None = None
 
 

@@ -119,7 +119,9 @@ class Supervisor:
         if session.starting_since is None:
             session.start = _start_kind(session, previous, adopt)
             session.starting_since = time.time()
-        self.acks.drop(session, "restarted")
+        # What pages waited for is lost with the dev server, but for a restart's reload: the
+        # pages make it from the one started now.
+        self.acks.drop(session, "restarted", keep_restart=True)
         self._make_room(session)
         session.set_status(SessionStatus.INSTALLING)
         session.launch_task = asyncio.create_task(self._run_launch(session, previous, adopt))
@@ -252,6 +254,7 @@ class Supervisor:
         without installing again."""
         await self._stop_sandbox(session)
         session.set_status(SessionStatus.FAILED, message)
+        self.acks.drop(session, "error")  # the pages show the failure instead
         if self.settings.fallback_to_deployment and self.registry.holds(session):
             session.fallback = message
             queue_deployment(

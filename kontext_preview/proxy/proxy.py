@@ -40,7 +40,7 @@ from yarl import URL
 
 from kontext_preview import pages
 from kontext_preview.config import Settings
-from kontext_preview.contract import EXPIRED, Route, SessionManager, SessionStatus
+from kontext_preview.contract import Route, SessionManager, SessionStatus
 from kontext_preview.deploy.sites import SpaFiles
 from kontext_preview.errors import StoreUnavailable
 from kontext_preview.logs import bind_session
@@ -49,23 +49,11 @@ from kontext_preview.snapshots import SnapshotReader, variant
 
 log = logging.getLogger(__name__)
 CONTROL_PREFIX = b"/__kontext/"
-# What a page showing the fallback deployment asks, every FOLLOW_MS, to follow the
-# newest truth: {status, deployment}; it reloads when either moves on.
+# What a page standing in for the app asks, to follow what the preview shows
+# ({status, deployment, view}: kontext_preview.contract.Route.view); it loads again when the
+# view moves on (pages.follow_script).
 ROUTE_PATH = b"/__kontext/route"
-FOLLOW_MS = 2000
-FOLLOW_SCRIPT = """<script>(() => {
-  const shown = %s;
-  const check = async () => {
-    try {
-      const answer = await fetch("/__kontext/route", { cache: "no-store" });
-      const route = answer.ok ? await answer.json() : null;
-      const moved = route && (route.status !== "failed" || route.deployment !== shown);
-      if (moved) return location.reload();
-    } catch {}
-    setTimeout(check, %d);
-  };
-  setTimeout(check, %d);
-})();</script>"""
+FOLLOW_MS = 2000  # how often the fallback deployment's pages ask
 # What a preview origin answers for a service worker's script (a browser fetches it with
 # `Service-Worker: script`, https://w3c.github.io/ServiceWorker/#service-worker-script-request):
 # an app's own worker (a PWA's cache-first one) would serve the modules of an earlier load on
@@ -98,7 +86,15 @@ UPSTREAM_CONNECT_SECONDS = 5.0
 WAKING = frozenset(
     {SessionStatus.HIBERNATED.value, SessionStatus.INSTALLING.value, SessionStatus.STARTING.value}
 )
-WAKE_POLL_SECONDS = 0.05  # how often a held request looks whether the dev server serves
+WAKE_POLL_SECONDS = 0.05
+# A page whose dev server left is held (PreviewProxy._follow_next_server): the route is
+# looked at every FOLLOW_FAST_POLL_SECONDS for the first FOLLOW_FAST_SECONDS (an install and
+# start), then every FOLLOW_SLOW_POLL_SECONDS (a session asleep); a page told to reload that
+# is still there after RELOAD_GRACE_SECONDS is let go.
+FOLLOW_FAST_POLL_SECONDS = 0.2
+FOLLOW_FAST_SECONDS = 300.0
+FOLLOW_SLOW_POLL_SECONDS = 1.0
+RELOAD_GRACE_SECONDS = 10.0  # how often a held request looks whether the dev server serves
 SNAPSHOT_HEADER = b"x-kontext-snapshot"  # on answers from a page snapshot: "hit"
 # aiohttp adds these unless told not to: the browser's own (or none) go upstream.
 SKIPPED_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
@@ -172,14 +168,20 @@ class PreviewProxy:
     async def _http(
         self, request: Request, route: Route | None, session_id: str, hold: bool = True
     ) -> Response:
-        if route is not None and request.scope["raw_path"] == ROUTE_PATH:
+        raw_path = request.scope["raw_path"]
+        if raw_path == ROUTE_PATH:
+            view = route.view if route is not None else "not-found"
+            answer: dict[str, str | None] = {"view": view}
+            if route is not None:
+                answer |= {"status": route.status, "deployment": route.deployment}
             return JSONResponse(
-                {"status": route.status, "deployment": route.deployment},
+                answer,
+                status_code=404 if route is None else 200,
                 headers={"cache-control": "no-store"},
             )
-        if route is None or request.scope["raw_path"].startswith(CONTROL_PREFIX):
+        if route is None or raw_path.startswith(CONTROL_PREFIX):
             return pages.not_found()
-        if refused := guard.refusal(request.scope["raw_path"], request.scope["query_string"]):
+        if refused := guard.refusal(raw_path, request.scope["query_string"]):
             log.warning("preview: refused %s: %s", _target(request.scope)[:200], refused)
             return pages.error_page(400, f"Refused: {refused}.")
         if request.headers.get("service-worker") == "script":
@@ -187,17 +189,18 @@ class PreviewProxy:
                 SERVICE_WORKER_SCRIPT,
                 headers={"content-type": "text/javascript", "cache-control": "no-store"},
             )
-        if route.status == EXPIRED:
+        view = route.view
+        if view == "expired":
             return pages.expired()
-        if route.status == SessionStatus.FAILED.value:
-            reason = route.error or "unknown error"
-            if route.fallback is None:
-                return pages.failed(reason)
-            if route.deployment_url:
-                return await self._fallback(request, route, session_id)
-            if route.deploy_error:
-                return pages.failed(f"{reason}\n\nThe deployment failed too: {route.deploy_error}")
-            return pages.deploying(reason)
+        if view.startswith("failed:"):
+            return pages.failed(route.error or "unknown error", view)
+        if view.startswith("deployment:"):
+            return await self._fallback(request, route, session_id)
+        if view == "deploy-failed":
+            reason = f"{route.error or 'unknown error'}\n\nThe deployment failed too: "
+            return pages.failed(reason + (route.deploy_error or ""), view)
+        if view == "deploying":
+            return pages.deploying(route.error or "unknown error")
         if route.upstream is None:
             return await self._waking(request, route, session_id, hold)
         headers = [
@@ -321,7 +324,7 @@ class PreviewProxy:
             html = await asyncio.to_thread(Path(served).read_text, errors="replace")
         except OSError:
             return pages.not_deployed()
-        follow = FOLLOW_SCRIPT % (json.dumps(route.deployment), FOLLOW_MS, FOLLOW_MS)
+        follow = pages.follow_script(route.view, FOLLOW_MS)
         head = html.find("</head>")
         html = html[:head] + follow + html[head:] if head >= 0 else follow + html
         return HTMLResponse(html, headers={"cache-control": "no-store"})
@@ -364,6 +367,7 @@ class PreviewProxy:
         except (OSError, TimeoutError, WebSocketException):
             await browser.close(code=1011)
             return
+        server_left = False
         async with upstream:
             await browser.accept(subprotocol=upstream.subprotocol)
             if woken and not await self._snapshot_holds(session_id, upstream_at, browser):
@@ -376,14 +380,71 @@ class PreviewProxy:
                 return
             self._sockets[session_id] += 1
             try:
-                await _bridge(browser, upstream)
+                server_left = await _bridge(browser, upstream)
             finally:
                 self._sockets[session_id] -= 1
                 if self._sockets[session_id] <= 0:
                     del self._sockets[session_id]
+        if server_left:
+            await self._follow_next_server(browser, session_id)
+
+    async def _follow_next_server(self, browser: WebSocket, session_id: str) -> None:
+        """The dev server behind an open page went away (a restart for new dependencies or
+        its config, a crash, hibernation, a move to another node): the page's socket stays
+        open, and the page is told to reload (``full-reload``, which every Vite major's
+        client obeys) once the preview shows something again: a dev server that answers,
+        or what stands in for it (a failure, the fallback deployment, the expired page).
+        Not while it starts or sleeps: the page keeps the last app meanwhile, as with
+        plain Vite. Closing the socket instead would orphan the page on Vite 5 and
+        earlier, whose client ignores a clean close for ever (issue 29)."""
+        listening = asyncio.create_task(_until_gone(browser))
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            while not listening.done():
+                if await self._shows_again(session_id, browser):
+                    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                        await browser.send_text(json.dumps({"type": "full-reload", "path": "*"}))
+                    # The page reloads (its socket goes with it); one that does not is let go.
+                    await asyncio.wait({listening}, timeout=RELOAD_GRACE_SECONDS)
+                    return
+                soon = loop.time() - began < FOLLOW_FAST_SECONDS
+                interval = FOLLOW_FAST_POLL_SECONDS if soon else FOLLOW_SLOW_POLL_SECONDS
+                await asyncio.wait({listening}, timeout=interval)
+        finally:
+            listening.cancel()
+            if browser.client_state is WebSocketState.CONNECTED:
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await browser.close()
+
+    async def _shows_again(self, session_id: str, browser: WebSocket) -> bool:
+        """Whether a page held after its dev server left should load again now."""
+        try:
+            route = await self.sessions.route(session_id, resume=False)
+        except StoreUnavailable:
+            return False
+        if route is None:
+            return True  # deleted: the page shows so
+        view = route.view
+        if view in ("starting", "waking"):
+            return False
+        if view != "app" or route.upstream is None:
+            return True
+        try:  # any HTTP answer: the dev server serves (Vite's own restart reuses the port)
+            async with self.client.get(
+                URL(f"http://{route.upstream}/@vite/client", encoded=True),
+                headers={"host": browser.headers.get("host", "")},
+                timeout=aiohttp.ClientTimeout(total=UPSTREAM_CONNECT_SECONDS),
+            ) as answer:
+                return answer.status < 500
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
 
-async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
+async def _bridge(browser: WebSocket, upstream: ClientConnection) -> bool:
+    """Pass messages both ways until one side leaves; True if the dev server left first
+    (the browser's socket is then left open for the caller)."""
+
     async def browser_to_upstream() -> None:
         with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
             while True:
@@ -402,17 +463,29 @@ async def _bridge(browser: WebSocket, upstream: ClientConnection) -> None:
                 else:
                     await browser.send_bytes(message)
 
-    tasks = [asyncio.create_task(browser_to_upstream()), asyncio.create_task(upstream_to_browser())]
+    from_browser = asyncio.create_task(browser_to_upstream())
+    from_upstream = asyncio.create_task(upstream_to_browser())
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [from_browser, from_upstream], return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
-        for task in tasks:
-            task.cancel()
-        # Close the browser's side unless it closed first (closing it again raises
-        # WebSocketDisconnect: a closed or reloaded tab is the usual way a bridge ends).
-        if browser.client_state is WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await browser.close()
+        from_browser.cancel()
+        from_upstream.cancel()
+    server_left = from_upstream in done and browser.client_state is WebSocketState.CONNECTED
+    # Close the browser's side unless it closed first (closing it again raises
+    # WebSocketDisconnect: a closed or reloaded tab is the usual way a bridge ends).
+    if not server_left and browser.client_state is WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await browser.close()
+    return server_left
+
+
+async def _until_gone(browser: WebSocket) -> None:
+    """Read (and drop) what a held page sends until it leaves."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await browser.receive())["type"] != "websocket.disconnect":
+            pass
 
 
 def _target(scope: Scope) -> str:

@@ -44,152 +44,15 @@ const RESOLVED_CLIENT_ID = "\0kontext-client";
 const STYLESHEET = /\.(css|scss|sass|less|styl|stylus|pcss)$/;
 const CSS_MODULE = /\.module\.[a-z]+$/;
 
-// Runs in every preview page: applies CSS pushed by the agent with Vite's own
-// updateStyle, acknowledges each change once it is applied (so the server knows
-// the true end-to-end latency), reports the page's runtime errors, and counts
-// what reached the page (for tests).
-const CLIENT_CODE = `
-import { updateStyle } from "/@vite/client";
-const kontext = (window.__kontext = { injected: 0, lastInjection: null, viteUpdates: 0, acks: [], failed: 0, connected: false });
-const RELOAD_KEY = "kontext:reload-seq";
-// The change a page reloads for, kept across the reload: in sessionStorage, or where a
-// page's storage is blocked (an iframe on another site with third-party storage off) in
-// window.name, which a reload keeps (the app's own name is put back).
-const NAME_MARK = "kontext:reload-seq=";
-const reloadSeq = {
-  keep(seq) {
-    try { sessionStorage.setItem(RELOAD_KEY, String(seq)); } catch { window.name = NAME_MARK + seq + "\\n" + window.name; }
-  },
-  take() {
-    let seq = null;
-    try { seq = sessionStorage.getItem(RELOAD_KEY); sessionStorage.removeItem(RELOAD_KEY); } catch {}
-    if (window.name.startsWith(NAME_MARK)) {
-      const end = window.name.indexOf("\\n");
-      seq ??= window.name.slice(NAME_MARK.length, end);
-      window.name = window.name.slice(end + 1);
-    }
-    return seq;
-  },
-};
-if (import.meta.hot) {
-  const hot = import.meta.hot;
-  let pending = null;
-  const ack = (seq, kind, error) => {
-    if (seq == null) return;
-    kontext.acks.push({ seq, kind });
-    hot.send("kontext:ack", { seq, kind, error });
-  };
-  const settle = (kind, error) => { if (pending != null) { ack(pending, kind, error); pending = null; } };
-  const reloadFor = (seq) => {
-    if (seq != null) reloadSeq.keep(seq);
-    location.reload();
-  };
-  const reloaded = reloadSeq.take();
-  if (reloaded) {
-    const done = () => ack(Number(reloaded), "reload");
-    if (document.readyState === "complete") done(); else addEventListener("load", done, { once: true });
-  }
-  // Vite's client reports an HMR update it could not apply (the module failed to fetch,
-  // to evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after
-  // the error itself (which it leaves out for fetch failures). Both are kept here.
-  let lastError = null, failure = null, broken = false;
-  // What the page's own code logs at warn and error reaches the chat (Vite's own messages,
-  // "[vite] …", are reported as preview.error instead), with where it was logged from.
-  const text = (arg) => {
-    if (typeof arg === "string") return arg;
-    if (arg instanceof Error) return arg.stack ?? String(arg);
-    try { return JSON.stringify(arg) ?? String(arg); } catch { return String(arg); }
-  };
-  const forward = (level, args) => {
-    const message = args.map(text).join(" ").slice(0, 2000);
-    if (/^\\[(vite|hmr)\\]/.test(message)) return;
-    const caller = (new Error().stack ?? "").split("\\n").slice(1).find((l) => /https?:\\/\\//.test(l) && !l.includes("@kontext/client"));
-    hot.send("kontext:console", { level, message, caller });
-  };
-  const consoleWarn = console.warn.bind(console);
-  console.warn = (...args) => { consoleWarn(...args); forward("warn", args); };
-  const consoleError = console.error.bind(console);
-  console.error = (...args) => {
-    consoleError(...args);
-    forward("error", args);
-    for (const arg of args) {
-      if (arg instanceof Error) lastError = arg;
-      const failed = typeof arg === "string" && /Failed to reload (\\S+)\\. This could be/.exec(arg);
-      if (failed) { failure = { path: failed[1], error: lastError }; lastError = null; }
-    }
-  };
-  const failureReport = ({ path, error }) => ({
-    path, name: error?.name, message: error ? String(error.message).slice(0, 2000) : undefined,
-    stack: error?.stack ? String(error.stack).slice(0, 4000) : undefined,
-  });
-  hot.on("kontext:update", ({ seq, reload }) => {
-    pending = seq;
-    // The dev server restarts for this change: the page reloads when it is back (Vite's
-    // client reconnects and reloads), and acknowledges the change once loaded again.
-    if (reload) reloadSeq.keep(seq);
-  });
-  hot.on("vite:ws:connect", () => (kontext.connected = true));
-  hot.on("vite:ws:disconnect", () => (kontext.connected = false));
-  hot.on("vite:beforeUpdate", (payload) => {
-    kontext.viteUpdates += payload.updates.length;
-    // After a failed update this page's modules are not what the server has, and Vite's
-    // client would not bring them back (the failed module is not re-imported): the next
-    // update reaches the page as a reload.
-    if (broken) reloadFor(pending);
-  });
-  hot.on("vite:afterUpdate", () => {
-    if (!failure) return settle("update");
-    broken = true;
-    kontext.failed += 1;
-    settle("error", failureReport(failure));
-    failure = null;
-  });
-  hot.on("vite:error", () => settle("error"));
-  hot.on("vite:beforeFullReload", () => {
-    if (pending == null) return;
-    reloadSeq.keep(pending);
-    hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
-  });
-  hot.on("kontext:css", ({ styles, seq }) => {
-    for (const { id, css } of styles) updateStyle(id, css);
-    kontext.injected += 1;
-    kontext.lastInjection = { seq, at: performance.timeOrigin + performance.now() };
-    ack(seq, "css");
-  });
-  const report = (message, url, line, column, stack) =>
-    hot.send("kontext:error", { message: String(message).slice(0, 2000), url, line, column, stack: stack ? String(stack).slice(0, 4000) : undefined });
-  addEventListener("error", (e) => report(e.message, e.filename, e.lineno, e.colno, e.error?.stack));
-  addEventListener("unhandledrejection", (e) => report(e.reason?.message ?? e.reason, undefined, undefined, undefined, e.reason?.stack));
-}
-`;
+// The page's client module (page/client.js: CSS injection, acknowledgements, reloads where
+// HMR cannot bring a page to what a fresh load shows, the page's errors) and the watchdog
+// (page/watchdog.js), a classic script for pages whose modules never ran.
+const PAGE_DIR = new URL("./page/", import.meta.url);
+const CLIENT_CODE = fs.readFileSync(new URL("client.js", PAGE_DIR), "utf8");
+const WATCHDOG_CODE = fs.readFileSync(new URL("watchdog.js", PAGE_DIR), "utf8").replace(/^(\/\/.*\n)+/, "");
 
 // Everything the agent says is read by people and by the chat's AI, not by a terminal:
 // Vite's and Rolldown's colours (terminal escapes) are taken out of every text field.
-// A classic script in every page, for when the client module never ran (the dev server went
-// away while the page was loading its modules, so neither the app nor Vite's client is
-// there to notice): the page asks the preview where it stands and loads again, showing what
-// the preview shows now (the app, the failure or the fallback deployment). At most a few
-// times in a row, so a page that cannot run the client module does not reload for ever.
-// A page whose storage is blocked (an iframe on another site, third-party storage off)
-// cannot count its tries, so it never reloads.
-const WATCHDOG_CODE = `(() => {
-  const KEY = "kontext:watchdog";
-  const check = async () => {
-    let tries;
-    try {
-      if (window.__kontext) return sessionStorage.removeItem(KEY);
-      tries = Number(sessionStorage.getItem(KEY) || 0);
-    } catch { return; }
-    if (tries >= 5) return;
-    try {
-      const answer = await fetch("/__kontext/route", { cache: "no-store" });
-      if (answer.ok) { sessionStorage.setItem(KEY, String(tries + 1)); return location.reload(); }
-    } catch {}
-    setTimeout(check, 2000);
-  };
-  addEventListener("load", () => setTimeout(check, 3000));
-})();`;
-
 function emit(type, fields) {
   const plain = Object.fromEntries(
     Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? stripVTControlCharacters(v) : v]),
@@ -412,17 +275,46 @@ function watchPagePayloads(server) {
 }
 
 function listenToPages(server) {
+  // Each page acknowledges a change once (its `page` id); every page's is reported, with
+  // the time it arrived less the page's settling wait (`settledMs`: the page looked for an
+  // error before it answered), so the service counts the pages a change reached.
+  const acked = new Map(); // seq -> pages that acknowledged it
   server.ws.on("kontext:ack", async (data) => {
     const number = Number(data?.seq);
     const sent = shownAt.get(number);
-    // Unknown (or already acknowledged by another page), unless it is a restart's reload,
-    // which the agent before this one announced (negative numbers).
-    if (sent === undefined && !(number < 0 && data?.kind === "reload")) return;
-    shownAt.delete(number);
-    const at = now();
+    // Unknown, unless it is a restart's reload, which the agent before this one announced
+    // (negative numbers).
+    const restart = number < 0 && (data?.kind === "reload" || data?.kind === "error");
+    if (sent === undefined && !restart) return;
+    const pages = acked.get(number) ?? new Set();
+    const page = String(data?.page ?? "");
+    if (pages.has(page)) return;
+    pages.add(page);
+    acked.set(number, pages);
+    if (acked.size > 1000) acked.delete(acked.keys().next().value);
+    const settled = Number(data?.settledMs);
+    const at = now() - (Number.isFinite(settled) && settled > 0 ? settled : 0);
     // A failed update: its error first (with the change's number), then the ack.
     if (data?.kind === "error" && data?.error) emit("preview-error", { seq: number, ...(await updateError(server, data.error)) });
-    emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, sinceShownMs: sent === undefined ? undefined : at - sent });
+    emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, page, sinceShownMs: sent === undefined ? undefined : at - sent });
+  });
+  // A page's HMR client gave up on a module's new version ("Could not Fast Refresh": its
+  // exports changed) and asks the server to update its importers instead. Vite does so only
+  // if the module, as the server has it now, accepts itself: one emptied, or no longer a
+  // component module, does not, and the page would keep importers that a fresh load no
+  // longer has (and hear of no error). The agent then shows the module as changed once more,
+  // which Vite's HMR carries to its importers like any change (issue 29). Once per version.
+  const invalidated = new Set();
+  server.ws.on("vite:invalidate", (data) => {
+    const url = String(data?.path ?? "");
+    const module = clientSide(server).moduleGraph.urlToModuleMap.get(url);
+    if (!module?.file || (module.isSelfAccepting && module.lastHMRTimestamp > 0)) return;
+    const version = `${url}@${module.lastHMRTimestamp}`;
+    if (invalidated.has(version)) return;
+    invalidated.add(version);
+    if (invalidated.size > 1000) invalidated.delete(invalidated.values().next().value);
+    for (const moduleGraph of moduleGraphs(server)) moduleGraph.onFileChange(module.file);
+    server.watcher.emit("change", module.file);
   });
   server.ws.on("kontext:reloading", (data) => {
     const number = Number(data?.seq);

@@ -39,7 +39,8 @@ def test_a_starting_session_shows_a_page_that_refreshes_itself(
     page = server.preview_get(sid)
     assert page.status_code == 503
     assert 'data-kontext-page="starting"' in page.text
-    assert '<meta http-equiv="refresh" content="1">' in page.text
+    assert "/__kontext/route" in page.text  # it follows the route; without scripts:
+    assert '<noscript><meta http-equiv="refresh" content="1"></noscript>' in page.text
     assert page.headers["retry-after"] == "1"
     assert wait_for(lambda: server.preview_get(sid).status_code == 200, timeout=30)
     assert '<div id="root">' in server.preview_get(sid).text

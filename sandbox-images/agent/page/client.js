@@ -1,0 +1,310 @@
+// kontext-preview's page client: runs in every preview page, served as /@kontext/client and
+// injected first in <head> by the agent's plugin (agent.mjs). It
+//   * applies CSS pushed by the agent with Vite's own updateStyle;
+//   * acknowledges each change the agent announces (`kontext:update`, `kontext:css`) once
+//     this page shows it, saying how (`update`, `css`, `reload`) or that it could not
+//     (`error`, with the error): the truth of `update.applied` (issue 29);
+//   * brings the page to what a fresh load would show where Vite's HMR cannot: a page
+//     whose app never loaded (a module failed to fetch, to link or to evaluate), or one
+//     left behind by a failed update that the next update does not repair, reloads;
+//   * reports the page's runtime errors and console warnings and errors;
+//   * counts what reached the page (window.__kontext, read by the tests).
+// What the page reports decides, never file names: Vite's client is the same on every
+// framework, and the app's entry modules are the module scripts of the page itself.
+import { updateStyle } from "/@vite/client";
+
+// A page's id: an agent counts each page's acknowledgement once.
+const PAGE = Math.random().toString(36).slice(2, 10);
+// After an update or a load, how long the page is given to show an error (React's Fast
+// Refresh renders 16–30 ms after Vite applied the module) before it is acknowledged.
+const SETTLE_MS = 60;
+// A page whose modules the dev server could not answer for a moment (the dependency
+// optimizer re-bundling: 504) loads again, at most this many times in a row.
+const RETRIES = 3;
+const RETRY_KEY = "kontext:load-retries";
+const RELOAD_KEY = "kontext:reload-seq";
+const OWN_MODULES = ["/@vite/client", "/@kontext/client"];
+
+const kontext = (window.__kontext = {
+  page: PAGE,
+  injected: 0,
+  lastInjection: null,
+  viteUpdates: 0,
+  acks: [],
+  failed: 0,
+  connected: false,
+  loaded: null, // true once every entry module of the page evaluated, false if one failed
+  loadError: null,
+});
+
+// Storage that survives a reload: sessionStorage, or where a page's storage is blocked (an
+// iframe on another site with third-party storage off) window.name (the app's own name is
+// put back).
+const kept = {
+  set(key, value) {
+    try {
+      sessionStorage.setItem(key, String(value));
+    } catch {
+      const rest = window.name.startsWith(`${key}=`) ? window.name.slice(window.name.indexOf("\n") + 1) : window.name;
+      window.name = `${key}=${value}\n${rest}`;
+    }
+  },
+  take(key) {
+    let value = null;
+    try {
+      value = sessionStorage.getItem(key);
+      sessionStorage.removeItem(key);
+    } catch {}
+    if (window.name.startsWith(`${key}=`)) {
+      const end = window.name.indexOf("\n");
+      value ??= window.name.slice(key.length + 1, end);
+      window.name = window.name.slice(end + 1);
+    }
+    return value;
+  },
+};
+
+// Uncaught errors, with when they happened (performance.now()).
+const errors = [];
+const report = (error) => ({
+  name: error?.name,
+  message: String(error?.message ?? error ?? "error").slice(0, 2000),
+  stack: error?.stack ? String(error.stack).slice(0, 4000) : undefined,
+});
+
+// An error the page cannot recover from by itself, shown as Vite shows a compile error (its
+// own overlay element): an update the page could not apply, an app that did not load. The
+// page then reads as a fresh load of the same files does, whose app fails the same way; the
+// next update clears it (Vite's client does), a reload too.
+function showError(error, file) {
+  const Overlay = customElements.get("vite-error-overlay");
+  if (!Overlay || !document.body || document.querySelector("vite-error-overlay")) return;
+  const shown = { message: error.message ?? "error", stack: error.stack ?? "", plugin: "kontext-preview", id: file };
+  document.body.appendChild(new Overlay(shown));
+}
+
+// Whether the page shows nothing: no text and nothing drawn (Vite's error overlay is in a
+// shadow root: not counted).
+function looksBlank() {
+  const body = document.body;
+  if (!body) return true;
+  if (body.innerText.trim()) return false;
+  return !body.querySelector("img, svg, canvas, video, iframe, input, button, select, textarea");
+}
+
+// The app's entry modules are the page's own module scripts. Importing one again answers
+// its evaluation's outcome without running it twice (the browser's module map holds it):
+// fulfilled once the whole graph evaluated, rejected with the error if a module failed to
+// fetch, to link (a missing export) or to evaluate.
+async function checkLoad() {
+  const entries = [...document.querySelectorAll('script[type="module"][src]')]
+    .map((script) => script.src)
+    .filter((src) => !OWN_MODULES.some((own) => new URL(src).pathname.endsWith(own)));
+  const outcomes = await Promise.allSettled(entries.map((src) => import(/* @vite-ignore */ src)));
+  const failed = outcomes.find((outcome) => outcome.status === "rejected");
+  kontext.loaded = !failed;
+  kontext.loadError = failed ? failed.reason : null;
+  return kontext.loaded;
+}
+
+const loadChecked = new Promise((resolve) => {
+  const run = () => checkLoad().then(resolve, () => resolve(false));
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run, { once: true });
+  else run();
+});
+
+// Whether a module that failed did not begin to run: it did not fetch (Vite's client keeps no
+// error for those), parse or link (a SyntaxError: a missing export, bad code).
+function neverRan(error) {
+  if (error == null) return true;
+  const message = String(error.message ?? "");
+  return error.name === "SyntaxError" || /dynamically imported module|Importing a module script failed/.test(message);
+}
+
+// A module the dev server could not answer for a moment (504: Vite's optimizer re-bundling
+// the dependencies) is a load to try again; a module it cannot compile (500) or does not
+// have (404) is what a fresh load shows too.
+function failedForAMoment() {
+  const entries = performance.getEntriesByType("resource");
+  return entries.some((entry) => entry.responseStatus === 504);
+}
+
+if (import.meta.hot) {
+  const hot = import.meta.hot;
+  let pending = null; // the change being applied: the agent's number
+  let updateStarted = 0;
+  // Modules whose last update failed before the new version ran (it did not fetch, parse
+  // or link): the page holds their earlier version, and HMR brings them back by updating
+  // them again. An update that leaves one of them behind is a reload.
+  const failedModules = new Set();
+  // A new version that ran and threw has taken over its module's HMR state (Vite's client
+  // cleared the old version's accept handlers when it began to run): HMR cannot bring that
+  // page back, the next update is a reload.
+  let broken = false;
+  let lastError = null;
+  let failure = null;
+  // A module's new version gave up on HMR during the update ("Could not Fast Refresh"): the
+  // server updates its importers next, and the change is acknowledged after that.
+  let invalidated = false;
+  let followUp = null;
+
+  const ack = (seq, kind, error, settledMs = 0) => {
+    if (seq == null) return;
+    kontext.acks.push({ seq, kind });
+    hot.send("kontext:ack", { seq, kind, error, page: PAGE, settledMs });
+  };
+  const reloadFor = (seq) => {
+    if (seq != null) kept.set(RELOAD_KEY, seq);
+    location.reload();
+  };
+  // How the page came out of a change: an error report if the app failed since `since`
+  // (it did not load, or it threw and shows nothing), else null.
+  const outcome = (since) => {
+    if (kontext.loaded === false) return report(kontext.loadError);
+    const thrown = errors.find((entry) => entry.at >= since);
+    return thrown && looksBlank() ? report(thrown.error) : null;
+  };
+  const settle = (seq, kind, since) => {
+    const began = performance.now();
+    setTimeout(() => {
+      const error = outcome(since);
+      ack(seq, error ? "error" : kind, error ?? undefined, performance.now() - began);
+    }, SETTLE_MS);
+  };
+
+  // A page loaded again for a change acknowledges it once its app has loaded (or failed to).
+  const reloaded = kept.take(RELOAD_KEY);
+  loadChecked.then((loaded) => {
+    if (!loaded && failedForAMoment()) {
+      const tries = Number(kept.take(RETRY_KEY) ?? 0);
+      if (tries < RETRIES) {
+        kept.set(RETRY_KEY, tries + 1);
+        if (reloaded != null) kept.set(RELOAD_KEY, reloaded);
+        setTimeout(() => location.reload(), 250 * (tries + 1));
+        return;
+      }
+    } else kept.take(RETRY_KEY);
+    if (!loaded) showError(report(kontext.loadError));
+    if (reloaded != null) settle(Number(reloaded), "reload", 0);
+  });
+
+  // What the page's own code logs at warn and error reaches the chat (Vite's own messages,
+  // "[vite] …", are reported as preview.error instead), with where it was logged from.
+  const text = (arg) => {
+    if (typeof arg === "string") return arg;
+    if (arg instanceof Error) return arg.stack ?? String(arg);
+    try {
+      return JSON.stringify(arg) ?? String(arg);
+    } catch {
+      return String(arg);
+    }
+  };
+  const forward = (level, args) => {
+    const message = args.map(text).join(" ").slice(0, 2000);
+    if (/^\[(vite|hmr)\]/.test(message)) return;
+    const caller = (new Error().stack ?? "")
+      .split("\n")
+      .slice(1)
+      .find((line) => /https?:\/\//.test(line) && !line.includes("@kontext/client"));
+    hot.send("kontext:console", { level, message, caller });
+  };
+  const consoleWarn = console.warn.bind(console);
+  console.warn = (...args) => {
+    consoleWarn(...args);
+    forward("warn", args);
+  };
+  // Vite's client reports an HMR update it could not apply (the module failed to fetch, to
+  // evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after the
+  // error itself (which it leaves out for fetch failures). Both are kept here.
+  const consoleError = console.error.bind(console);
+  console.error = (...args) => {
+    consoleError(...args);
+    forward("error", args);
+    for (const arg of args) {
+      if (arg instanceof Error) lastError = arg;
+      const failed = typeof arg === "string" && /Failed to reload (\S+)\. This could be/.exec(arg);
+      if (failed) {
+        failure = { path: failed[1], error: lastError };
+        lastError = null;
+      }
+    }
+  };
+  const failureReport = ({ path, error }) => ({ path, ...(error ? report(error) : { message: undefined }) });
+
+  hot.on("kontext:update", ({ seq, reload }) => {
+    pending = seq;
+    // The dev server restarts for this change: the page reloads when it is back, and
+    // acknowledges the change once loaded again.
+    if (reload) kept.set(RELOAD_KEY, seq);
+  });
+  hot.on("vite:ws:connect", () => (kontext.connected = true));
+  hot.on("vite:ws:disconnect", () => (kontext.connected = false));
+  hot.on("vite:beforeUpdate", (payload) => {
+    kontext.viteUpdates += payload.updates.length;
+    updateStarted = performance.now();
+    failure = null;
+    // HMR cannot bring this page to what a fresh load shows: its app never loaded (nothing
+    // accepts an update: Vite's client would do nothing), or an earlier update of a module
+    // failed and this one does not update it again. A fresh load it is.
+    const updated = new Set(payload.updates.map((u) => u.acceptedPath ?? u.path));
+    const leftBehind = [...failedModules].some((path) => !updated.has(path));
+    if (kontext.loaded === false || leftBehind || broken) reloadFor(pending);
+  });
+  hot.on("vite:invalidate", () => (invalidated = true));
+  hot.on("vite:afterUpdate", (payload) => {
+    for (const update of payload.updates) failedModules.delete(update.acceptedPath ?? update.path);
+    clearTimeout(followUp);
+    if (invalidated && !failure && pending != null) {
+      // The importers' update follows (a reload, or an update after which this runs again);
+      // should none come, the change is acknowledged as it stands.
+      invalidated = false;
+      const seq = pending;
+      followUp = setTimeout(() => pending === seq && ((pending = null), settle(seq, "update", updateStarted)), 2000);
+      return;
+    }
+    invalidated = false;
+    const seq = pending;
+    pending = null;
+    if (failure) {
+      if (neverRan(failure.error)) failedModules.add(failure.path);
+      else broken = true;
+      showError(failureReport(failure), failure.path);
+      kontext.failed += 1;
+      ack(seq, "error", failureReport(failure));
+      failure = null;
+      return;
+    }
+    settle(seq, "update", updateStarted);
+  });
+  hot.on("vite:error", () => {
+    if (pending != null) ack(pending, "error");
+    pending = null;
+  });
+  hot.on("vite:beforeFullReload", () => {
+    if (pending == null) return;
+    kept.set(RELOAD_KEY, pending);
+    hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
+  });
+  hot.on("kontext:css", ({ styles, seq }) => {
+    for (const { id, css } of styles) updateStyle(id, css);
+    kontext.injected += 1;
+    kontext.lastInjection = { seq, at: performance.timeOrigin + performance.now() };
+    ack(seq, "css");
+  });
+  const reportError = (message, url, line, column, stack) =>
+    hot.send("kontext:error", {
+      message: String(message).slice(0, 2000),
+      url,
+      line,
+      column,
+      stack: stack ? String(stack).slice(0, 4000) : undefined,
+    });
+  addEventListener("error", (e) => {
+    errors.push({ error: e.error ?? e.message, at: performance.now() });
+    reportError(e.message, e.filename, e.lineno, e.colno, e.error?.stack);
+  });
+  addEventListener("unhandledrejection", (e) => {
+    errors.push({ error: e.reason, at: performance.now() });
+    reportError(e.reason?.message ?? e.reason, undefined, undefined, undefined, e.reason?.stack);
+  });
+}
