@@ -108,6 +108,7 @@ class SessionView(BaseModel):
     deployments: list[DeploymentOut] = Field(default_factory=list)  # with ``detail`` only
     deployment_url: str | None = None
     fallback: str | None = None  # why the deployment serves instead of the live preview
+    warnings: list[str] = Field(default_factory=list)  # what was worked around to run it
 
     @property
     def settled(self) -> bool:

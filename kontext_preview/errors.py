@@ -69,6 +69,18 @@ class SandboxError(KontextError):
 class DependencyInstallFailed(SandboxError):
     code = "dependency_install_failed"
 
+    def __init__(self, message: str, npm_code: str | None = None):
+        super().__init__(message)
+        self.npm_code = npm_code  # npm's own error code (ERESOLVE, E404, ETARGET...), if it said
+
+
+class PeerConflict(DependencyInstallFailed):
+    """npm refused a peer-dependency conflict (ERESOLVE); ``conflict`` says which."""
+
+    def __init__(self, message: str, conflict: str):
+        super().__init__(message, "ERESOLVE")
+        self.conflict = conflict
+
 
 class InspectUnavailable(KontextError):
     """No Chromium to look at previews with (``KONTEXT_INSPECT_CHROMIUM``)."""

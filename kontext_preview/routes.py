@@ -75,6 +75,7 @@ def session_fields(settings: Settings, view: SessionView) -> dict[str, Any]:
         "projectType": view.project_type,
         "deploymentUrl": view.deployment_url,
         "fallback": view.fallback,
+        "warnings": view.warnings,
     }
 
 

@@ -71,6 +71,12 @@ class PreviewSessionResponse(BaseModel):
         description="Set when the live preview cannot serve: why. A deployment runs instead and "
         "the preview URL redirects to deploymentUrl once it is up.",
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the service worked around to run the project, each a sentence: a "
+        "peer-dependency conflict npm refused, installed with npm's legacy peer resolution "
+        "(as pnpm and bun install it).",
+    )
 
 
 class Diagnostic(BaseModel):

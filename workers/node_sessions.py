@@ -120,6 +120,7 @@ class NodeSessions:
             ],
             deploymentUrl=self.engine.deployment_url(session.id),
             fallback=session.fallback,
+            warnings=list(session.warnings),
         )
 
     def _commit_files(

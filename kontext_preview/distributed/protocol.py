@@ -44,7 +44,7 @@ def node_queue(node: str) -> str:
 
 class SessionRecord(BaseModel):
     """A session's registry hash. Stored as strings: ``None`` as "", numbers as text,
-    ``deployments`` as JSON."""
+    ``deployments`` and ``warnings`` as JSON."""
 
     id: str
     node: str
@@ -62,6 +62,7 @@ class SessionRecord(BaseModel):
     deployments: list[DeploymentOut] = Field(default_factory=list)
     deploymentUrl: str | None = None
     fallback: str | None = None
+    warnings: list[str] = Field(default_factory=list)
     updateSeq: int = 0  # written by the API's enqueue script only (HINCRBY)
 
     @field_validator(
@@ -71,7 +72,7 @@ class SessionRecord(BaseModel):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("deployments", mode="before")
+    @field_validator("deployments", "warnings", mode="before")
     @classmethod
     def _json_list(cls, value: Any) -> Any:
         return json.loads(value or "[]") if isinstance(value, str | bytes) else value
@@ -79,11 +80,14 @@ class SessionRecord(BaseModel):
     def to_hash(self) -> dict[str, str]:
         """The fields a worker writes (all but ``updateSeq``), as the hash stores them."""
         out: dict[str, str] = {}
-        for name, value in self.model_dump(exclude={"updateSeq", "deployments"}).items():
+        for name, value in self.model_dump(
+            exclude={"updateSeq", "deployments", "warnings"}
+        ).items():
             out[name] = (
                 "" if value is None else repr(value) if isinstance(value, float) else str(value)
             )
         out["deployments"] = json.dumps([d.model_dump() for d in self.deployments])
+        out["warnings"] = json.dumps(self.warnings)
         return out
 
     @classmethod

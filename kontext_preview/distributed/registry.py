@@ -67,6 +67,7 @@ def view_of(
         deployments=record.deployments,
         deployment_url=record.deploymentUrl,
         fallback=record.fallback,
+        warnings=record.warnings,
     )
 
 

@@ -158,4 +158,5 @@ def session_view(
         ),
         deployment_url=engine.deployment_url(session.id),
         fallback=session.fallback,
+        warnings=list(session.warnings),
     )

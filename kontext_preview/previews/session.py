@@ -60,6 +60,7 @@ class PreviewSession:
     listener: SessionListener | None = None
     crashes: deque[float] = field(default_factory=deque)  # when the dev server died (monotonic)
     fallback: str | None = None  # why the session is served by its deployment instead
+    warnings: list[str] = field(default_factory=list)  # what its install worked around
     update_seq: int = 0  # updates received so far (each update's `seq`)
     start: str = "create"  # how its dev server is (re)starting: create, warm-pool, resume...
     starting_since: float | None = None  # when that began (wall clock), until it serves

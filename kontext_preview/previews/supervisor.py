@@ -147,7 +147,8 @@ class Supervisor:
             spec = self._spec(session)
             sandbox = await self._adopt(session, spec, changed) if adopt else None
             if sandbox is None:
-                await self.backend.prepare(spec, session.log)
+                prepared = await self.backend.prepare(spec, session.log)
+                session.warnings = list(prepared.warnings)
                 session.set_status(SessionStatus.STARTING)
                 sandbox = await self.backend.start(spec, session.log, self._reporter(session))
         except KontextError as exc:

@@ -86,6 +86,15 @@ class ToolPaths:
         return posixpath.normpath(posixpath.join(self.workspace, inside))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What preparing a project's dependencies worked around, for the session's status:
+    each a sentence (a peer-dependency conflict npm refused, installed as pnpm and bun
+    would: kontext_preview.sandbox.npm)."""
+
+    warnings: tuple[str, ...] = ()
+
+
 class Sandbox(ABC):
     """One running dev server."""
 
@@ -130,8 +139,9 @@ class SandboxBackend(ABC):
     name: str
 
     @abstractmethod
-    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
-        """Make the project's dependencies available, installing what the template lacks."""
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> Prepared:
+        """Make the project's dependencies available, installing what the template lacks;
+        answer what had to be worked around."""
 
     @abstractmethod
     async def start(

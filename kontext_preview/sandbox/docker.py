@@ -42,6 +42,7 @@ from kontext_preview.sandbox.base import (
     Endpoint,
     EventSink,
     LogSink,
+    Prepared,
     SandboxBackend,
     SandboxSpec,
     ToolPaths,
@@ -121,9 +122,9 @@ class DockerBackend(SandboxBackend):
 
     # -- the contract ----------------------------------------------------------------------
 
-    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> Prepared:
         folders = c.SessionFolders.of(spec)
-        await prepare_dependencies(
+        prepared = await prepare_dependencies(
             self.settings,
             spec,
             log,
@@ -134,6 +135,7 @@ class DockerBackend(SandboxBackend):
         node_modules = spec.package_dir / "node_modules"
         if not node_modules.is_symlink():  # installed: the mount point of deps/node_modules
             node_modules.mkdir(exist_ok=True)
+        return prepared
 
     async def start(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
@@ -283,7 +285,7 @@ class DockerBackend(SandboxBackend):
         )
         return found
 
-    async def _install(self, spec: SandboxSpec, log: LogSink) -> None:
+    async def _install(self, spec: SandboxSpec, log: LogSink, extra: tuple[str, ...]) -> None:
         """npm install --ignore-scripts in a container of its own, in the project's folder
         (read-only) into deps/node_modules, mounted as the project's node_modules."""
         folders = c.SessionFolders.of(spec)
@@ -298,7 +300,7 @@ class DockerBackend(SandboxBackend):
             lambda d: d.containers.run(
                 settings.docker_image,
                 # The workspace is read-only: npm reads its package-lock.json, writes none.
-                [*NPM_INSTALL, f"--cache={c.NPM_CACHE}"],
+                [*NPM_INSTALL, *extra, f"--cache={c.NPM_CACHE}"],
                 entrypoint=["node", str(c.NPM_CLI)],  # no shell in the image: not the script
                 name=f"kontext-install-{spec.session_id[:16]}-{secrets.token_hex(3)}",
                 labels=self._labels(spec.session_id, "", "install"),

@@ -27,6 +27,7 @@ from kontext_preview.sandbox.base import (
     Endpoint,
     EventSink,
     LogSink,
+    Prepared,
     Sandbox,
     SandboxBackend,
     SandboxSpec,
@@ -78,8 +79,8 @@ class LocalBackend(SandboxBackend):
         self.settings = settings
         self.ports = PortPool(settings)
 
-    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
-        await prepare_dependencies(self.settings, spec, log)
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> Prepared:
+        return await prepare_dependencies(self.settings, spec, log)
 
     def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
         settings = self.settings

@@ -26,13 +26,38 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from kontext_preview.config import Settings
-from kontext_preview.errors import DependencyInstallFailed, SandboxError
-from kontext_preview.sandbox.base import LogSink, SandboxSpec
+from kontext_preview.errors import DependencyInstallFailed, PeerConflict, SandboxError
+from kontext_preview.sandbox.base import LogSink, Prepared, SandboxSpec
 from kontext_preview.sandbox.process import terminate_group, text_lines
 
 # npm 10 says "is not in this registry", npm 11 "could not be found or you do not have permission".
 _NOT_IN_REGISTRY = re.compile(r"'([^']+)' (?:is not in this registry|could not be found)")
 _NPM_ERROR = re.compile(r"^npm (?:error|ERR!) ")
+_NPM_CODE = re.compile(r"^npm (?:error|ERR!) code (E[A-Z0-9]+)")
+# An ERESOLVE report: what the tree has, and the peer range that does not accept it.
+_FOUND = re.compile(r"^npm (?:error|ERR!) Found: (\S+)")
+_PEER = re.compile(
+    r"^npm (?:error|ERR!) (?:peer|Conflicting peer dependency:) (\S+)(?: from (\S+))?"
+)
+# Failures the same package.json meets every time (the registry answered): not tried again
+# until the dependencies change. A network failure is tried again.
+DETERMINISTIC_NPM_CODES = frozenset(
+    {
+        "ERESOLVE",
+        "E404",
+        "ETARGET",
+        "ENOVERSIONS",
+        "EINVALIDTAGNAME",
+        "EINVALIDPACKAGENAME",
+        "EUNSUPPORTEDPROTOCOL",
+        "EJSONPARSE",
+    }
+)
+# npm's own legacy peer resolution (npm 4-6's: peers are not installed, and a conflict is not
+# an error): what the AI builders' own tools do with such a project (pnpm and bun warn).
+LEGACY_PEERS = "--legacy-peer-deps"
+INSTALL_FAILED = "install-failed.json"  # in the session's run folder: the last failure
+INSTALL_NOTES = ".kontext-install.json"  # in node_modules: what the install worked around
 NPM_INSTALL = [
     "install",
     "--ignore-scripts",
@@ -49,8 +74,9 @@ INSTALLED_STAMP = ".kontext-package.json"  # in node_modules: the package.json i
 CHECKS_KEPT = 256
 _CHECKED: OrderedDict[str, tuple[list["TemplateFit"], int]] = OrderedDict()  # by package.json
 
-# Installs the project's dependencies (into the node_modules folder it was made for).
-Installer = Callable[[SandboxSpec, LogSink], Awaitable[None]]
+# Installs the project's dependencies (into the node_modules folder it was made for), with
+# npm's extra arguments.
+Installer = Callable[[SandboxSpec, LogSink, tuple[str, ...]], Awaitable[None]]
 
 
 async def prepare_dependencies(
@@ -61,7 +87,7 @@ async def prepare_dependencies(
     in_sandbox: Callable[[Path], PurePath] = lambda path: path,
     install: Installer | None = None,
     installed_modules: Path | None = None,
-) -> None:
+) -> Prepared:
     """Give the project the node_modules it needs, the cheapest way there is.
 
     - A prepared template (:attr:`Settings.template_dirs`) satisfies every dependency:
@@ -75,24 +101,30 @@ async def prepare_dependencies(
     - The same package.json as the last successful install: nothing to do.
 
     npm runs as ``install`` (default: here, in ``installed_modules``' folder) and its
-    answer is logged as what it added, changed and removed (the tree before and after).
+    answer is logged as what it added, changed and removed (the tree before and after). A
+    peer-dependency conflict npm refuses (ERESOLVE: an AI builder's own Vite plugin pinned
+    to an older Vite) is installed again with npm's legacy peer resolution, as the
+    builders' tools install such projects, and said in the answer's ``warnings``.
 
-    Raises DependencyInstallFailed (npm's own reason) or SandboxError (the check failed).
+    Raises DependencyInstallFailed (npm's own reason) or SandboxError (the check failed). A
+    failure the registry's answer decided (:data:`DETERMINISTIC_NPM_CODES`) is remembered
+    in the session's run folder: the same package.json fails at once, without npm, until
+    the dependencies change.
     """
     node_modules = spec.package_dir / "node_modules"
     fit = await best_template(settings, spec.package_json)
     if not fit.lacking:
         target = in_sandbox(fit.dir / "node_modules")
         if node_modules.is_symlink() and os.readlink(node_modules) == str(target):
-            return
+            return Prepared()
         _remove(node_modules)
         node_modules.symlink_to(target, target_is_directory=True)
         where = fit.name(settings)
         log(f"dependencies: all provided by the prepared template {where}, nothing to install")
-        return
+        return Prepared()
     if node_modules.is_symlink():
         node_modules.unlink()
-    install = install or (lambda spec, log: npm_install_here(settings, spec, log))
+    install = install or (lambda spec, log, extra: npm_install_here(settings, spec, log, extra))
     root = workspaces_root(spec)
     workspaces = _package_json(root) if root != spec.package_dir else None
     stamp = json.dumps([spec.package_json, workspaces], sort_keys=True)
@@ -103,7 +135,8 @@ async def prepare_dependencies(
     last = _read(installed / INSTALLED_STAMP) if _is_folder(installed) else None
     if last == stamp:
         log("dependencies: installed before for this package.json")
-        return
+        return _notes(installed)
+    _fail_as_before(spec, stamp)
     if last is None:  # nothing installed yet (or a half-made install): start afresh
         _remove(installed)
         if fit.satisfied:
@@ -123,12 +156,69 @@ async def prepare_dependencies(
             spec.package_dir / "node_modules"
         )
     before = await asyncio.to_thread(_all_packages, trees)
-    await install(spec, log)
+    try:
+        warnings = await _install_resolving_peers(install, spec, log)
+    except DependencyInstallFailed as exc:
+        _remember_failure(spec, stamp, exc)
+        raise
     if not _is_folder(installed):
         raise DependencyInstallFailed("npm install finished but made no node_modules folder")
+    (installed / INSTALL_NOTES).write_text(json.dumps({"warnings": warnings}))
     (installed / INSTALLED_STAMP).write_text(stamp)
     after = await asyncio.to_thread(_all_packages, trees)
     log(f"dependencies: installed; npm {describe_changes(before, after)}")
+    return Prepared(tuple(warnings))
+
+
+async def _install_resolving_peers(
+    install: Installer, spec: SandboxSpec, log: LogSink
+) -> list[str]:
+    """npm install; a peer-dependency conflict it refuses is installed again with its legacy
+    peer resolution. Answers what was worked around."""
+    try:
+        await install(spec, log, ())
+        return []
+    except PeerConflict as exc:
+        warning = (
+            f"peer-dependency conflict: {exc.conflict}; installed with npm's {LEGACY_PEERS} "
+            "(as pnpm and bun install it: the peer range is not enforced)"
+        )
+        log(f"dependencies: npm refused a {warning}")
+        await install(spec, log, (LEGACY_PEERS,))
+        return [warning]
+
+
+def _remember_failure(spec: SandboxSpec, stamp: str, exc: DependencyInstallFailed) -> None:
+    """Keep a failure the registry decided, for this package.json (see prepare_dependencies)."""
+    if exc.npm_code not in DETERMINISTIC_NPM_CODES:
+        return
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"stamp": stamp, "message": exc.message, "code": exc.npm_code}
+    (spec.run_dir / INSTALL_FAILED).write_text(json.dumps(record))
+
+
+def _fail_as_before(spec: SandboxSpec, stamp: str) -> None:
+    """Raise the failure kept for this very package.json, if there is one."""
+    kept = _read(spec.run_dir / INSTALL_FAILED)
+    try:
+        record = json.loads(kept) if kept else None
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and record.get("stamp") == stamp:
+        raise DependencyInstallFailed(
+            f"{record.get('message')} (not tried again: the dependencies did not change since)",
+            record.get("code"),
+        )
+
+
+def _notes(installed: Path) -> Prepared:
+    """What the install kept in ``installed`` had worked around."""
+    try:
+        notes = json.loads(_read(installed / INSTALL_NOTES) or "{}")
+    except ValueError:
+        notes = {}
+    warnings = notes.get("warnings") if isinstance(notes, dict) else None
+    return Prepared(tuple(str(w) for w in warnings) if isinstance(warnings, list) else ())
 
 
 def _changed_specs(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -314,13 +404,16 @@ async def _template_fits(
     return fits, int(answer["best"])
 
 
-async def npm_install_here(settings: Settings, spec: SandboxSpec, log: LogSink) -> None:
+async def npm_install_here(
+    settings: Settings, spec: SandboxSpec, log: LogSink, extra: tuple[str, ...] = ()
+) -> None:
     """npm on this machine, into the project's own node_modules."""
     cache = settings.data_dir / "npm-cache"
     cache.mkdir(parents=True, exist_ok=True)
     process = await asyncio.create_subprocess_exec(
         settings.npm_binary,
         *NPM_INSTALL,
+        *extra,
         f"--cache={cache}",
         cwd=spec.package_dir,
         stdout=asyncio.subprocess.PIPE,
@@ -355,16 +448,37 @@ async def follow_install(
             f"npm install took longer than {settings.install_timeout_seconds:g} s and was stopped"
         ) from None
     if code != 0:
-        raise DependencyInstallFailed(_describe_npm_failure(recent))
+        raise _npm_failure(recent)
 
 
-def _describe_npm_failure(lines: deque[str]) -> str:
+def _npm_failure(lines: deque[str]) -> DependencyInstallFailed:
+    """npm's failure as an error: its reason and code; a peer conflict as PeerConflict."""
+    codes = [m.group(1) for line in lines if (m := _NPM_CODE.match(line))]
+    npm_code = codes[0] if codes else None
+    if npm_code == "ERESOLVE" and (conflict := _peer_conflict(lines)):
+        return PeerConflict(f"npm install failed: peer-dependency conflict: {conflict}", conflict)
     text = "\n".join(lines)
     if missing := _NOT_IN_REGISTRY.search(text):
-        return f"npm install failed: package {missing.group(1)} does not exist in the npm registry"
+        message = (
+            f"npm install failed: package {missing.group(1)} does not exist in the npm registry"
+        )
+        return DependencyInstallFailed(message, npm_code)
     errors = [_NPM_ERROR.sub("", line) for line in lines if _NPM_ERROR.match(line)]
     useful = [e for e in errors if e and "complete log of this run" not in e][:4]
-    return "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
+    message = "npm install failed: " + (" | ".join(useful) or "npm exited with an error")
+    return DependencyInstallFailed(message, npm_code)
+
+
+def _peer_conflict(lines: deque[str]) -> str | None:
+    """What an ERESOLVE report says: "lovable-tagger@1.1.9 wants peer vite@"^5.0.0"; the
+    project has vite@6.4.6" (None if it says neither)."""
+    found = next((m.group(1) for line in lines if (m := _FOUND.match(line))), None)
+    peer = next((m for line in lines if (m := _PEER.match(line))), None)
+    if peer is None:
+        return None
+    wanted = peer.group(1).replace('"', "")
+    who = f"{peer.group(2)} wants peer {wanted}" if peer.group(2) else f"peer {wanted}"
+    return f"{who}; the project has {found}" if found else who
 
 
 def npm_registry_env() -> dict[str, str]:
