@@ -147,19 +147,22 @@ class Route(BaseModel):
     @property
     def view(self) -> str:
         """What a visitor of the preview is shown now, as the proxy decides it:
-        ``app`` (the dev server), ``starting``, ``waking`` (hibernated), ``failed:<crc>``
-        (the reason's CRC-32: another reason is another view), ``deploying`` (a fallback
-        deployment on its way), ``deploy-failed``, ``deployment:<id>`` (the fallback build
-        published) or ``expired``. A page that stands in for the app follows it and loads
-        again when it changes, so an open page shows what a fresh load shows (issue 29)."""
+        ``app`` (the dev server), ``starting``, ``waking`` (hibernated), ``failed:<crc>``,
+        ``deploying:<crc>`` (a fallback deployment on its way), ``deploy-failed:<crc>``
+        (the reasons' CRC-32: other reasons are another view), ``deployment:<id>`` (the
+        fallback build published) or ``expired``. A page that stands in for the app follows
+        it and loads again when it changes, so an open page shows what a fresh load shows
+        (issue 29)."""
         if self.status == EXPIRED:
             return "expired"
         if self.status == SessionStatus.FAILED:
-            if self.fallback is None:
-                return f"failed:{zlib.crc32((self.error or '').encode()):08x}"
-            if self.deployment_url:
+            if self.fallback is not None and self.deployment_url:
                 return f"deployment:{self.deployment}"
-            return "deploy-failed" if self.deploy_error else "deploying"
+            kind = "failed" if self.fallback is None else "deploying"
+            if self.fallback is not None and self.deploy_error:
+                kind = "deploy-failed"
+            said = f"{self.error}\0{self.deploy_error}" if kind == "deploy-failed" else self.error
+            return f"{kind}:{zlib.crc32((said or '').encode()):08x}"
         if self.upstream is None:
             return "waking" if self.status == SessionStatus.HIBERNATED else "starting"
         return "app"

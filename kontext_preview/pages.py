@@ -28,7 +28,11 @@ FOLLOW_SCRIPT = """<script>(() => {
     try {
       const answer = await fetch("/__kontext/route", { cache: "no-store" });
       const route = await answer.json();
-      if (route.view !== shown) return location.reload();
+      if (route.view !== shown) {
+        // The page the preview shows next acknowledges the update that started it, if any.
+        try { sessionStorage.setItem("kontext:reload-seq", "launch"); } catch {}
+        return location.reload();
+      }
     } catch {}
     setTimeout(check, %d);
   };
@@ -112,7 +116,7 @@ def expired() -> HTMLResponse:
     )
 
 
-def deploying(reason: str, view: str = "deploying") -> HTMLResponse:
+def deploying(reason: str, view: str) -> HTMLResponse:
     return _page(
         503,
         "deploying",

@@ -86,15 +86,32 @@ class AckTracker:
             kind = "unaffected" if shown.clients else "none"
             self._publish_now(session, applied, kind)
             return
+        wait = AckWait(applied, received, expected=shown.clients)
+        if shown.seq < 0:  # a (re)start: the pages reload once the next dev server serves
+            if (earlier := _restart_wait(session)) is not None:  # restarted again: one wait
+                old_seq, old = earlier
+                session.acks.pop(old_seq)
+                if old.timer:
+                    old.timer.cancel()
+                wait.applied[:0], wait.received_at[:0] = old.applied, old.received_at
+                wait.expected = max(wait.expected, old.expected)
+            self._wait(session, shown.seq, wait, self._restart_timeout())
+            return
         if shown.clients == 0:
             self._publish_now(session, applied, "none")
             return
-        wait = AckWait(applied, received, expected=shown.clients)
-        # A dev-server restart (negative): the pages reload once the next one serves.
-        timeout = (
-            self._restart_timeout() if shown.seq < 0 else self.settings.browser_ack_timeout_seconds
-        )
-        self._wait(session, shown.seq, wait, timeout)
+        self._wait(session, shown.seq, wait, self.settings.browser_ack_timeout_seconds)
+
+    def launched(self, session: PreviewSession) -> None:
+        """The session's dev server serves: the pages waited for reload now. Pages that were
+        open (held by the proxy) get the time a page load takes; with none open, a page
+        showing a status page gets the acknowledgement timeout to follow it here, then the
+        update was seen by no page (``none``)."""
+        settings = self.settings
+        for seq, wait in list(session.acks.items()):
+            if seq < 0 and not wait.pages:
+                seconds = settings.startup_timeout_seconds if wait.expected else 0.0
+                self._wait(session, seq, wait, seconds + settings.browser_ack_timeout_seconds)
 
     def _restart_timeout(self) -> float:
         settings = self.settings
@@ -139,28 +156,42 @@ class AckTracker:
         elif len(wait.pages) == 1:
             self._wait(session, seq, wait, ACK_GRACE_SECONDS)
 
-    def complete(self, session: PreviewSession, seq: int, kind: str) -> None:
+    def complete(
+        self, session: PreviewSession, seq: int, kind: str, error: str | None = None
+    ) -> None:
         """Publish the update.applied events waiting for change ``seq``: as the pages that
-        answered showed it, else with ``kind`` (why none will: timeout, restarted...)."""
+        answered showed it, else with ``kind`` (why none will: timeout, restarted...; an
+        ``error`` with it)."""
         wait = session.acks.pop(seq, None)
         if wait is None:
             return
         if wait.timer:
             wait.timer.cancel()
+        timed_out = kind == "timeout" and not wait.pages
         for data, received_at in zip(wait.applied, wait.received_at, strict=True):
-            data["browserAck"] = wait.kind or kind
+            # A start no page was open for, and none came to: seen by no page.
+            data["browserAck"] = wait.kind or ("none" if timed_out and not wait.expected else kind)
             data["pages"] = len(wait.pages)
+            if error and not wait.kind:
+                data["error"] = error
             if wait.first_at is not None:
                 data["browserAppliedMs"] = round(wait.first_at - received_at * 1000, 2)
             self.events.publish(session.id, ev.UPDATE_APPLIED, data)
 
-    def drop(self, session: PreviewSession, kind: str, *, keep_restart: bool = False) -> None:
-        """No page will acknowledge what is waiting (``kind``: restarted, hibernated, error);
-        ``keep_restart``: except a restart's reload, which the pages still make (from the
-        dev server being started now)."""
+    def drop(
+        self,
+        session: PreviewSession,
+        kind: str,
+        *,
+        keep_restart: bool = False,
+        error: str | None = None,
+    ) -> None:
+        """No page will acknowledge what is waiting (``kind``: restarted, hibernated, error,
+        with the ``error``); ``keep_restart``: except a restart's reload, which the pages
+        still make (from the dev server being started now)."""
         for seq in list(session.acks):
             if not (keep_restart and seq < 0):
-                self.complete(session, seq, kind)
+                self.complete(session, seq, kind, error)
 
     def forget(self, session: PreviewSession) -> None:
         """The session leaves this process: no more timers for it."""

@@ -198,12 +198,16 @@ class UpdateApplier:
         began = time.perf_counter()
         shown = NotifyResult(affected=[])
         if restart or session.status in (SessionStatus.FAILED, SessionStatus.HIBERNATED):
+            # The pages see the update once loaded again from the next dev server: those
+            # open now are told (and the proxy holds them meanwhile), those showing a status
+            # page follow it there; all acknowledge ``restart_seq`` to that dev server.
+            shown = NotifyResult(affected=[], seq=restart_seq)
             if session.status is SessionStatus.ACTIVE and session.sandbox:
                 try:
                     shown = await session.sandbox.announce_restart(restart_seq)
                 except SandboxError as exc:
                     session.log(f"could not tell the pages of the restart: {exc.message}")
-            self.supervisor.launch(session)
+            self.supervisor.launch(session, for_update=restart_seq)
         elif session.status is SessionStatus.ACTIVE and changes:
             shown = await _show(session, changes, strategy or Strategy.PREVIEW_UPDATE)
         timings["notifyMs"] = _ms(began)

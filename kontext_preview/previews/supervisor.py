@@ -23,6 +23,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,12 @@ class Supervisor:
 
     # -- launching ---------------------------------------------------------------------------
 
-    def launch(self, session: PreviewSession, *, adopt: bool = False) -> None:
+    def launch(
+        self, session: PreviewSession, *, adopt: bool = False, for_update: int | None = None
+    ) -> None:
         """(Re)start the session's sandbox in the background (``adopt``: take over the
-        one an earlier process left running, if the backend finds it)."""
+        one an earlier process left running, if the backend finds it; ``for_update``: the
+        update that needs it, as its pages acknowledge it, negative)."""
         if session.launch_task and not session.launch_task.done():
             session.launch_task.cancel()
         previous, session.sandbox = session.sandbox, None
@@ -124,7 +128,9 @@ class Supervisor:
         self.acks.drop(session, "restarted", keep_restart=True)
         self._make_room(session)
         session.set_status(SessionStatus.INSTALLING)
-        session.launch_task = asyncio.create_task(self._run_launch(session, previous, adopt))
+        session.launch_task = asyncio.create_task(
+            self._run_launch(session, previous, adopt, for_update)
+        )
 
     def resume(self, session: PreviewSession) -> None:
         """Wake a hibernated session (in the background)."""
@@ -138,13 +144,17 @@ class Supervisor:
             await asyncio.wait_for(session.settled.wait(), seconds)
 
     async def _run_launch(
-        self, session: PreviewSession, previous: Sandbox | None, adopt: bool
+        self,
+        session: PreviewSession,
+        previous: Sandbox | None,
+        adopt: bool,
+        for_update: int | None = None,
     ) -> None:
         try:
             if previous:
                 await previous.stop()
             changed = session.vfs.sync_to_disk() if not session.vfs.on_disk else []
-            spec = self._spec(session)
+            spec = replace(self._spec(session), launch_seq=for_update)
             sandbox = await self._adopt(session, spec, changed) if adopt else None
             if sandbox is None:
                 prepared = await self.backend.prepare(spec, session.log)
@@ -164,6 +174,7 @@ class Supervisor:
         async with session.lock:
             session.sandbox = sandbox
             session.set_status(SessionStatus.ACTIVE)
+        self.acks.launched(session)
         session.monitor_task = asyncio.create_task(self._monitor(session, sandbox))
 
     async def _adopt(
@@ -255,7 +266,7 @@ class Supervisor:
         without installing again."""
         await self._stop_sandbox(session)
         session.set_status(SessionStatus.FAILED, message)
-        self.acks.drop(session, "error")  # the pages show the failure instead
+        self.acks.drop(session, "error", error=message)  # the pages show the failure instead
         if self.settings.fallback_to_deployment and self.registry.holds(session):
             session.fallback = message
             queue_deployment(

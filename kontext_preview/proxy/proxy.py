@@ -94,7 +94,12 @@ WAKE_POLL_SECONDS = 0.05
 FOLLOW_FAST_POLL_SECONDS = 0.2
 FOLLOW_FAST_SECONDS = 300.0
 FOLLOW_SLOW_POLL_SECONDS = 1.0
-RELOAD_GRACE_SECONDS = 10.0  # how often a held request looks whether the dev server serves
+RELOAD_GRACE_SECONDS = 10.0
+# Told to a held page before it reloads: once loaded from the next dev server, it
+# acknowledges the update that started it, if one did (sandbox-images/agent/page/client.js).
+LAUNCH_RELOAD = json.dumps(
+    {"type": "custom", "event": "kontext:update", "data": {"seq": "launch", "reload": True}}
+)  # how often a held request looks whether the dev server serves
 SNAPSHOT_HEADER = b"x-kontext-snapshot"  # on answers from a page snapshot: "hit"
 # aiohttp adds these unless told not to: the browser's own (or none) go upstream.
 SKIPPED_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
@@ -196,11 +201,11 @@ class PreviewProxy:
             return pages.failed(route.error or "unknown error", view)
         if view.startswith("deployment:"):
             return await self._fallback(request, route, session_id)
-        if view == "deploy-failed":
+        if view.startswith("deploy-failed:"):
             reason = f"{route.error or 'unknown error'}\n\nThe deployment failed too: "
             return pages.failed(reason + (route.deploy_error or ""), view)
-        if view == "deploying":
-            return pages.deploying(route.error or "unknown error")
+        if view.startswith("deploying:"):
+            return pages.deploying(route.error or "unknown error", view)
         if route.upstream is None:
             return await self._waking(request, route, session_id, hold)
         headers = [
@@ -404,6 +409,7 @@ class PreviewProxy:
             while not listening.done():
                 if await self._shows_again(session_id, browser):
                     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                        await browser.send_text(LAUNCH_RELOAD)
                         await browser.send_text(json.dumps({"type": "full-reload", "path": "*"}))
                     # The page reloads (its socket goes with it); one that does not is let go.
                     await asyncio.wait({listening}, timeout=RELOAD_GRACE_SECONDS)

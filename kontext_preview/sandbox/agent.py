@@ -174,6 +174,7 @@ def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
         "token": token,
         "wsToken": hmr_token(spec.session_id),
         "warmUrls": list(spec.warm_urls),
+        "launchSeq": spec.launch_seq,
         "publicHost": spec.public_host,
         "wsClientPort": spec.ws_client_port,
         "wsPath": spec.ws_path,

@@ -46,6 +46,9 @@ class SandboxSpec:
     ws_protocol: str  # "ws" or "wss"
     add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
     warm_urls: tuple[str, ...] = ()  # modules a page has (a wake's snapshot): transform at start
+    # The update that (re)starts this dev server, as the pages acknowledge it (negative: the
+    # service's numbering): a page loaded again for the start acknowledges it to the agent.
+    launch_seq: int | None = None
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ DETERMINISTIC_NPM_CODES = frozenset(
 # npm's own legacy peer resolution (npm 4-6's: peers are not installed, and a conflict is not
 # an error): what the AI builders' own tools do with such a project (pnpm and bun warn).
 LEGACY_PEERS = "--legacy-peer-deps"
-INSTALL_FAILED = "install-failed.json"  # in the session's run folder: the last failure
+INSTALL_FAILED = "install-failed.json"  # in the session's folder: the last failure
 INSTALL_NOTES = ".kontext-install.json"  # in node_modules: what the install worked around
 NPM_INSTALL = [
     "install",
@@ -108,8 +108,8 @@ async def prepare_dependencies(
 
     Raises DependencyInstallFailed (npm's own reason) or SandboxError (the check failed). A
     failure the registry's answer decided (:data:`DETERMINISTIC_NPM_CODES`) is remembered
-    in the session's run folder: the same package.json fails at once, without npm, until
-    the dependencies change.
+    in the session's folder: the same package.json fails at once, without npm, until the
+    dependencies change (for the session's deployments too).
     """
     node_modules = spec.package_dir / "node_modules"
     fit = await best_template(settings, spec.package_json)
@@ -136,7 +136,8 @@ async def prepare_dependencies(
     if last == stamp:
         log("dependencies: installed before for this package.json")
         return _notes(installed)
-    _fail_as_before(spec, stamp)
+    failures = settings.data_dir / "sessions" / spec.session_id / INSTALL_FAILED
+    _fail_as_before(failures, stamp)
     if last is None:  # nothing installed yet (or a half-made install): start afresh
         _remove(installed)
         if fit.satisfied:
@@ -159,7 +160,7 @@ async def prepare_dependencies(
     try:
         warnings = await _install_resolving_peers(install, spec, log)
     except DependencyInstallFailed as exc:
-        _remember_failure(spec, stamp, exc)
+        _remember_failure(failures, stamp, exc)
         raise
     if not _is_folder(installed):
         raise DependencyInstallFailed("npm install finished but made no node_modules folder")
@@ -188,18 +189,18 @@ async def _install_resolving_peers(
         return [warning]
 
 
-def _remember_failure(spec: SandboxSpec, stamp: str, exc: DependencyInstallFailed) -> None:
+def _remember_failure(kept: Path, stamp: str, exc: DependencyInstallFailed) -> None:
     """Keep a failure the registry decided, for this package.json (see prepare_dependencies)."""
     if exc.npm_code not in DETERMINISTIC_NPM_CODES:
         return
-    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
     record = {"stamp": stamp, "message": exc.message, "code": exc.npm_code}
-    (spec.run_dir / INSTALL_FAILED).write_text(json.dumps(record))
+    kept.write_text(json.dumps(record))
 
 
-def _fail_as_before(spec: SandboxSpec, stamp: str) -> None:
+def _fail_as_before(kept_at: Path, stamp: str) -> None:
     """Raise the failure kept for this very package.json, if there is one."""
-    kept = _read(spec.run_dir / INSTALL_FAILED)
+    kept = _read(kept_at)
     try:
         record = json.loads(kept) if kept else None
     except ValueError:

@@ -280,12 +280,15 @@ function listenToPages(server) {
   // error before it answered), so the service counts the pages a change reached.
   const acked = new Map(); // seq -> pages that acknowledged it
   server.ws.on("kontext:ack", async (data) => {
-    const number = Number(data?.seq);
+    // A page loaded again for this dev server's start: its reload (a restart the agent before
+    // this one announced, negative; "launch" from a status page or a page the proxy held)
+    // acknowledges the update that started it (launchSeq), if one did.
+    const loadedAgain = data?.kind === "reload" || data?.kind === "error";
+    const forStart = loadedAgain && (data?.seq === "launch" || Number(data?.seq) < 0);
+    if (forStart && config.launchSeq == null && data?.seq === "launch") return;
+    const number = forStart ? Number(config.launchSeq ?? data?.seq) : Number(data?.seq);
     const sent = shownAt.get(number);
-    // Unknown, unless it is a restart's reload, which the agent before this one announced
-    // (negative numbers).
-    const restart = number < 0 && (data?.kind === "reload" || data?.kind === "error");
-    if (sent === undefined && !restart) return;
+    if (sent === undefined && !forStart) return;
     const pages = acked.get(number) ?? new Set();
     const page = String(data?.page ?? "");
     if (pages.has(page)) return;
@@ -563,8 +566,27 @@ function controlPlugin() {
       watchPagePayloads(server);
       listenToPages(server);
       server.middlewares.use(recordPageLoad);
+      server.middlewares.use(clientInErrorPages);
     },
   };
+}
+
+// Vite answers a page it cannot make (a plugin or the PostCSS config failing on its HTML)
+// with an error page of its own, which loads Vite's client but not ours: ours is put in it,
+// so that the page acknowledges the change it was loaded for (as an error, with the overlay's
+// message) and follows the next one like any page (issue 29).
+function clientInErrorPages(req, res, next) {
+  if (req.method !== "GET" || !String(req.headers.accept ?? "").includes("text/html")) return next();
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    const page = typeof chunk === "string" ? chunk : null;
+    if (res.statusCode >= 500 && page?.includes("<head>") && !page.includes(CLIENT_ID)) {
+      const client = `<script type="module" src="${base}${CLIENT_ID.slice(1)}"></script>`;
+      return end(page.replace("<head>", `<head>${client}`), ...rest);
+    }
+    return end(chunk, ...rest);
+  };
+  next();
 }
 
 // What pages have loaded (issue 19): the requests a snapshot of the page keeps for a fast

@@ -20,6 +20,7 @@ from kontext_preview.sandbox.base import (
     EventSink,
     LogSink,
     NotifyResult,
+    Prepared,
     Sandbox,
     SandboxBackend,
     SandboxSpec,
@@ -71,8 +72,8 @@ class RecordingBackend(SandboxBackend):
     def __init__(self) -> None:
         self.sandboxes: list[RecordingSandbox] = []
 
-    async def prepare(self, spec: SandboxSpec, log: LogSink) -> None:
-        return None
+    async def prepare(self, spec: SandboxSpec, log: LogSink) -> Prepared:
+        return Prepared()
 
     async def start(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None

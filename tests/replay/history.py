@@ -23,15 +23,31 @@ class History:
     repo: str  # owner/name on GitHub
     steps: int  # updates after the first commit replayed
     skip: tuple[str, ...] = ()  # path prefixes left out (native shells, build output)
+    # The commit the session starts from: its number on the first-parent line, the root's
+    # being 1; None: the last ``steps + 1`` commits.
+    first: int | None = None
+    builder: str = ""  # who wrote it (Lovable, bolt.new, Dyad, a person)
+    shows: str = ""  # what the window holds that the replay is for
 
     @property
     def git_dir(self) -> Path:
         return MIRRORS / self.repo.replace("/", "+") / "repo"
 
+    @property
+    def name(self) -> str:
+        return self.repo.split("/")[1]
+
     def commits(self) -> list[str]:
-        """The last ``steps + 1`` commits of the first-parent line, oldest first."""
-        out = _git(self.git_dir, "rev-list", "--first-parent", f"-n{self.steps + 1}", "HEAD")
-        return list(reversed(out.decode().split()))
+        """The window's ``steps + 1`` commits of the first-parent line, oldest first."""
+        out = _git(self.git_dir, "rev-list", "--first-parent", "--reverse", "HEAD")
+        line = out.decode().split()
+        start = len(line) - self.steps - 1 if self.first is None else self.first - 1
+        window = line[start : start + self.steps + 1]
+        assert len(window) == self.steps + 1, f"{self.repo} has {len(line)} commits"
+        return window
+
+    def subject(self, commit: str) -> str:
+        return _git(self.git_dir, "log", "-1", "--format=%s", commit).decode().strip()
 
     def tree(self, commit: str) -> dict[str, bytes]:
         """path → content of the files of ``commit`` (without skipped, large or missing

@@ -1,122 +1,192 @@
-"""Replay real public histories through a session: after every commit's update, the
-live page shows what a fresh start of the same files shows (issue 18, point 4).
+"""Public AI-built apps replayed commit by commit into a page opened once (issue 29).
 
-Each step sends what the commit changed (files written, files deleted) to one session
-whose page stays open, then starts a second session from the commit's whole tree and
-compares the two pages (text, classes and the computed styles a stale stylesheet would
-change: tests/previews/test_live_equals_fresh.SNAPSHOT). The projects are AI-built apps
-(bolt.new / Claude Code histories) with React 18 on Vite 5 and on Vite 4, Supabase,
-a router, a service worker: nothing designed for this product. The browser reaches
-nothing but 127.0.0.1 (every other request is aborted).
+Each commit is one update of one session; the page is opened once and never reloaded by the
+test. After every step a fresh load of the same URL (a new browser context) is what the open
+page must show, and the step's ``update.applied`` must say what the page did
+(tests/replay/player.py). The histories are public repositories that AI app builders wrote
+(Lovable, bolt.new, Dyad; found by their taggers, template commits and bot authors), read
+from copies the search library's ``fetch`` brought to ``/work/.mirror`` (nothing of them is
+kept in this repository). Their windows hold what broke live previews before: a package
+added mid-history (the dev server restarts), imports that break at load and a later fix, a
+peer-dependency conflict npm refuses, ``.env`` changes, dependencies Vite re-bundles,
+deletions and renames, invalid and impossible package.json files.
+
+``make test`` replays a sample (``SAMPLE``) on the local backend; ``-m replay`` replays them
+all, and two of them through the Docker backend and in distributed mode.
 """
 
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.conftest import create_session
-from tests.previews.test_live_equals_fresh import SNAPSHOT
-from tests.replay.history import History, as_request_files
+from tests.distributed.cluster import Cluster
+from tests.replay.history import History
+from tests.replay.player import Step, loopback_browser
+from tests.replay.service import replay
 from tests.server import ApiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.vite, pytest.mark.network]
 
-HISTORIES = [
-    # React 18 + Vite 5, Supabase, lucide-react; a PWA service worker; renames a hook.
-    History("iboulahifall/vite-react-ojif4gpp", steps=12, skip=("dist/",)),
-    # React 18 + Vite 4 + TypeScript, react-router, Sentry, Capacitor (native shells skipped).
-    History(
-        "pushkarpandey20-sys/vite-react-g6fcjidx", steps=12, skip=("android/", "ios/", "dist/")
-    ),
-]
-OVERLAY = "document.querySelector('vite-error-overlay')"
-READY = (
-    "document.readyState === 'complete'"
-    f" && (document.querySelector('#root *') !== null || {OVERLAY} !== null)"
-)
-# A step whose files do not compile (a commit can hold pasted chat text) shows Vite's
-# error overlay: the live page keeps the last app beneath it, a fresh load a blank one;
-# both show the same error, which is what is compared then (paths from the project root).
-SHOWN = f"""() => {{
-  const overlay = {OVERLAY};
-  const message = overlay?.shadowRoot?.querySelector('.message')?.textContent;
-  if (overlay) return 'error: ' + message?.replace(/\\S*\\/workspace\\//g, '');
-  return ({SNAPSHOT})();
-}}"""
+HISTORIES = {
+    h.name: h
+    for h in [
+        History(
+            "NUVoize/wan22-brkn-prompt-helper",
+            steps=12,
+            first=1,
+            builder="Lovable",
+            shows="the app replaced by an upload (React 19, Vite 6), a lock pinning "
+            "lovable-tagger 1.1.9 beside Vite 6 (ERESOLVE) and its fix, invalid package.json "
+            "three times, a package that does not exist (E404)",
+        ),
+        History(
+            "1000Feet/your-concierge",
+            steps=17,
+            first=1,
+            builder="Lovable",
+            shows="Supabase added with .env and a page deleted in one turn, i18next, recharts, "
+            "xlsx: new dependencies and re-bundles",
+        ),
+        History(
+            "Deepanshu954/mystic-hues-journey",
+            steps=19,
+            first=1,
+            builder="bolt.new, then Lovable",
+            shows="lovable-tagger added and imported by vite.config in one commit, a missing "
+            "named export at load and its fix, vite.config edits",
+        ),
+        History(
+            "9jaDevo/edufund-connect",
+            steps=16,
+            first=36,
+            builder="bolt.new",
+            shows="JSX in a .ts file (twice) fixed by a rename, lazy routes to four pages that "
+            "do not exist and their step-by-step fix, a new package, Vite's stray "
+            "vite.config timestamp files",
+        ),
+        History(
+            "AlphaCodex-ops/TerritoryWars.io",
+            steps=15,
+            first=1,
+            builder="Dyad",
+            shows="imports of undeclared packages and the two commits that add them, leaflet "
+            "(with its CSS) and turf added, .env added, a page deleted (pnpm lock only)",
+        ),
+        History(
+            "jordiboxxed-dev/paulaor",
+            steps=26,
+            first=1,
+            builder="Dyad",
+            shows="Supabase, vite-tsconfig-paths added and used by vite.config in one commit, "
+            ".env changed five times (once dropping what a module needs at load), a module "
+            "moved with its 15 importers",
+        ),
+        History(
+            "9jaDevo/mAccessMap",
+            steps=12,
+            first=30,
+            builder="bolt.new",
+            shows="an imported module emptied (bolt's truncation) and restored, a JSX syntax "
+            "error and its fix",
+        ),
+        History(
+            "2050xfs/wild-gibbon-roll",
+            steps=12,
+            first=1,
+            builder="Dyad",
+            shows="a default import of a module without one, and its fix; renames outside the app",
+        ),
+        History("mdn/todo-react", steps=15, builder="people (MDN)", shows="a plain React app"),
+        History(
+            "iboulahifall/vite-react-ojif4gpp",
+            steps=12,
+            skip=("dist/",),
+            builder="StackBlitz template, people",
+            shows="Supabase, a PWA service worker, a hook renamed",
+        ),
+        History(
+            "pushkarpandey20-sys/vite-react-g6fcjidx",
+            steps=12,
+            skip=("android/", "ios/", "dist/"),
+            builder="StackBlitz template, people",
+            shows="Vite 4, react-router, Sentry, Capacitor",
+        ),
+    ]
+}
+# What `make test` replays (local backend); the rest, and the other modes, with -m replay.
+SAMPLE = ("wan22-brkn-prompt-helper", "your-concierge")
+# Replayed through the Docker backend and in distributed mode too (-m replay).
+OTHER_MODES = ("wan22-brkn-prompt-helper", "TerritoryWars.io")
 
 
-def local_only(route: Any) -> None:
-    host = urlsplit(route.request.url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost") or host.startswith("127."):
-        route.continue_()
-    else:
-        route.abort()
+def _params() -> Iterator[Any]:
+    for name in HISTORIES:
+        marks = [] if name in SAMPLE else [pytest.mark.replay]
+        yield pytest.param(name, "local", marks=marks, id=f"{name}-local")
+    for name in OTHER_MODES:
+        yield pytest.param(
+            name, "docker", marks=[pytest.mark.replay, pytest.mark.docker], id=f"{name}-docker"
+        )
+        yield pytest.param(
+            name,
+            "distributed",
+            marks=[pytest.mark.replay, pytest.mark.distributed],
+            id=f"{name}-distributed",
+        )
 
 
-def open_page(browser: Any, url: str) -> tuple[Any, Any]:
-    context = browser.new_context()
-    context.route("**/*", local_only)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)[:300]))
-    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.goto(url)
-    try:
-        page.wait_for_function(READY, timeout=60_000)
-    except Exception:
-        body = page.evaluate("document.body?.innerText ?? ''")[:500]
-        for failed in [e.split(" ", 1)[1] for e in errors if e[:1] == "5"][:2]:
-            errors.append(page.evaluate("(u) => fetch(u).then((r) => r.text())", failed)[:800])
-        raise AssertionError(f"{url} shows no app: {body!r}; errors: {errors}") from None
-    page.wait_for_load_state("networkidle")
-    return context, page
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The replays' own Chromium: it resolves loopback only (tests/replay/player.py)."""
+    with loopback_browser() as chromium:
+        yield chromium
 
 
-def fresh_start(api: httpx.Client, browser: Any, files: dict[str, bytes]) -> str:
-    """What a new session of ``files`` shows in a new browser context."""
-    session = create_session(api, as_request_files(files))
-    context, page = open_page(browser, session["previewUrl"])
-    shown: str = page.evaluate(SHOWN)
-    context.close()
-    api.delete(f"/kontext/preview/{session['sessionId']}")
-    return shown
+@pytest.fixture
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mode: str
+) -> Iterator[ApiServer]:
+    if mode == "local":
+        yield request.getfixturevalue("embedded_server")
+        return
+    root = tmp_path_factory.mktemp(mode)
+    if mode == "docker":
+        server = ApiServer.start(root, sandbox_backend="docker", browser_ack_timeout_seconds=30)
+        yield server
+        server.stop()
+        return
+    cluster = Cluster.start(root, browser_ack_timeout_seconds=30)
+    yield cluster.api
+    cluster.stop()
 
 
-@pytest.mark.parametrize("history", HISTORIES, ids=lambda h: h.repo.split("/")[0])
-def test_every_step_of_a_public_history_shows_what_a_fresh_start_shows(
-    server: ApiServer, api: httpx.Client, browser: Any, history: History
+@pytest.mark.timeout(3600)  # a long history with installs: tens of steps of a few seconds
+@pytest.mark.parametrize(("name", "mode"), list(_params()))
+def test_every_step_of_an_ai_built_history_shows_what_a_fresh_load_shows(
+    service: ApiServer, browser: Any, name: str, mode: str
 ) -> None:
+    history = HISTORIES[name]
     if not history.git_dir.exists():
-        pytest.skip(f"{history.repo} is not at {history.git_dir} (the library's fetch brings it)")
-    steps = list(history.steps_of())
-    session = create_session(api, as_request_files(steps[0][1]))
-    sid = session["sessionId"]
-    context, page = open_page(browser, session["previewUrl"])
-    mismatches = []
-    for commit, before, after in steps:
-        written = {n: c for n, c in after.items() if before.get(n) != c}
-        body = {
-            "files": as_request_files(written),
-            "deletedFiles": sorted(n for n in before if n not in after),
-        }
-        response = api.post(f"/kontext/preview/{sid}/update", params={"wait": "true"}, json=body)
-        assert response.status_code == 200, f"{commit}: {response.text}"
-        expected = fresh_start(api, browser, after)
-        try:
-            page.wait_for_function(f"({SHOWN})() === {expected!r}", timeout=20_000)
-        except Exception:
-            live = page.evaluate(SHOWN)
-            mismatches.append((commit[:10], sorted(written), _first_difference(live, expected)))
-    context.close()
-    api.delete(f"/kontext/preview/{sid}")
-    assert mismatches == [], f"{len(mismatches)} of {len(steps)} steps differ from a fresh start"
+        pytest.fail(
+            f"{history.repo} is not at {history.git_dir}: bring it with the library's fetch"
+        )
+    steps = replay(service, browser, history, progress=lambda s: print(describe(s), flush=True))
+    report = "\n".join(describe(s) for s in steps)
+    unequal = [s for s in steps if not s.equal]
+    untruthful = [s for s in steps if not s.truthful]
+    assert not unequal and not untruthful, (
+        f"{history.repo} ({mode}): {len(steps) - len(unequal)} of {len(steps)} steps equal, "
+        f"{len(untruthful)} acknowledged untruthfully\n{report}"
+    )
 
 
-def _first_difference(live: str, fresh: str) -> str:
-    for number, (a, b) in enumerate(zip(live.splitlines(), fresh.splitlines(), strict=False)):
-        if a != b:
-            return f"element {number}: live {a!r} / fresh {b!r}"
-    return f"live has {len(live.splitlines())} elements, fresh {len(fresh.splitlines())}"
+def describe(step: Step) -> str:
+    state = "equal" if step.equal else f"live {step.live!r} / fresh {step.fresh!r}"
+    shown = f"{step.shown_ms:.0f} ms" if step.shown_ms is not None else "-"
+    extra = f" refused {step.refused}" if step.refused else ""
+    notes = f" [{'; '.join(step.notes)}]" if step.notes else ""
+    return (
+        f"#{step.number} {step.commit} {step.subject!r}: {step.ack or '-'} x{step.pages} "
+        f"{'reloaded ' if step.reloaded else ''}{shown} {state}{extra}{notes}"
+    )

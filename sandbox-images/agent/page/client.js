@@ -83,6 +83,11 @@ function showError(error, file) {
   document.body.appendChild(new Overlay(shown));
 }
 
+function overlayMessage(overlay) {
+  const text = overlay.shadowRoot?.querySelector(".message")?.textContent ?? "error";
+  return text.trim().slice(0, 2000);
+}
+
 // Whether the page shows nothing: no text and nothing drawn (Vite's error overlay is in a
 // shadow root: not counted).
 function looksBlank() {
@@ -132,6 +137,7 @@ function failedForAMoment() {
 if (import.meta.hot) {
   const hot = import.meta.hot;
   let pending = null; // the change being applied: the agent's number
+  let reloadKept = false; // this page will acknowledge a change once loaded again
   let updateStarted = 0;
   // Modules whose last update failed before the new version ran (it did not fetch, parse
   // or link): the page holds their earlier version, and HMR brings them back by updating
@@ -155,12 +161,15 @@ if (import.meta.hot) {
   };
   const reloadFor = (seq) => {
     if (seq != null) kept.set(RELOAD_KEY, seq);
+    reloadKept = seq != null;
     location.reload();
   };
   // How the page came out of a change: an error report if the app failed since `since`
   // (it did not load, or it threw and shows nothing), else null.
   const outcome = (since) => {
     if (kontext.loaded === false) return report(kontext.loadError);
+    const overlay = document.querySelector("vite-error-overlay");
+    if (overlay) return { message: overlayMessage(overlay) };
     const thrown = errors.find((entry) => entry.at >= since);
     return thrown && looksBlank() ? report(thrown.error) : null;
   };
@@ -172,7 +181,8 @@ if (import.meta.hot) {
     }, SETTLE_MS);
   };
 
-  // A page loaded again for a change acknowledges it once its app has loaded (or failed to).
+  // A page loaded again for a change acknowledges it once its app has loaded (or failed to)
+  // and the page has finished loading (Vite's error page puts its overlay up as it loads).
   const reloaded = kept.take(RELOAD_KEY);
   loadChecked.then((loaded) => {
     if (!loaded && failedForAMoment()) {
@@ -185,7 +195,12 @@ if (import.meta.hot) {
       }
     } else kept.take(RETRY_KEY);
     if (!loaded) showError(report(kontext.loadError));
-    if (reloaded != null) settle(Number(reloaded), "reload", 0);
+    if (reloaded == null) return;
+    // "launch": loaded again for the dev server's start (from a status page, or held by the
+    // proxy while it started): the agent knows which update that was.
+    const done = () => settle(reloaded === "launch" ? reloaded : Number(reloaded), "reload", 0);
+    if (document.readyState === "complete") done();
+    else addEventListener("load", done, { once: true });
   });
 
   // What the page's own code logs at warn and error reaches the chat (Vite's own messages,
@@ -232,10 +247,20 @@ if (import.meta.hot) {
   const failureReport = ({ path, error }) => ({ path, ...(error ? report(error) : { message: undefined }) });
 
   hot.on("kontext:update", ({ seq, reload }) => {
+    // "launch": the proxy held this page while a dev server started, and reloads it now; a
+    // change already announced for that reload keeps its own number.
+    if (seq === "launch") {
+      if (!reloadKept) kept.set(RELOAD_KEY, seq);
+      reloadKept = true;
+      return;
+    }
     pending = seq;
     // The dev server restarts for this change: the page reloads when it is back, and
     // acknowledges the change once loaded again.
-    if (reload) kept.set(RELOAD_KEY, seq);
+    if (reload) {
+      kept.set(RELOAD_KEY, seq);
+      reloadKept = true;
+    }
   });
   hot.on("vite:ws:connect", () => (kontext.connected = true));
   hot.on("vite:ws:disconnect", () => (kontext.connected = false));
@@ -283,6 +308,7 @@ if (import.meta.hot) {
   hot.on("vite:beforeFullReload", () => {
     if (pending == null) return;
     kept.set(RELOAD_KEY, pending);
+    reloadKept = true;
     hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
   });
   hot.on("kontext:css", ({ styles, seq }) => {
