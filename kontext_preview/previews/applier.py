@@ -208,7 +208,8 @@ class UpdateApplier:
                 except SandboxError as exc:
                     session.log(f"could not tell the pages of the restart: {exc.message}")
             self.supervisor.launch(session, for_update=restart_seq)
-        elif session.status is SessionStatus.ACTIVE and changes:
+        elif session.status is SessionStatus.ACTIVE and session.sandbox:
+            # Nothing changed is still asked: the answer counts the pages open (unaffected).
             shown = await _show(session, changes, strategy or Strategy.PREVIEW_UPDATE)
         timings["notifyMs"] = _ms(began)
         return shown

@@ -98,11 +98,11 @@ function exportEntry(pkg) {
 let seq = 0;
 const shownAt = new Map();
 
-function announce(server, reload = false) {
+function announce(server, reload = false, removed = []) {
   seq += 1;
   shownAt.set(seq, now());
   if (shownAt.size > 1000) shownAt.delete(shownAt.keys().next().value);
-  server.ws.send({ type: "custom", event: "kontext:update", data: { seq, reload } });
+  server.ws.send({ type: "custom", event: "kontext:update", data: { seq, reload, removed } });
   return seq;
 }
 
@@ -160,7 +160,11 @@ function notify(server, changes, fresh = false) {
     if (restart || loaded || fetched || file.endsWith(".html")) affected.push(change.path);
     files.push([change.event, file]);
   }
-  const number = affected.length ? announce(server, restarts || reload) : null;
+  // Modules of deleted files: Vite sends pages an update for one that accepted itself, which
+  // cannot be fetched any more; the pages are told not to take that for a failure (what
+  // still imports it fails, and says so).
+  const removed = files.filter(([event]) => event === "unlink").flatMap(([, file]) => [...(graph.getModulesByFile(file) ?? [])].map((m) => m.url));
+  const number = affected.length ? announce(server, restarts || reload, removed) : null;
   // Invalidate now, not when Vite's (async) watcher handling gets there: a request that
   // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
   for (const [event, file] of files) {
@@ -297,8 +301,10 @@ function listenToPages(server) {
     if (acked.size > 1000) acked.delete(acked.keys().next().value);
     const settled = Number(data?.settledMs);
     const at = now() - (Number.isFinite(settled) && settled > 0 ? settled : 0);
-    // A failed update: its error first (with the change's number), then the ack.
-    if (data?.kind === "error" && data?.error) emit("preview-error", { seq: number, ...(await updateError(server, data.error)) });
+    // A failed update: its error first (with the change's number), then the ack; not an error
+    // Vite showed in its overlay, which it reported itself (a compile error).
+    const error = data?.kind === "error" && data?.error?.shown !== "overlay" ? data.error : null;
+    if (error) emit("preview-error", { seq: number, ...(await updateError(server, error)) });
     emit("ack", { seq: number, kind: String(data?.kind ?? "update"), at, page, sinceShownMs: sent === undefined ? undefined : at - sent });
   });
   // A page's HMR client gave up on a module's new version ("Could not Fast Refresh": its
@@ -318,6 +324,23 @@ function listenToPages(server) {
     if (invalidated.size > 1000) invalidated.delete(invalidated.values().next().value);
     for (const moduleGraph of moduleGraphs(server)) moduleGraph.onFileChange(module.file);
     server.watcher.emit("change", module.file);
+  });
+  // A page whose app did not load names the module the dev server could not answer: it is
+  // shown why as Vite shows a compile error (its overlay: what a page that was open when the
+  // error came sees), and the chat hears of it.
+  server.ws.on("kontext:load-failed", async (data, client) => {
+    let served;
+    try {
+      const { pathname, search } = new URL(String(data?.url));
+      served = (pathname.startsWith(base) ? "/" + pathname.slice(base.length) : pathname) + search;
+    } catch {
+      return;
+    }
+    const reason = await fetchFailure(server, served, projectPath(data.url));
+    if (!reason.message) return;
+    const loc = reason.line ? { file: reason.file, line: reason.line, column: reason.column } : undefined;
+    const err = { message: reason.message, stack: "", id: reason.file, frame: reason.frame, loc, plugin: reason.plugin };
+    client?.send?.({ type: "error", err });
   });
   server.ws.on("kontext:reloading", (data) => {
     const number = Number(data?.seq);
@@ -397,6 +420,7 @@ async function fetchFailure(server, url, module) {
       file: errorFile(err, message) ?? module,
       line: err?.loc?.line, column: err?.loc?.column,
       frame: err?.frame ? String(err.frame).slice(0, 2000) : undefined,
+      plugin: err?.plugin,
     };
   }
   const imported = [...((await env.moduleGraph.getModuleByUrl(url))?.importedModules ?? [])];

@@ -7,9 +7,13 @@ by the test:
    of its socket: the page follows the new dev server, and later updates reach it;
 2. an app that never loaded (a module failed to link at load): the update that fixes it
    reloads the page, and is not acknowledged ``update`` while the page is blank;
-3. a compile error, then its fix: hot-updated, the page's state kept (plain Vite's way);
-4. an imported module emptied: a ``preview.error`` names it;
-5. a failed start, and a page opened on it before: the open page and a fresh load agree.
+3. dependencies Vite re-bundles (a package imported for the first time): the page shows it
+   and says how it got there;
+4. a compile error, then its fix: hot-updated, the page's state kept (plain Vite's way);
+5. an imported module emptied: a ``preview.error`` names it; a file deleted and another
+   added in its place: no error about the deleted one (nothing imports it);
+6. a start that fails, with the page open on it: the page follows the failure's reason as a
+   fresh load shows it.
 """
 
 import json
@@ -178,3 +182,87 @@ def test_an_imported_module_emptied_is_an_error_the_chat_hears_of(
         errors = [e.data for e in events if e.type == "preview.error"]
         assert events[-1].data["browserAck"] == "error", events[-1].data
         assert any("Header" in (e.get("message", "") + e.get("file", "")) for e in errors), errors
+
+
+def test_dependencies_vite_bundles_anew_reach_the_page(
+    server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    """A package imported for the first time makes Vite pre-bundle the dependencies again
+    (chunks shared with the ones the page has change: Vite reloads it). The page ends up
+    showing it, and says whether it reloaded."""
+    files = project_files("ai-stack-app")
+    index = next(f["content"] for f in files if f["name"] == "src/pages/Index.tsx")
+    with opened(api, browser, files, "#title") as (sid, page):
+        popover = index.replace(
+            'import { Link } from "react-router-dom";',
+            'import { Link } from "react-router-dom";\n'
+            'import * as Popover from "@radix-ui/react-popover";',
+        ).replace(
+            '<p className="mt-2">Water your plants on time.</p>',
+            '<Popover.Root><Popover.Trigger id="tip">Tip</Popover.Trigger></Popover.Root>',
+        )
+        answer = update(api, sid, {"src/pages/Index.tsx": popover})
+        applied = shown(server, page, sid, answer, "#tip", "Tip")
+        reloaded = page.evaluate("window.__openedOnce") is None
+        assert applied["browserAck"] == ("reload" if reloaded else "update"), applied
+        assert applied["pages"] == 1, applied
+        # What the test is about did happen: Vite bundled the dependencies anew.
+        logs = "\n".join(api.get(f"/kontext/preview/{sid}").json()["logs"])
+        assert "new dependencies optimized: @radix-ui/react-popover" in logs, logs[-2000:]
+
+
+def test_a_file_replaced_by_another_leaves_no_error_behind(
+    server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
+) -> None:
+    """Header.tsx deleted, Title.tsx added, App.tsx importing the new one: Vite sends the
+    pages an update of the deleted module too, which cannot be fetched; nothing imports it
+    any more, so that is no error."""
+    app = next(f["content"] for f in files if f["name"] == APP)
+    header = next(f["content"] for f in files if f["name"] == HEADER)
+    with opened(api, browser, files, "#title") as (sid, page):
+        response = api.post(
+            f"/kontext/preview/{sid}/update",
+            json={
+                "files": [
+                    {
+                        "name": HEADER.replace("Header", "Title"),
+                        "content": header.replace("Hello", "Hi"),
+                    },
+                    {"name": APP, "content": app.replace("Header", "Title")},
+                ],
+                "deletedFiles": [HEADER],
+            },
+        )
+        assert response.status_code == 200, response.text
+        events = events_until_applied(server, sid, response.json())
+        shows(page, "#title", "Hi from Kontext")
+        errors = [e.data for e in events if e.type == "preview.error"]
+        assert errors == [] and events[-1].data["browserAck"] == "update", (errors, events[-1])
+
+
+def test_a_page_on_a_failed_start_follows_its_reason(
+    server: ApiServer, api: httpx.Client, browser: Any, files: list[dict[str, Any]]
+) -> None:
+    """A project whose vite.config throws: the page shows why (a deployment is tried too and
+    fails the same way); an update changes the reason, and the open page shows the new
+    one, as a fresh load does."""
+    config = "src/frontend/vite.config.ts"
+    broken = replace_file(files, config, 'throw new Error("first reason");\n')
+    created = create_session(api, broken)
+    sid = created["sessionId"]
+    page = browser.new_page()
+    try:
+        page.goto(created["previewUrl"])
+        page.wait_for_selector("[data-kontext-page]")
+        shows(page, "main", "first reason")
+        update(api, sid, {config: 'throw new Error("second reason");\n'})
+        shows(page, "main", "second reason", timeout=30_000)
+        fresh = browser.new_page()
+        fresh.goto(created["previewUrl"])
+        kind = "document.querySelector('[data-kontext-page]').dataset.kontextPage"
+        assert fresh.evaluate(kind) == page.evaluate(kind)
+        assert "second reason" in fresh.inner_text("main")
+        fresh.close()
+    finally:
+        page.close()
+        api.delete(f"/kontext/preview/{sid}")

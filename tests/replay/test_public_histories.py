@@ -97,10 +97,17 @@ HISTORIES = {
             builder="Dyad",
             shows="a default import of a module without one, and its fix; renames outside the app",
         ),
-        History("mdn/todo-react", steps=15, builder="people (MDN)", shows="a plain React app"),
+        History(
+            "mdn/todo-react",
+            steps=15,
+            first=201,
+            builder="people (MDN)",
+            shows="a plain React app, moved to Vite",
+        ),
         History(
             "iboulahifall/vite-react-ojif4gpp",
             steps=12,
+            first=27,
             skip=("dist/",),
             builder="StackBlitz template, people",
             shows="Supabase, a PWA service worker, a hook renamed",
@@ -108,9 +115,11 @@ HISTORIES = {
         History(
             "pushkarpandey20-sys/vite-react-g6fcjidx",
             steps=12,
+            first=4,
             skip=("android/", "ios/", "dist/"),
-            builder="StackBlitz template, people",
-            shows="Vite 4, react-router, Sentry, Capacitor",
+            builder="StackBlitz template, then an AI agent's commits",
+            shows="the move to Vite 4, Supabase guarded against placeholder env values, "
+            "many pages at once",
         ),
     ]
 }
@@ -137,9 +146,9 @@ def _params() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(playwright: Any) -> Iterator[Any]:
     """The replays' own Chromium: it resolves loopback only (tests/replay/player.py)."""
-    with loopback_browser() as chromium:
+    with loopback_browser(playwright) as chromium:
         yield chromium
 
 
@@ -164,13 +173,16 @@ def service(
 @pytest.mark.timeout(3600)  # a long history with installs: tens of steps of a few seconds
 @pytest.mark.parametrize(("name", "mode"), list(_params()))
 def test_every_step_of_an_ai_built_history_shows_what_a_fresh_load_shows(
-    service: ApiServer, browser: Any, name: str, mode: str
+    request: pytest.FixtureRequest, service: ApiServer, browser: Any, name: str, mode: str
 ) -> None:
     history = HISTORIES[name]
     if not history.git_dir.exists():
-        pytest.fail(
-            f"{history.repo} is not at {history.git_dir}: bring it with the library's fetch"
-        )
+        absent = f"{history.repo} is not at {history.git_dir}: bring it with the library's fetch"
+        # A machine without the copies (CI reaches no GitHub) skips the sample; a run that
+        # asked for the replays (-m replay) fails.
+        if "replay" in (request.config.getoption("markexpr") or ""):
+            pytest.fail(absent)
+        pytest.skip(absent)
     steps = replay(service, browser, history, progress=lambda s: print(describe(s), flush=True))
     report = "\n".join(describe(s) for s in steps)
     unequal = [s for s in steps if not s.equal]

@@ -622,6 +622,11 @@ export interface components {
              * @description Folder of the app's index.html, '' for the project root.
              */
             viteRoot: string;
+            /**
+             * Warnings
+             * @description What the service worked around to run the project, each a sentence: a peer-dependency conflict npm refused, installed with npm's legacy peer resolution (as pnpm and bun install it).
+             */
+            warnings?: string[];
             /** Wsurl */
             wsUrl: string;
         };
@@ -688,6 +693,11 @@ export interface components {
              * @description Folder of the app's index.html, '' for the project root.
              */
             viteRoot: string;
+            /**
+             * Warnings
+             * @description What the service worked around to run the project, each a sentence: a peer-dependency conflict npm refused, installed with npm's legacy peer resolution (as pnpm and bun install it).
+             */
+            warnings?: string[];
             /** Wsurl */
             wsUrl: string;
         };

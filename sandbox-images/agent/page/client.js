@@ -15,9 +15,13 @@ import { updateStyle } from "/@vite/client";
 
 // A page's id: an agent counts each page's acknowledgement once.
 const PAGE = Math.random().toString(36).slice(2, 10);
-// After an update or a load, how long the page is given to show an error (React's Fast
-// Refresh renders 16–30 ms after Vite applied the module) before it is acknowledged.
+// After the last of a change's Vite updates, or a load, how long the page is given to show
+// an error (React's Fast Refresh renders 16–30 ms after Vite applied the module) and Vite to
+// send more of the change before it is acknowledged.
 const SETTLE_MS = 60;
+// After a module gave up on HMR ("Could not Fast Refresh"), how long the server's update of
+// its importers may take to come.
+const FOLLOW_UP_MS = 2000;
 // A page whose modules the dev server could not answer for a moment (the dependency
 // optimizer re-bundling: 504) loads again, at most this many times in a row.
 const RETRIES = 3;
@@ -49,17 +53,22 @@ const kept = {
       window.name = `${key}=${value}\n${rest}`;
     }
   },
-  take(key) {
+  get(key) {
     let value = null;
     try {
       value = sessionStorage.getItem(key);
+    } catch {}
+    if (value == null && window.name.startsWith(`${key}=`)) {
+      value = window.name.slice(key.length + 1, window.name.indexOf("\n"));
+    }
+    return value;
+  },
+  take(key) {
+    const value = this.get(key);
+    try {
       sessionStorage.removeItem(key);
     } catch {}
-    if (window.name.startsWith(`${key}=`)) {
-      const end = window.name.indexOf("\n");
-      value ??= window.name.slice(key.length + 1, end);
-      window.name = window.name.slice(end + 1);
-    }
+    if (window.name.startsWith(`${key}=`)) window.name = window.name.slice(window.name.indexOf("\n") + 1);
     return value;
   },
 };
@@ -97,14 +106,18 @@ function looksBlank() {
   return !body.querySelector("img, svg, canvas, video, iframe, input, button, select, textarea");
 }
 
-// The app's entry modules are the page's own module scripts. Importing one again answers
+// The app's entry modules are the page's own module scripts, from its own origin. Importing one again answers
 // its evaluation's outcome without running it twice (the browser's module map holds it):
 // fulfilled once the whole graph evaluated, rejected with the error if a module failed to
 // fetch, to link (a missing export) or to evaluate.
 async function checkLoad() {
   const entries = [...document.querySelectorAll('script[type="module"][src]')]
-    .map((script) => script.src)
-    .filter((src) => !OWN_MODULES.some((own) => new URL(src).pathname.endsWith(own)));
+    .map((script) => new URL(script.src))
+    // The app's own: a module from another origin (a builder's badge script from a CDN) is
+    // not the app, and often out of a preview's reach.
+    .filter((url) => url.origin === location.origin)
+    .filter((url) => !OWN_MODULES.some((own) => url.pathname.endsWith(own)))
+    .map((url) => url.href);
   const outcomes = await Promise.allSettled(entries.map((src) => import(/* @vite-ignore */ src)));
   const failed = outcomes.find((outcome) => outcome.status === "rejected");
   kontext.loaded = !failed;
@@ -117,6 +130,14 @@ const loadChecked = new Promise((resolve) => {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run, { once: true });
   else run();
 });
+
+// The last module of this origin the dev server answered with an error, if any.
+function failedModule() {
+  const failed = performance
+    .getEntriesByType("resource")
+    .filter((entry) => entry.responseStatus >= 400 && new URL(entry.name).origin === location.origin);
+  return failed.at(-1)?.name;
+}
 
 // Whether a module that failed did not begin to run: it did not fetch (Vite's client keeps no
 // error for those), parse or link (a SyntaxError: a missing export, bad code).
@@ -136,9 +157,16 @@ function failedForAMoment() {
 
 if (import.meta.hot) {
   const hot = import.meta.hot;
-  let pending = null; // the change being applied: the agent's number
+  const now = () => performance.now();
+  // The change this page was loaded again for, if one (kept across the reload).
+  const reloaded = kept.get(RELOAD_KEY);
   let reloadKept = false; // this page will acknowledge a change once loaded again
-  let updateStarted = 0;
+  // A page on its way to a reload acknowledges nothing more: the page that loads does.
+  let leaving = false;
+  // The change being shown: {seq, since, failure, invalidated, timer}. One change of files
+  // can reach the page as several Vite updates (and a reload); it is acknowledged once, when
+  // Vite has sent no more of it for SETTLE_MS.
+  let change = null;
   // Modules whose last update failed before the new version ran (it did not fetch, parse
   // or link): the page holds their earlier version, and HMR brings them back by updating
   // them again. An update that leaves one of them behind is a reload.
@@ -147,58 +175,86 @@ if (import.meta.hot) {
   // cleared the old version's accept handlers when it began to run): HMR cannot bring that
   // page back, the next update is a reload.
   let broken = false;
+  // Modules whose files the change deleted: an update of one cannot fetch it, and is no
+  // failure (a module that still imports one fails itself).
+  let removed = new Set();
   let lastError = null;
-  let failure = null;
-  // A module's new version gave up on HMR during the update ("Could not Fast Refresh"): the
-  // server updates its importers next, and the change is acknowledged after that.
-  let invalidated = false;
-  let followUp = null;
+  let failure = null; // of the Vite update being applied: {path, error}
 
   const ack = (seq, kind, error, settledMs = 0) => {
-    if (seq == null) return;
+    if (seq == null || leaving) return;
     kontext.acks.push({ seq, kind });
     hot.send("kontext:ack", { seq, kind, error, page: PAGE, settledMs });
+    // The change this page loaded for is acknowledged: a later load is for another.
+    if (String(seq) === reloaded && kept.get(RELOAD_KEY) === reloaded) kept.take(RELOAD_KEY);
+  };
+  const keepForReload = (seq) => {
+    if (seq == null) return;
+    kept.set(RELOAD_KEY, seq);
+    reloadKept = true;
   };
   const reloadFor = (seq) => {
-    if (seq != null) kept.set(RELOAD_KEY, seq);
-    reloadKept = seq != null;
+    keepForReload(seq);
+    leaving = true;
     location.reload();
   };
   // How the page came out of a change: an error report if the app failed since `since`
-  // (it did not load, or it threw and shows nothing), else null.
+  // (it did not load, shows Vite's overlay, or threw and shows nothing), else null.
   const outcome = (since) => {
     if (kontext.loaded === false) return report(kontext.loadError);
+    // Vite's overlay: the dev server reported that error itself (preview.error, compile).
     const overlay = document.querySelector("vite-error-overlay");
-    if (overlay) return { message: overlayMessage(overlay) };
+    if (overlay) return { message: overlayMessage(overlay), shown: "overlay" };
     const thrown = errors.find((entry) => entry.at >= since);
     return thrown && looksBlank() ? report(thrown.error) : null;
   };
-  const settle = (seq, kind, since) => {
-    const began = performance.now();
-    setTimeout(() => {
-      const error = outcome(since);
-      ack(seq, error ? "error" : kind, error ?? undefined, performance.now() - began);
-    }, SETTLE_MS);
+  // Acknowledge the change being shown, as the page has it now.
+  const finish = (shown, settledSince) => {
+    if (change !== shown) return;
+    change = null;
+    clearTimeout(shown.timer);
+    const error = shown.failure ?? outcome(shown.since);
+    ack(shown.seq, error ? "error" : "update", error ?? undefined, now() - settledSince);
+  };
+  const settleLater = (ms) => {
+    const shown = change;
+    clearTimeout(shown.timer);
+    const since = now();
+    shown.timer = setTimeout(() => finish(shown, since), ms);
   };
 
   // A page loaded again for a change acknowledges it once its app has loaded (or failed to)
   // and the page has finished loading (Vite's error page puts its overlay up as it loads).
-  const reloaded = kept.take(RELOAD_KEY);
+  // The change stays kept until then: a page loaded again before it acknowledged (Vite
+  // re-bundling twice) leaves it to the next.
   loadChecked.then((loaded) => {
     if (!loaded && failedForAMoment()) {
       const tries = Number(kept.take(RETRY_KEY) ?? 0);
       if (tries < RETRIES) {
         kept.set(RETRY_KEY, tries + 1);
-        if (reloaded != null) kept.set(RELOAD_KEY, reloaded);
+        leaving = true;
         setTimeout(() => location.reload(), 250 * (tries + 1));
         return;
       }
     } else kept.take(RETRY_KEY);
-    if (!loaded) showError(report(kontext.loadError));
+    if (!loaded) {
+      showError(report(kontext.loadError));
+      // The dev server says why a module it did not answer failed (Vite's overlay replaces
+      // this one): the same a page open when the error came was shown.
+      const url = failedModule();
+      if (url) hot.send("kontext:load-failed", { url });
+    }
     if (reloaded == null) return;
     // "launch": loaded again for the dev server's start (from a status page, or held by the
     // proxy while it started): the agent knows which update that was.
-    const done = () => settle(reloaded === "launch" ? reloaded : Number(reloaded), "reload", 0);
+    const seq = reloaded === "launch" ? reloaded : Number(reloaded);
+    const done = () => {
+      const since = now();
+      setTimeout(() => {
+        const error = outcome(0);
+        ack(seq, error ? "error" : "reload", error ?? undefined, now() - since);
+      }, SETTLE_MS);
+    };
     if (document.readyState === "complete") done();
     else addEventListener("load", done, { once: true });
   });
@@ -246,70 +302,73 @@ if (import.meta.hot) {
   };
   const failureReport = ({ path, error }) => ({ path, ...(error ? report(error) : { message: undefined }) });
 
-  hot.on("kontext:update", ({ seq, reload }) => {
+  hot.on("kontext:update", ({ seq, reload, removed: gone }) => {
     // "launch": the proxy held this page while a dev server started, and reloads it now; a
     // change already announced for that reload keeps its own number.
     if (seq === "launch") {
-      if (!reloadKept) kept.set(RELOAD_KEY, seq);
-      reloadKept = true;
+      if (!reloadKept) keepForReload(seq);
       return;
     }
-    pending = seq;
+    if (change) finish(change, change.since); // the one before, as it stands
+    change = { seq, since: now(), failure: null, invalidated: false, timer: null };
+    removed = new Set(gone ?? []);
     // The dev server restarts for this change: the page reloads when it is back, and
     // acknowledges the change once loaded again.
-    if (reload) {
-      kept.set(RELOAD_KEY, seq);
-      reloadKept = true;
-    }
+    if (reload) keepForReload(seq);
   });
   hot.on("vite:ws:connect", () => (kontext.connected = true));
   hot.on("vite:ws:disconnect", () => (kontext.connected = false));
   hot.on("vite:beforeUpdate", (payload) => {
     kontext.viteUpdates += payload.updates.length;
-    updateStarted = performance.now();
     failure = null;
+    if (change) clearTimeout(change.timer);
     // HMR cannot bring this page to what a fresh load shows: its app never loaded (nothing
     // accepts an update: Vite's client would do nothing), or an earlier update of a module
-    // failed and this one does not update it again. A fresh load it is.
+    // failed and this one does not update it again, or a module's new version threw. A
+    // fresh load it is.
     const updated = new Set(payload.updates.map((u) => u.acceptedPath ?? u.path));
     const leftBehind = [...failedModules].some((path) => !updated.has(path));
-    if (kontext.loaded === false || leftBehind || broken) reloadFor(pending);
+    if (kontext.loaded === false || leftBehind || broken) reloadFor(change?.seq);
   });
-  hot.on("vite:invalidate", () => (invalidated = true));
+  hot.on("vite:invalidate", () => {
+    if (change) change.invalidated = true;
+  });
   hot.on("vite:afterUpdate", (payload) => {
     for (const update of payload.updates) failedModules.delete(update.acceptedPath ?? update.path);
-    clearTimeout(followUp);
-    if (invalidated && !failure && pending != null) {
-      // The importers' update follows (a reload, or an update after which this runs again);
-      // should none come, the change is acknowledged as it stands.
-      invalidated = false;
-      const seq = pending;
-      followUp = setTimeout(() => pending === seq && ((pending = null), settle(seq, "update", updateStarted)), 2000);
-      return;
-    }
-    invalidated = false;
-    const seq = pending;
-    pending = null;
+    if (failure && removed.has(failure.path)) failure = null;
     if (failure) {
       if (neverRan(failure.error)) failedModules.add(failure.path);
       else broken = true;
       showError(failureReport(failure), failure.path);
       kontext.failed += 1;
-      ack(seq, "error", failureReport(failure));
+      if (change) change.failure ??= failureReport(failure);
       failure = null;
-      return;
     }
-    settle(seq, "update", updateStarted);
+    if (!change) return;
+    // A module gave up on HMR: the server's update of its importers comes next (a reload,
+    // or an update after which this runs again); should none come, it is acknowledged so.
+    const wait = change.invalidated && !change.failure ? FOLLOW_UP_MS : SETTLE_MS;
+    change.invalidated = false;
+    settleLater(wait);
   });
-  hot.on("vite:error", () => {
-    if (pending != null) ack(pending, "error");
-    pending = null;
+  hot.on("vite:error", (payload) => {
+    if (!change) return;
+    const message = String(payload?.err?.message ?? "compile error").slice(0, 2000);
+    change.failure ??= { message, shown: "overlay" }; // the dev server reported it already
+    settleLater(SETTLE_MS);
   });
   hot.on("vite:beforeFullReload", () => {
-    if (pending == null) return;
-    kept.set(RELOAD_KEY, pending);
-    reloadKept = true;
-    hot.send("kontext:reloading", { seq: pending }); // a page load can take longer than an update
+    // Vite's client reloads now (unless the payload names another HTML page: then this page
+    // is still here a while later and goes on). The change being shown is acknowledged by
+    // the page that loads.
+    leaving = true;
+    setTimeout(() => (leaving = false), 10_000);
+    const owed = change?.seq;
+    if (change) clearTimeout(change.timer);
+    change = null;
+    if (owed == null) return;
+    keepForReload(owed);
+    hot.send("kontext:reloading", { seq: owed }); // a page load can take longer than an update
   });
   hot.on("kontext:css", ({ styles, seq }) => {
     for (const { id, css } of styles) updateStyle(id, css);
