@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -182,6 +183,34 @@ def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
         "addReactPlugin": spec.add_react_plugin,
         **where,
     }
+
+
+AGENT_CONFIG = "agent.json"  # in the session's run folder: the agent's config, token included
+
+
+def write_agent_config(run_dir: Path, config: dict[str, Any], owner: int | None = None) -> Path:
+    """Write the agent's config (its control token among it) to ``run_dir/agent.json``,
+    readable by its owner only (``owner``: the uid the agent runs as, if not this process's),
+    so that no command line (``ps``), container label or environment (``docker inspect``)
+    carries the token: the agent is started with ``@<path>`` (agent.mjs reads the file).
+    Answers the file's path on this machine."""
+    path = run_dir / AGENT_CONFIG
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        if owner is not None:
+            os.fchown(out.fileno(), owner, owner)
+        json.dump(config, out)
+    return path
+
+
+def read_agent_token(run_dir: Path) -> str | None:
+    """The control token of the agent started with ``run_dir``'s config (None: none there)."""
+    try:
+        token = json.loads((run_dir / AGENT_CONFIG).read_text()).get("token")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
 
 
 def hmr_token(session_id: str) -> str:

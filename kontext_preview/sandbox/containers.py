@@ -11,7 +11,6 @@ network (unless egress is enabled); npm install containers reach the registry.
 import asyncio
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -50,7 +49,7 @@ NPM_CLI = PurePosixPath("/usr/local/lib/node_modules/npm/bin/npm-cli.js")  # bot
 CONTAINER_UID = 10001  # the image's user, when this process is root
 
 LABEL = "kontext.preview"
-SCOPE, SESSION, TOKEN, SHAPE = (f"{LABEL}.{k}" for k in ("scope", "session", "token", "shape"))
+SCOPE, SESSION, SHAPE = (f"{LABEL}.{k}" for k in ("scope", "session", "shape"))
 
 
 @dataclass(frozen=True)
@@ -210,10 +209,6 @@ def point_vite_temp_at_tmpfs(node_modules: Path) -> None:
             if vite_temp.is_dir():
                 shutil.rmtree(vite_temp)
             vite_temp.symlink_to(TEMP_DIR / "vite-temp")
-
-
-def agent_command(config: dict[str, Any]) -> list[str]:
-    return [json.dumps(config)]
 
 
 class OutputStream:

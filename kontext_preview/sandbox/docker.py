@@ -18,6 +18,7 @@ Docker's own errors are turned into SandboxError with what to do about them.
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -33,10 +34,13 @@ from kontext_preview.config import Settings
 from kontext_preview.errors import SandboxError
 from kontext_preview.sandbox import containers as c
 from kontext_preview.sandbox.agent import (
+    AGENT_CONFIG,
     CONTROL_SOCKET,
     AgentSandbox,
     ControlChannel,
     agent_config,
+    read_agent_token,
+    write_agent_config,
 )
 from kontext_preview.sandbox.base import (
     Endpoint,
@@ -146,15 +150,19 @@ class DockerBackend(SandboxBackend):
         token = secrets.token_urlsafe(24)
         mounts = c.dev_server_mounts(spec, folders)
         shape = c.shape_of(spec, self.settings, c.uses_installed_deps(spec, folders))
-        labels = self._labels(spec.session_id, token, shape)
+        labels = self._labels(spec.session_id, shape)
         config = self._agent_config(spec, token)
+        # The config (its token) in a file of the run folder the container's user alone may
+        # read: neither the command line nor a label nor the environment carries it.
+        uid, _ = c.sandbox_user()
+        write_agent_config(folders.run, config, uid if uid != os.getuid() else None)
         network = await self._network()
         hardening = c.hardening(self.settings)
         hardening["environment"] |= self.settings.dev_server_env
         container = await self._run(
             lambda d: d.containers.run(
                 self.settings.docker_image,
-                c.agent_command(config),
+                [f"@{c.RUN_DIR / AGENT_CONFIG}"],
                 name=f"kontext-{spec.session_id[:16]}-{secrets.token_hex(3)}",
                 labels=labels,
                 mounts=mounts,
@@ -200,7 +208,7 @@ class DockerBackend(SandboxBackend):
                 list(args),
                 entrypoint=["node"],
                 name=f"kontext-tool-{spec.session_id[:16]}-{secrets.token_hex(3)}",
-                labels=self._labels(spec.session_id, "", "tool"),
+                labels=self._labels(spec.session_id, "tool"),
                 mounts=mounts,
                 working_dir=str(c.in_container(spec, cwd)),
                 network_mode="none",
@@ -226,7 +234,7 @@ class DockerBackend(SandboxBackend):
         for container in found:
             labels = container.labels
             if adopted is None and container.status == "running" and labels.get(c.SHAPE) == shape:
-                token = labels[c.TOKEN]
+                token = read_agent_token(folders.run) or ""
                 sandbox = await self._attach(container, folders, token, log, int(time.time()))
                 if await sandbox.healthy():
                     sandbox.pump(read_json_lines(sandbox.output.reader), log, report)
@@ -303,7 +311,7 @@ class DockerBackend(SandboxBackend):
                 [*NPM_INSTALL, *extra, f"--cache={c.NPM_CACHE}"],
                 entrypoint=["node", str(c.NPM_CLI)],  # no shell in the image: not the script
                 name=f"kontext-install-{spec.session_id[:16]}-{secrets.token_hex(3)}",
-                labels=self._labels(spec.session_id, "", "install"),
+                labels=self._labels(spec.session_id, "install"),
                 mounts=c.install_mounts(spec, folders, settings),
                 working_dir=str(c.in_container(spec, spec.package_dir)),
                 network=network,
@@ -319,14 +327,8 @@ class DockerBackend(SandboxBackend):
             await self.remove(container, 0)
         c.point_vite_temp_at_tmpfs(folders.deps / "node_modules")
 
-    def _labels(self, session_id: str, token: str, shape: str) -> dict[str, str]:
-        return {
-            c.LABEL: "1",
-            c.SCOPE: self.scope,
-            c.SESSION: session_id,
-            c.TOKEN: token,
-            c.SHAPE: shape,
-        }
+    def _labels(self, session_id: str, shape: str) -> dict[str, str]:
+        return {c.LABEL: "1", c.SCOPE: self.scope, c.SESSION: session_id, c.SHAPE: shape}
 
     async def _network(self) -> dict[str, Any]:
         """No network at all, unless egress is on."""

@@ -9,7 +9,6 @@ there is nothing to re-adopt after a restart: ``adopt`` finds nothing.
 
 import asyncio
 import contextlib
-import json
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from kontext_preview.sandbox.agent import (
     ControlChannel,
     PortTaken,
     agent_config,
+    write_agent_config,
 )
 from kontext_preview.sandbox.base import (
     Endpoint,
@@ -136,10 +136,11 @@ class LocalBackend(SandboxBackend):
             port=port,
             bindHost=settings.sandbox_bind_host,
         )
+        config_file = write_agent_config(spec.run_dir, config)
         process = await asyncio.create_subprocess_exec(
             settings.node_binary,
             str(settings.agent_dir / "agent.mjs"),
-            json.dumps(config),
+            f"@{config_file}",  # not the config itself: ps would show its token
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -2,6 +2,8 @@
 create, update with HMR in Chromium through the proxy, stop, take over after a restart, and
 nothing left behind."""
 
+import contextlib
+import json
 import os
 import signal
 import time
@@ -99,6 +101,37 @@ def test_a_vite_config_change_restarts_vite_in_place_and_it_serves_on(
     assert wait_for(lambda: "server restarted" in logs(), timeout=30), logs()
     assert wait_for(lambda: server.preview_get(sid, "/src/App.tsx").status_code == 200, 30)
     assert server.preview_get(sid, "/").status_code == 200
+    api.delete(f"/kontext/preview/{sid}")
+
+
+def test_no_command_line_label_or_environment_carries_the_control_token(
+    backend: str, server: ApiServer, api: httpx.Client
+) -> None:
+    """The agent's control token is in a file only its user may read (run/agent.json): not
+    in what ``ps`` shows of any process, nor in what ``docker inspect`` shows of a container.
+    The agent did get it: the session answers (its control channel checks the token)."""
+    sid = create_session(api, project_files())["sessionId"]
+    config = session_dir(server, sid) / "run" / "agent.json"
+    token = json.loads(config.read_text())["token"]
+    assert len(token) >= 24 and config.stat().st_mode & 0o777 == 0o600
+    # Vite has the module once it was served; its update is then notified through the
+    # control channel, which answers only with the token.
+    assert server.preview_get(sid, "/src/Header.tsx").status_code == 200
+    result = push(api, sid, HEADER, header("Token kept"))
+    logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
+    assert result["hmrTriggered"] is True, logs
+    shown = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            for part in ("cmdline", "environ"):
+                with contextlib.suppress(OSError):
+                    if token.encode() in (entry / part).read_bytes():
+                        shown.append(f"{entry.name}/{part}")
+    assert not shown, f"the token is in /proc/{shown}"
+    if backend == "docker":
+        (container,) = containers_of(sid)
+        # Labels, environment, command and arguments: all of what docker inspect shows.
+        assert token not in json.dumps(container.attrs), "docker inspect shows the token"
     api.delete(f"/kontext/preview/{sid}")
 
 
