@@ -216,26 +216,28 @@ class Step:
     notes: list[str] = field(default_factory=list)
 
 
-def judge_ack(step: Step, page_error: bool) -> None:
-    """Whether ``step.ack`` says what the page did: ``update``/``css`` only for a page that
-    stayed and shows no error, ``reload`` for one that loaded again, ``error`` for one that
-    shows an error (or a failure page), ``unaffected`` for one that shows what a fresh load
-    shows; ``none`` never (a page is open)."""
+def judge_ack(step: Step, shown: str) -> None:
+    """Whether ``step.ack`` says what the page did, given what it ``shown`` at the end:
+    ``update``/``css`` only for a page that stayed and shows no error, ``reload`` for one
+    that loaded again, ``error`` for one that shows an error (its overlay, a failure page)
+    or nothing (an app that threw as it rendered), ``unaffected`` for one that shows what a
+    fresh load shows; ``none`` never (a page is open)."""
     ack = step.ack
+    error_shown = shown.startswith(("error: ", "page: "))
     if step.refused:
         step.truthful = ack == ""
     elif ack in ("update", "css"):
-        step.truthful = not step.reloaded and not page_error
+        step.truthful = not step.reloaded and not error_shown
     elif ack == "reload":
         step.truthful = step.reloaded
     elif ack == "error":
-        step.truthful = page_error
+        step.truthful = error_shown or shown == ""
     elif ack == "unaffected":  # a reload then was for something else (a re-bundle before)
         step.truthful = step.equal
     else:
         step.truthful = False
     if not step.truthful:
-        step.notes.append(f"ack {ack!r}, reloaded {step.reloaded}, page error {page_error}")
+        step.notes.append(f"ack {ack!r}, reloaded {step.reloaded}, page shows {shown[:80]!r}")
 
 
 def first_difference(live: str, fresh: str) -> tuple[str, str]:
@@ -243,10 +245,6 @@ def first_difference(live: str, fresh: str) -> tuple[str, str]:
         if a != b:
             return a[:300], b[:300]
     return f"{len(live.splitlines())} elements"[:300], f"{len(fresh.splitlines())} elements"
-
-
-def shows_error(shown: str) -> bool:
-    return shown.startswith("error: ") or shown.startswith("page: ") or shown == ""
 
 
 def settled_step(

@@ -93,14 +93,14 @@ def _play(
             step.notes.append("no update.applied")
         else:
             step.ack, step.pages = applied["browserAck"], applied.get("pages", 0)
+            if step.ack == "error":  # what the page reported: printed with the step
+                step.notes.append(f"error: {str(applied.get('error'))[:200]}")
     settled_step(page, step, lambda: fresh_load(browser, page.url), sent_at, CATCH_UP_MS)
-    judge_ack(step, page_error=step.live.startswith(("error: ", "page: ")) or _error(step))
+    # The page shows an error: its overlay, a failure page, or nothing (an app that threw).
+    shown = step.fresh if step.equal else step.live
+    judge_ack(step, shown)
     return step, last_event
 
 
 def _applied(event: SseEvent, update_id: str) -> bool:
     return event.type == "update.applied" and event.data.get("updateId") == update_id
-
-
-def _error(step: Step) -> bool:
-    return step.equal and step.fresh.startswith(("error: ", "page: "))
