@@ -147,12 +147,23 @@ function neverRan(error) {
   return error.name === "SyntaxError" || /dynamically imported module|Importing a module script failed/.test(message);
 }
 
-// A module the dev server could not answer for a moment (504: Vite's optimizer re-bundling
-// the dependencies) is a load to try again; a module it cannot compile (500) or does not
-// have (404) is what a fresh load shows too.
-function failedForAMoment() {
+// A module the dev server could not answer for a moment is a load to try again: a 504
+// (Vite's optimizer re-bundling the dependencies), or a fetch that failed while every module
+// that answered with an error answers now (the dev server was starting or restarting: no
+// answer at all leaves no status to look at). A module it cannot compile (500) or does not
+// have (404) answers so again: that is what a fresh load shows too.
+async function failedForAMoment(error) {
   const entries = performance.getEntriesByType("resource");
-  return entries.some((entry) => entry.responseStatus === 504);
+  if (entries.some((entry) => entry.responseStatus === 504)) return true;
+  if (!/dynamically imported module|Importing a module script failed/.test(String(error?.message ?? ""))) return false;
+  const failed = entries
+    .filter((entry) => entry.responseStatus >= 400 && new URL(entry.name).origin === location.origin)
+    .map((entry) => entry.name);
+  for (const url of new Set(failed)) {
+    const answer = await fetch(url, { cache: "no-store" }).catch(() => null);
+    if (!answer?.ok) return false;
+  }
+  return true;
 }
 
 if (import.meta.hot) {
@@ -227,8 +238,8 @@ if (import.meta.hot) {
   // and the page has finished loading (Vite's error page puts its overlay up as it loads).
   // The change stays kept until then: a page loaded again before it acknowledged (Vite
   // re-bundling twice) leaves it to the next.
-  loadChecked.then((loaded) => {
-    if (!loaded && failedForAMoment()) {
+  loadChecked.then(async (loaded) => {
+    if (!loaded && (await failedForAMoment(kontext.loadError))) {
       const tries = Number(kept.take(RETRY_KEY) ?? 0);
       if (tries < RETRIES) {
         kept.set(RETRY_KEY, tries + 1);
