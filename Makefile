@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 TEMPLATE := sandbox-images/template
 DEPLOYER := sandbox-images/deployer
 AGENT := sandbox-images/agent
+MANAGERS := sandbox-images/managers
 NODE_MIN := 20.19
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -62,11 +63,12 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 
 STACKS := $(patsubst %/package.json,%/node_modules/.package-lock.json,$(wildcard sandbox-images/stacks/*/package.json))
 
-template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json
+template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json $(MANAGERS)/node_modules/.package-lock.json
 
 # The Vite template every preview reuses, the stack templates (sandbox-images/stacks: the
 # dependency sets AI app builders emit), the local deployer's tools (the Motoko compiler) and
-# the agent's own packages (npm's spec parser and semver).
+# the agent's own packages (npm's spec parser and semver) and the package managers a project's
+# lockfile may ask for (Yarn, pnpm, bun; kontext_preview/sandbox/managers.py).
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
@@ -124,4 +126,4 @@ sandbox-image: template docker
 	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules sandbox-images/stacks/*/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist
+	rm -rf $(VENV) $(TEMPLATE)/node_modules sandbox-images/stacks/*/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(MANAGERS)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist

@@ -20,6 +20,8 @@ ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 # binding, SWC's, Tailwind 4's oxide and lightningcss, say) link.
 here="$(cd "$(dirname "$0")" && pwd)"
 addons=$(find "$here/template/node_modules" "$here"/stacks/*/node_modules -name '*.node' -type f 2>/dev/null || true)
+# bun (a project with a bun lockfile installs with it) links libraries of its own too.
+addons="$addons $(ls "$here"/managers/node_modules/@oven/bun-linux-x64/bin/bun 2>/dev/null || true)"
 libs=$(ldd "$node" $addons 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
 # The same Node and libraries as the image already built: nothing to do (a new stack
 # template whose addon links another library makes a new base).

@@ -8,7 +8,7 @@ template's is its ``sample/`` folder, laid out as that stack's projects are (it 
 every runtime package of the stack, so the slot's Vite has pre-bundled them all). A
 slot belongs to nobody, is in no registry, publishes no event and cannot be reached. A
 new project *claims* a slot when the template that best satisfies it (npm's semver,
-:func:`~kontext_preview.sandbox.npm.best_template`) satisfies all of it and the slot's
+:func:`~kontext_preview.sandbox.dependencies.best_template`) satisfies all of it and the slot's
 sample has its shape (the same app folder, a vite.config or not, the same framework): it
 becomes the session, its id the session's id, and its workspace is replaced by the
 project's files in one batch that the running Vite takes as ordinary changes. The pool
@@ -30,7 +30,7 @@ from kontext_preview.config import Settings
 from kontext_preview.contract import SessionStatus
 from kontext_preview.errors import KontextError
 from kontext_preview.previews.session import PreviewSession
-from kontext_preview.sandbox.npm import best_template
+from kontext_preview.sandbox.dependencies import best_template
 from kontext_preview.workspace.layout import ProjectLayout, detect_layout, read_package_json
 
 log = logging.getLogger(__name__)

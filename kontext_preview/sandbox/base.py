@@ -93,7 +93,7 @@ class ToolPaths:
 class Prepared:
     """What preparing a project's dependencies worked around, for the session's status:
     each a sentence (a peer-dependency conflict npm refused, installed as pnpm and bun
-    would: kontext_preview.sandbox.npm)."""
+    would: kontext_preview.sandbox.dependencies)."""
 
     warnings: tuple[str, ...] = ()
 

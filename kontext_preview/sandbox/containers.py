@@ -89,15 +89,6 @@ def writable_folder(path: Path) -> None:
         os.chown(path, CONTAINER_UID, CONTAINER_UID)
 
 
-def writable_tree(path: Path) -> None:
-    """Every folder under ``path`` one the container's user may add to and remove from
-    (its files keep their owner: they may be hard links to a template's)."""
-    if os.getuid() != 0:
-        return
-    for folder, _, _ in os.walk(path):
-        os.chown(folder, CONTAINER_UID, CONTAINER_UID)
-
-
 def in_image(settings: Settings, host_path: Path) -> PurePosixPath:
     """Where a path under this machine's ``sandbox-images/`` is in the sandbox image."""
     return IMAGE_TOOLS / host_path.relative_to(settings.sandbox_images_dir).as_posix()
@@ -168,36 +159,59 @@ def tool_mounts(spec: SandboxSpec, folders: SessionFolders, out: Path) -> list[M
 
 
 def project_mounts(spec: SandboxSpec, folders: SessionFolders) -> list[Mount]:
-    """The workspace read-only, and installed dependencies (read-only) if any."""
+    """The workspace read-only, and the installed dependencies (read-only) if any: each
+    node_modules folder the install made, where the project has it."""
     mounts = [Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True)]
     if uses_installed_deps(spec, folders):
-        target = in_container(spec, spec.package_dir / "node_modules")
-        installed = folders.deps / "node_modules"
-        mounts.append(Mount(str(target), str(installed), type="bind", read_only=True))
+        for tree in mounted_trees(folders):
+            target = in_container(spec, spec.workspace / tree / "node_modules")
+            installed = folders.deps / tree / "node_modules"
+            mounts.append(Mount(str(target), str(installed), type="bind", read_only=True))
     return mounts
+
+
+def mounted_trees(folders: SessionFolders) -> list[str]:
+    """The project's folders (posix, relative to it) whose node_modules an install made:
+    ``deps/<folder>/node_modules`` is mounted at ``<folder>/node_modules``."""
+    found = []
+    for folder, dirs, _ in os.walk(folders.deps):
+        if "node_modules" in dirs and _is_folder(Path(folder) / "node_modules"):
+            found.append(Path(folder).relative_to(folders.deps).as_posix())
+        dirs[:] = [d for d in dirs if d != "node_modules"]
+    return found
 
 
 def uses_installed_deps(spec: SandboxSpec, folders: SessionFolders) -> bool:
     """Dependencies were installed for the session (not linked to the template's): the
-    workspace's node_modules is the mount point of deps/node_modules."""
-    return _is_folder(folders.deps / "node_modules") and _is_folder(
-        spec.package_dir / "node_modules"
-    )
+    workspace's node_modules folders are the mount points of deps/."""
+    return bool(mounted_trees(folders)) and not (spec.package_dir / "node_modules").is_symlink()
 
 
 def _is_folder(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
-def install_mounts(spec: SandboxSpec, folders: SessionFolders, settings: Settings) -> list[Mount]:
-    """The workspace read-only and deps/node_modules where the dev server will see it too
-    (npm's links, ``file:`` dependencies among them, are relative), and the npm cache."""
-    target = in_container(spec, spec.package_dir / "node_modules")
+def install_mounts(stage: Path, settings: Settings) -> list[Mount]:
+    """An install's: the stage (the project's copy, with the session's node_modules folders
+    moved in) writable where the project is, and the shared package cache."""
     return [
-        Mount(str(WORKSPACE), str(spec.workspace), type="bind", read_only=True),
-        Mount(str(target), str(folders.deps / "node_modules"), type="bind"),
+        Mount(str(WORKSPACE), str(stage), type="bind"),
         Mount(str(NPM_CACHE), settings.docker_npm_cache_volume, type="volume"),
     ]
+
+
+def writable_stage(stage: Path) -> None:
+    """The stage's files and folders ones the container's user may change (the project's
+    copies are this process's), its node_modules folders' folders too (their files keep
+    their owner: they may be hard links to a template's)."""
+    if os.getuid() != 0:
+        return
+    for folder, _dirs, files in os.walk(stage):
+        os.chown(folder, CONTAINER_UID, CONTAINER_UID)
+        if "/node_modules/" in folder + "/":
+            continue
+        for name in files:
+            os.chown(os.path.join(folder, name), CONTAINER_UID, CONTAINER_UID)
 
 
 def point_vite_temp_at_tmpfs(node_modules: Path) -> None:

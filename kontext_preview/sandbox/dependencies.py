@@ -1,33 +1,50 @@
-"""Dependencies without waiting: reuse a prepared template, install only what it lacks.
+"""Dependencies without waiting: reuse a prepared template, install only what it lacks,
+with the package manager and lockfile the project came with.
 
 The prepared templates are the Vite template and the stack templates (the dependency
 sets AI app builders emit, ``sandbox-images/stacks``). If one satisfies the project's
-package.json (checked with npm's own semver by ``sandbox-images/agent/deps.mjs``), the
-project gets a symlink to its node_modules and starts with no install at all. Otherwise
-the best one's tree is copied in as hard links and npm installs over it with
-``--ignore-scripts`` (AI-chosen packages never run install scripts) and a cache
-shared by all sessions; each line npm prints is passed to the session's log as
-progress. Where npm runs is the backend's business (an :data:`Installer`): a
-local process here, a container for the Docker backend. An install is done once
-per package.json: a later start with the same one reuses it.
+package.json (checked with npm's own semver by ``sandbox-images/agent/deps.mjs``) and the
+project has no lockfile, the project gets a symlink to its node_modules and starts with no
+install at all. Otherwise the project's own manager (:mod:`~kontext_preview.sandbox.managers`:
+npm, Yarn, pnpm or bun, by its lockfile) installs it, with install scripts off and a cache
+shared by all sessions, in a copy of the project (the *stage*, the session's ``install/``
+folder): nothing it writes (a lockfile it updates, its own state files) reaches the
+project, on either backend. npm and bun start from the best template's tree copied in as
+hard links, so they fetch only what it lacks. The node_modules folders the install made
+(the install root's, and any a workspace member or nested package.json got) are moved to
+where the backend keeps them between installs (:data:`Installer`'s ``home``). Each line
+the manager prints is passed to the session's log as progress. An install is done once per
+package.json and lockfile: a later start with the same ones reuses it.
 """
 
 import asyncio
 import contextlib
 import fnmatch
+import hashlib
 import json
 import os
 import re
 import shutil
+import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+import yaml
+
 from kontext_preview.config import Settings
 from kontext_preview.errors import DependencyInstallFailed, PeerConflict, SandboxError
 from kontext_preview.sandbox.base import LogSink, Prepared, SandboxSpec
+from kontext_preview.sandbox.managers import (
+    DEFAULT_REGISTRY,
+    PackageManager,
+    Toolbox,
+    detect,
+    fetch_from,
+    install_command,
+)
 from kontext_preview.sandbox.process import terminate_group, text_lines
 
 # npm 10 says "is not in this registry", npm 11 "could not be found or you do not have permission".
@@ -38,6 +55,15 @@ _NPM_CODE = re.compile(r"^npm (?:error|ERR!) code (E[A-Z0-9]+)")
 _FOUND = re.compile(r"^npm (?:error|ERR!) Found: (\S+)")
 _PEER = re.compile(
     r"^npm (?:error|ERR!) (?:peer|Conflicting peer dependency:) (\S+)(?: from (\S+))?"
+)
+# The other managers' failures: pnpm's ERR_PNPM_* codes, Yarn's and bun's error lines.
+_PNPM_CODE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)")
+_ERROR_LINE = re.compile(r"^(?:error\b|error:|ERR_PNPM_|\S*\s*YN0\d+: .*(?:error|Error)| ?ERR!)")
+_MISSING = re.compile(
+    r"(?:Couldn't find package \\?\"?([^\s\"]+?)\\?\"?(?: required| on the)|"
+    r"package \"([^\"]+)\" not found|"
+    r"ERR_PNPM_FETCH_404.*?/([^/\s:]+(?:%2[fF][^/\s:]+)?):|"
+    r"No matching version found for (\S+))"
 )
 # Failures the same package.json meets every time (the registry answered): not tried again
 # until the dependencies change. A network failure is tried again.
@@ -51,6 +77,9 @@ DETERMINISTIC_NPM_CODES = frozenset(
         "EINVALIDPACKAGENAME",
         "EUNSUPPORTEDPROTOCOL",
         "EJSONPARSE",
+        "ERR_PNPM_FETCH_404",
+        "ERR_PNPM_NO_MATCHING_VERSION",
+        "ERR_PNPM_SPEC_NOT_SUPPORTED_BY_ANY_RESOLVER",
     }
 )
 # npm's own legacy peer resolution (npm 4-6's: peers are not installed, and a conflict is not
@@ -58,25 +87,25 @@ DETERMINISTIC_NPM_CODES = frozenset(
 LEGACY_PEERS = "--legacy-peer-deps"
 INSTALL_FAILED = "install-failed.json"  # in the session's folder: the last failure
 INSTALL_NOTES = ".kontext-install.json"  # in node_modules: what the install worked around
-NPM_INSTALL = [
-    "install",
-    "--ignore-scripts",
-    "--no-audit",
-    "--no-fund",
-    "--no-update-notifier",
-    "--loglevel=http",
-    "--prefer-offline",  # what the cache has is used without asking the registry again
-    # Nothing written into the project (no package.json or package-lock.json change): a
-    # package-lock.json the project sends is read and honoured, and none appears if not.
-    "--no-save",
-]
 INSTALLED_STAMP = ".kontext-package.json"  # in node_modules: the package.json it was made for
+STAGE = "install"  # in the session's folder: the project's copy a manager installs in
 CHECKS_KEPT = 256
 _CHECKED: OrderedDict[str, tuple[list["TemplateFit"], int]] = OrderedDict()  # by package.json
 
-# Installs the project's dependencies (into the node_modules folder it was made for), with
-# npm's extra arguments.
-Installer = Callable[[SandboxSpec, LogSink, tuple[str, ...]], Awaitable[None]]
+
+@dataclass(frozen=True)
+class InstallRun:
+    """One run of a package manager, in the stage."""
+
+    manager: PackageManager
+    stage: Path  # the project's copy on this machine
+    cwd: Path  # the install root, in the stage
+    extra: tuple[str, ...] = ()  # the manager's extra arguments (npm's legacy peers)
+
+
+# Runs a manager (where the backend runs it: here, or in a container seeing the stage as
+# the project), raising DependencyInstallFailed with the manager's reason.
+Installer = Callable[[InstallRun, LogSink], Awaitable[None]]
 
 
 async def prepare_dependencies(
@@ -84,39 +113,46 @@ async def prepare_dependencies(
     spec: SandboxSpec,
     log: LogSink,
     *,
+    install: Installer,
+    home: Path,
     in_sandbox: Callable[[Path], PurePath] = lambda path: path,
-    install: Installer | None = None,
-    installed_modules: Path | None = None,
 ) -> Prepared:
     """Give the project the node_modules it needs, the cheapest way there is.
 
-    - A prepared template (:attr:`Settings.template_dirs`) satisfies every dependency:
-      ``node_modules`` is a symlink to its node_modules (``in_sandbox`` maps a path of
-      this machine to where the sandbox sees it).
-    - Else, the first time: the best template's node_modules is copied in as hard links
-      (:func:`seed_from_template`), then npm installs the project's package.json over it,
-      so npm keeps every version the template has that the project's ranges accept and
-      fetches only what is missing. Later, for a changed package.json: npm installs over
-      the session's own tree the same way, so every other version stays as it was.
-    - The same package.json as the last successful install: nothing to do.
+    - No lockfile, and a prepared template (:attr:`Settings.template_dirs`) satisfies every
+      dependency: ``node_modules`` is a symlink to its node_modules (``in_sandbox`` maps a
+      path of this machine to where the sandbox sees it).
+    - Else the project's manager (its lockfile's) installs it in the stage, the first time
+      from the best template's tree for npm and bun (copied in as hard links: they keep
+      every version it has that the project's ranges and lockfile accept and fetch only
+      the rest), later over the session's own trees, so every other version stays as it
+      was. The trees are kept under ``home`` at the project's layout
+      (``home/<folder>/node_modules``; the local backend's ``home`` is the workspace).
+    - The same package.json and lockfile as the last successful install: nothing to do.
 
-    npm runs as ``install`` (default: here, in ``installed_modules``' folder) and its
-    answer is logged as what it added, changed and removed (the tree before and after). A
-    peer-dependency conflict npm refuses (ERESOLVE: an AI builder's own Vite plugin pinned
-    to an older Vite) is installed again with npm's legacy peer resolution, as the
-    builders' tools install such projects, and said in the answer's ``warnings``.
+    The answer is logged as what the install added, changed and removed (the trees before
+    and after). A peer-dependency conflict npm refuses (ERESOLVE: an AI builder's own Vite
+    plugin pinned to an older Vite) is installed again with npm's legacy peer resolution,
+    as the builders' tools install such projects, and said in the answer's ``warnings``; a
+    lockfile the manager had to update (it does not hold what package.json asks for) is
+    said there too.
 
-    Raises DependencyInstallFailed (npm's own reason) or SandboxError (the check failed). A
-    failure the registry's answer decided (:data:`DETERMINISTIC_NPM_CODES`) is remembered
-    in the session's folder: the same package.json fails at once, without npm, until the
-    dependencies change (for the session's deployments too).
+    Raises DependencyInstallFailed (the manager's own reason) or SandboxError (a check
+    failed, or a manager this node does not run). A failure the registry's answer decided
+    (:data:`DETERMINISTIC_NPM_CODES`) is remembered in the session's folder: the same
+    package.json fails at once, without installing, until the dependencies change (for the
+    session's deployments too).
     """
     node_modules = spec.package_dir / "node_modules"
+    root = workspaces_root(spec)
+    manager = await detect(settings, root, spec.workspace)
     fit = await best_template(settings, spec.package_json)
-    if not fit.lacking:
+    if not fit.lacking and manager.lockfile is None:
         target = in_sandbox(fit.dir / "node_modules")
         if node_modules.is_symlink() and os.readlink(node_modules) == str(target):
             return Prepared()
+        for tree in installed_trees(home):
+            _remove(home / tree / "node_modules")
         _remove(node_modules)
         node_modules.symlink_to(target, target_is_directory=True)
         where = fit.name(settings)
@@ -124,60 +160,161 @@ async def prepare_dependencies(
         return Prepared()
     if node_modules.is_symlink():
         node_modules.unlink()
-    install = install or (lambda spec, log, extra: npm_install_here(settings, spec, log, extra))
-    root = workspaces_root(spec)
-    workspaces = _package_json(root) if root != spec.package_dir else None
-    stamp = json.dumps([spec.package_json, workspaces], sort_keys=True)
-    installed = installed_modules or root / "node_modules"
+    project = spec.workspace
+    workspaces = [_package_json(root), _pnpm_workspace(root)] if root != spec.package_dir else None
+    lock = (root / manager.lockfile).read_bytes() if manager.lockfile else b""
+    stamp = json.dumps(
+        [spec.package_json, workspaces, manager.agent, hashlib.sha256(lock).hexdigest()],
+        sort_keys=True,
+    )
+    root_rel = root.relative_to(project).as_posix()
+    installed = home / root_rel / "node_modules"
     if root != spec.package_dir:
-        where = root.relative_to(spec.workspace).as_posix() or "the project root"
-        log(f"dependencies: {where} declares npm workspaces; npm installs them there")
+        where = root_rel if root_rel != "." else "the project root"
+        log(f"dependencies: {where} declares workspaces; they are installed there")
     last = _read(installed / INSTALLED_STAMP) if _is_folder(installed) else None
     if last == stamp:
         log("dependencies: installed before for this package.json")
         return _notes(installed)
+    # The session's, for its deployments too (they prepare in folders of their own).
     failures = settings.data_dir / "sessions" / spec.session_id / INSTALL_FAILED
     _fail_as_before(failures, stamp)
-    if last is None:  # nothing installed yet (or a half-made install): start afresh
-        _remove(installed)
-        if fit.satisfied:
-            await seed_from_template(fit.dir / "node_modules", installed)
+    stage = spec.run_dir.parent / STAGE
+    copy_project(project, stage)
+    try:
+        moved = (await _to_stage(home, stage, fit, manager, root_rel, settings, log)) or []
+        if last is None:
+            wanted = ", ".join(fit.lacking) or "the lockfile's versions"
+        else:  # the session's own install, for an earlier package.json: it is updated
+            wanted = _changed_specs(json.loads(last)[0], spec.package_json) or "the same"
+        how = f" from {manager.lockfile}" if manager.lockfile else ""
+        log(
+            f"dependencies: installing {wanted} with {manager.label}{how} "
+            "(install scripts disabled)"
+        )
+        staged = stage / root_rel
+        lock_sent = _fetch_from_registry(staged, manager, log)
+        before = await asyncio.to_thread(_all_packages, _trees_in(stage, moved))
+        run = InstallRun(manager, stage, staged)
+        try:
+            warnings = await _install_resolving_peers(install, run, log)
+        except DependencyInstallFailed as exc:
+            _remember_failure(failures, stamp, exc)
+            raise
+        if not _is_folder(staged / "node_modules"):
+            raise DependencyInstallFailed(
+                f"{manager.label} install finished but made no node_modules folder"
+            )
+        made = installed_trees(stage)
+        after = await asyncio.to_thread(_all_packages, _trees_in(stage, made))
+        if lock_sent is not None and (staged / str(manager.lockfile)).read_text() != lock_sent:
+            warnings.append(
+                f"{manager.lockfile} does not hold what package.json asks for (or is in an "
+                f"older format): {manager.label} installed what it resolves from both, as it "
+                f"would, and updated its copy (the project's {manager.lockfile} is unchanged)"
+            )
+        (staged / "node_modules" / INSTALL_NOTES).write_text(json.dumps({"warnings": warnings}))
+        (staged / "node_modules" / INSTALLED_STAMP).write_text(stamp)
+        log(f"dependencies: installed; {manager.label} {describe_changes(before, after)}")
+        return Prepared(tuple(warnings))
+    finally:
+        await asyncio.to_thread(_to_home, stage, home)
+
+
+async def _to_stage(
+    home: Path,
+    stage: Path,
+    fit: "TemplateFit",
+    manager: PackageManager,
+    root_rel: str,
+    settings: Settings,
+    log: LogSink,
+) -> list[str]:
+    """Move the session's trees into the stage (a first install: seed the root's from the
+    template where the manager keeps what it finds). Answers the trees' folders."""
+    installed = home / root_rel / "node_modules"
+    trees = installed_trees(home)
+    if not _is_folder(installed) or _read(installed / INSTALLED_STAMP) is None:
+        for tree in trees:  # nothing installed yet, or a half-made install: start afresh
+            _remove(home / tree / "node_modules")
+        trees = []
+        # The template's tree is worth starting from when it has most of what the project
+        # asks for: npm reconciles every package of it, and replacing most of a tree costs
+        # more than laying it out afresh (create-vite's React app on Vite 6, 2 of its 4
+        # counted dependencies in the Vite template: npm took 5.6 s over the copy, 3.7 s
+        # into an empty folder, warm cache).
+        if manager.seeds_from_template and fit.satisfied > len(fit.lacking):
+            await seed_from_template(fit.dir / "node_modules", stage / root_rel / "node_modules")
             log(
                 f"dependencies: starting from a copy of the prepared template "
                 f"{fit.name(settings)}, which has {fit.satisfied} of the project's dependencies"
             )
-        wanted = ", ".join(fit.lacking)
-    else:  # the session's own install, for an earlier package.json: npm updates it
-        wanted = _changed_specs(json.loads(last)[0], spec.package_json) or "the same"
-    log(f"dependencies: installing {wanted} with npm (install scripts disabled)")
-    # npm may nest a workspace's own versions in its folder's node_modules.
-    trees = {"": installed}
-    if root != spec.package_dir:
-        trees[spec.package_dir.relative_to(root).as_posix() + "/node_modules/"] = (
-            spec.package_dir / "node_modules"
-        )
-    before = await asyncio.to_thread(_all_packages, trees)
-    try:
-        warnings = await _install_resolving_peers(install, spec, log)
-    except DependencyInstallFailed as exc:
-        _remember_failure(failures, stamp, exc)
-        raise
-    if not _is_folder(installed):
-        raise DependencyInstallFailed("npm install finished but made no node_modules folder")
-    (installed / INSTALL_NOTES).write_text(json.dumps({"warnings": warnings}))
-    (installed / INSTALLED_STAMP).write_text(stamp)
-    after = await asyncio.to_thread(_all_packages, trees)
-    log(f"dependencies: installed; npm {describe_changes(before, after)}")
-    return Prepared(tuple(warnings))
+            trees = [root_rel]
+    else:
+        for tree in trees:
+            target = stage / tree / "node_modules"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(home / tree / "node_modules", target)
+    return trees
 
 
-async def _install_resolving_peers(
-    install: Installer, spec: SandboxSpec, log: LogSink
-) -> list[str]:
-    """npm install; a peer-dependency conflict it refuses is installed again with its legacy
+def _to_home(stage: Path, home: Path) -> None:
+    """The stage's trees back where the session keeps them; the stage removed."""
+    if not stage.exists():
+        return
+    for tree in installed_trees(stage):
+        target = home / tree / "node_modules"
+        _remove(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(stage / tree / "node_modules", target)
+    _remove(stage)
+
+
+def _fetch_from_registry(staged: Path, manager: PackageManager, log: LogSink) -> str | None:
+    """The stage's lockfile with tarballs on other registries fetched from the configured
+    one (npm does it itself); its text as the manager is given it (None: no text lockfile)."""
+    if manager.lockfile is None or manager.lockfile.endswith(".lockb"):
+        return None
+    path = staged / manager.lockfile
+    text = path.read_text(errors="replace")
+    if manager.name != "npm":
+        text, moved = fetch_from(text, configured_registry())
+        if moved:
+            path.write_text(text)
+            log(
+                f"dependencies: {moved} of {manager.lockfile}'s packages are on another "
+                "registry; fetched from this node's (same versions, same integrity)"
+            )
+    return text
+
+
+def copy_project(project: Path, stage: Path) -> None:
+    """``stage`` (made afresh) becomes a copy of the project's files, without node_modules."""
+    _remove(stage)
+    shutil.copytree(project, stage, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
+
+
+def installed_trees(base: Path) -> list[str]:
+    """The folders under ``base`` (as posix paths relative to it, ``.`` for itself) that hold
+    a node_modules folder, not looking into node_modules folders."""
+    found = []
+    for folder, dirs, _ in os.walk(base):
+        if "node_modules" in dirs and _is_folder(Path(folder) / "node_modules"):
+            found.append(Path(folder).relative_to(base).as_posix())
+        dirs[:] = [d for d in dirs if d != "node_modules" and not d.startswith(".")]
+    return found
+
+
+def _trees_in(base: Path, trees: list[str]) -> dict[str, Path]:
+    """:func:`_all_packages`' input: each tree under a prefix naming its folder."""
+    return {("" if t == "." else f"{t}/node_modules/"): base / t / "node_modules" for t in trees}
+
+
+async def _install_resolving_peers(install: Installer, run: InstallRun, log: LogSink) -> list[str]:
+    """Install; a peer-dependency conflict npm refuses is installed again with its legacy
     peer resolution. Answers what was worked around."""
     try:
-        await install(spec, log, ())
+        await install(run, log)
         return []
     except PeerConflict as exc:
         warning = (
@@ -185,7 +322,7 @@ async def _install_resolving_peers(
             "(as pnpm and bun install it: the peer range is not enforced)"
         )
         log(f"dependencies: npm refused a {warning}")
-        await install(spec, log, (LEGACY_PEERS,))
+        await install(InstallRun(run.manager, run.stage, run.cwd, (LEGACY_PEERS,)), log)
         return [warning]
 
 
@@ -257,8 +394,10 @@ async def seed_from_template(template_modules: Path, target: Path) -> None:
 
 
 def installed_packages(node_modules: Path) -> dict[str, str]:
-    """Every package in a node_modules tree (nested ones too; links, such as workspace
-    packages, left out): ``{"a/node_modules/b": "1.2.3"}``, read from each package.json."""
+    """Every package in a node_modules tree (nested ones too): ``{"a/node_modules/b":
+    "1.2.3"}``, read from each package.json. A linked package (pnpm's layout, bun's
+    isolated one, a workspace member) counts by its own package.json, its folder not looked
+    into (its dependencies are other links at the top)."""
     found: dict[str, str] = {}
 
     def walk(folder: Path, prefix: str) -> None:
@@ -267,7 +406,7 @@ def installed_packages(node_modules: Path) -> dict[str, str]:
         except OSError:
             return
         for entry in entries:
-            if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            if entry.name.startswith(".") or not entry.is_dir():  # is_dir follows links
                 continue
             if entry.name.startswith("@"):
                 walk(Path(entry.path), f"{prefix}{entry.name}/")
@@ -275,7 +414,8 @@ def installed_packages(node_modules: Path) -> dict[str, str]:
             package = _package_json(Path(entry.path))
             if isinstance(version := package.get("version"), str):
                 found[f"{prefix}{entry.name}"] = version
-            walk(Path(entry.path) / "node_modules", f"{prefix}{entry.name}/node_modules/")
+            if not entry.is_symlink():
+                walk(Path(entry.path) / "node_modules", f"{prefix}{entry.name}/node_modules/")
 
     walk(node_modules, "")
     return found
@@ -313,25 +453,38 @@ def describe_changes(before: dict[str, str], after: dict[str, str], shown: int =
 
 
 def workspaces_root(spec: SandboxSpec) -> Path:
-    """Where npm installs the app's dependencies: the nearest folder above its package.json
-    (within the project) whose package.json lists it among its npm ``workspaces`` (npm then
-    hoists everything into that folder's node_modules and links the workspace packages),
-    else the app's own folder. Patterns are npm's: folder globs relative to that root."""
+    """Where the app's dependencies are installed: the nearest folder above its package.json
+    (within the project) that declares it a workspace member (npm's, Yarn's and bun's
+    ``workspaces`` in package.json, pnpm's ``packages`` in pnpm-workspace.yaml: the manager
+    then hoists into that folder's node_modules and links the members), else the app's own
+    folder. Patterns are the managers': folder globs relative to that root."""
     folder = spec.package_dir
     while folder != spec.workspace and spec.workspace in folder.parents:
         folder = folder.parent
-        patterns = _workspace_patterns(_package_json(folder))
+        patterns = _workspace_patterns(folder)
         relative = spec.package_dir.relative_to(folder).as_posix()
         if any(fnmatch.fnmatch(relative, p.rstrip("/").removeprefix("./")) for p in patterns):
             return folder
     return spec.package_dir
 
 
-def _workspace_patterns(package: dict[str, Any]) -> list[str]:
-    declared = package.get("workspaces")
+def _workspace_patterns(folder: Path) -> list[str]:
+    declared = _package_json(folder).get("workspaces")
     if isinstance(declared, dict):  # {"packages": [...]}, as Yarn writes it
         declared = declared.get("packages")
-    return [p for p in declared if isinstance(p, str)] if isinstance(declared, list) else []
+    if not isinstance(declared, list):
+        declared = _pnpm_workspace(folder).get("packages")
+    if not isinstance(declared, list):
+        return []
+    return [p for p in declared if isinstance(p, str) and not p.startswith("!")]
+
+
+def _pnpm_workspace(folder: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load((folder / "pnpm-workspace.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _package_json(folder: Path) -> dict[str, Any]:
@@ -405,51 +558,118 @@ async def _template_fits(
     return fits, int(answer["best"])
 
 
-async def npm_install_here(
-    settings: Settings, spec: SandboxSpec, log: LogSink, extra: tuple[str, ...] = ()
-) -> None:
-    """npm on this machine, into the project's own node_modules."""
+async def install_here(settings: Settings, run: InstallRun, log: LogSink) -> None:
+    """The project's manager on this machine, in the stage, with this process's rights."""
     cache = settings.data_dir / "npm-cache"
     cache.mkdir(parents=True, exist_ok=True)
+    tools = Toolbox(
+        npm=(settings.npm_binary,),
+        node=settings.node_binary,
+        managers=settings.sandbox_images_dir / "managers",
+        cache=cache,
+    )
+    argv, env = install_command(run.manager, tools, configured_registry(), run.extra)
     process = await asyncio.create_subprocess_exec(
-        settings.npm_binary,
-        *NPM_INSTALL,
-        *extra,
-        f"--cache={cache}",
-        cwd=spec.package_dir,
+        *argv,
+        cwd=run.cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**_npm_env(), "npm_config_ignore_scripts": "true"},
+        env={**_npm_env(), **env},
         start_new_session=True,
     )
     assert process.stdout
     try:
-        await follow_install(settings, text_lines(process.stdout), process.wait, log)
+        await follow_install(settings, run.manager, text_lines(process.stdout), process.wait, log)
     finally:
         await terminate_group(process, 2.0)
 
 
 async def follow_install(
     settings: Settings,
+    manager: PackageManager,
     lines: AsyncIterator[str],
     exit_code: Callable[[], Awaitable[int]],
     log: LogSink,
 ) -> None:
-    """Log npm's output as progress; raise DependencyInstallFailed, with npm's own reason,
-    if it fails or takes longer than the install timeout."""
+    """Log the manager's output as progress; raise DependencyInstallFailed, with its own
+    reason, if it fails or takes longer than the install timeout."""
     recent: deque[str] = deque(maxlen=40)
+    progress = _Progress(manager.name, log)
     try:
         async with asyncio.timeout(settings.install_timeout_seconds):
             async for line in lines:
                 recent.append(line)
-                log(f"npm: {line}")
+                if not progress.counted(line):
+                    log(f"{manager.name}: {line}")
             code = await exit_code()
+        progress.done()
     except TimeoutError:
         raise DependencyInstallFailed(
-            f"npm install took longer than {settings.install_timeout_seconds:g} s and was stopped"
+            f"{manager.label} install took longer than {settings.install_timeout_seconds:g} s "
+            "and was stopped"
         ) from None
     if code != 0:
-        raise _npm_failure(recent)
+        raise _npm_failure(recent) if manager.name == "npm" else _failure(manager, recent)
+
+
+# A manager's per-request and per-tick lines (npm's http log, pnpm's progress): counted and
+# summed up in the session's log every PROGRESS_EVERY_S, not one line each (an install of a
+# few hundred packages printed that many lines and pushed everything else out of the log).
+_PROGRESS_LINE = re.compile(r"^(?:npm http (?:fetch|cache) |Progress: )")
+PROGRESS_EVERY_S = 2.0
+
+
+class _Progress:
+    def __init__(self, name: str, log: LogSink):
+        self.name, self.log = name, log
+        self.requests = self.cached = 0
+        self.last = ""
+        self.said_at = time.monotonic()
+
+    def counted(self, line: str) -> bool:
+        """Whether ``line`` is one of the manager's progress lines (then it is counted)."""
+        if not _PROGRESS_LINE.match(line):
+            return False
+        if line.startswith("npm http"):
+            self.requests += 1
+            self.cached += "(cache hit)" in line or "(cache stale)" in line
+        self.last = line
+        if time.monotonic() - self.said_at >= PROGRESS_EVERY_S:
+            self.say()
+        return True
+
+    def say(self) -> None:
+        self.said_at = time.monotonic()
+        if self.requests:
+            self.log(
+                f"{self.name}: {self.requests} registry requests so far "
+                f"({self.cached} answered by the cache)"
+            )
+        elif self.last:
+            self.log(f"{self.name}: {self.last}")
+
+    def done(self) -> None:
+        if self.requests or self.last:
+            self.say()
+
+
+def _failure(manager: PackageManager, lines: deque[str]) -> DependencyInstallFailed:
+    """Yarn's, pnpm's or bun's failure as an error: its error lines (and pnpm's code; a
+    package the registry does not have as E404, as npm says it)."""
+    text = "\n".join(lines)
+    codes = _PNPM_CODE.findall(text)
+    code = codes[0] if codes else None
+    if missing := _MISSING.search(text):
+        name = next(g for g in missing.groups() if g).replace("%2f", "/").replace("%2F", "/")
+        message = f"{manager.label} install failed: {name} is not in the npm registry"
+        is_version = "No matching version" in missing.group(0)
+        return DependencyInstallFailed(message, code or ("ETARGET" if is_version else "E404"))
+    errors = [line.strip() for line in lines if _ERROR_LINE.match(line.strip())][-4:]
+    useful = errors or [line.strip() for line in lines if line.strip()][-3:]
+    message = f"{manager.label} install failed: " + (
+        " | ".join(useful) or f"{manager.name} exited with an error"
+    )
+    return DependencyInstallFailed(message, code)
 
 
 def _npm_failure(lines: deque[str]) -> DependencyInstallFailed:
@@ -486,6 +706,27 @@ def npm_registry_env() -> dict[str, str]:
     """The registry this machine's npm is pointed at, if any, for npm elsewhere too."""
     keep = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
     return {k: v for k, v in os.environ.items() if k in keep}
+
+
+_REGISTRY: list[str] = []
+
+
+def configured_registry() -> str:
+    """The registry this machine's npm is pointed at (its environment, else its config:
+    ``npm config get registry``, asked once), for every manager, here and in containers."""
+    if env := next(iter(npm_registry_env().values()), None):
+        return env
+    if not _REGISTRY:
+        import subprocess
+
+        try:
+            answer = subprocess.run(
+                ["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=30
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            answer = ""
+        _REGISTRY.append(answer if answer.startswith("http") else DEFAULT_REGISTRY)
+    return _REGISTRY[0]
 
 
 def _npm_env() -> dict[str, str]:

@@ -51,13 +51,15 @@ from kontext_preview.sandbox.base import (
     SandboxSpec,
     ToolPaths,
 )
-from kontext_preview.sandbox.forward import UnixSocketForwarder
-from kontext_preview.sandbox.npm import (
-    NPM_INSTALL,
+from kontext_preview.sandbox.dependencies import (
+    InstallRun,
+    configured_registry,
     follow_install,
     npm_registry_env,
     prepare_dependencies,
 )
+from kontext_preview.sandbox.forward import UnixSocketForwarder
+from kontext_preview.sandbox.managers import Toolbox, install_command
 from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import read_json_lines, text_lines
 
@@ -134,11 +136,11 @@ class DockerBackend(SandboxBackend):
             log,
             in_sandbox=lambda path: c.in_image(self.settings, path),
             install=self._install,
-            installed_modules=folders.deps / "node_modules",
+            home=folders.deps,  # deps/<folder>/node_modules, mounted at <folder>/node_modules
         )
-        node_modules = spec.package_dir / "node_modules"
-        if not node_modules.is_symlink():  # installed: the mount point of deps/node_modules
-            node_modules.mkdir(exist_ok=True)
+        for tree in c.mounted_trees(folders):  # the mount points, in the workspace
+            (spec.workspace / tree / "node_modules").mkdir(parents=True, exist_ok=True)
+            c.point_vite_temp_at_tmpfs(folders.deps / tree / "node_modules")
         return prepared
 
     async def start(
@@ -293,27 +295,36 @@ class DockerBackend(SandboxBackend):
         )
         return found
 
-    async def _install(self, spec: SandboxSpec, log: LogSink, extra: tuple[str, ...]) -> None:
-        """npm install --ignore-scripts in a container of its own, in the project's folder
-        (read-only) into deps/node_modules, mounted as the project's node_modules."""
-        folders = c.SessionFolders.of(spec)
-        c.writable_folder(folders.deps / "node_modules")
-        c.writable_tree(folders.deps / "node_modules")  # a template's copy, or the last install
-        (spec.package_dir / "node_modules").mkdir(exist_ok=True)  # the mount point
+    async def _install(self, run: InstallRun, log: LogSink) -> None:
+        """The project's manager in a container of its own, as hardened as a dev server's
+        but on the egress bridge (the registry), in the stage mounted where the project is
+        (``/session/workspace``: the links the manager makes hold in the dev server's
+        container too), with the shared package cache."""
         settings = self.settings
+        c.writable_stage(run.stage)
+        tools = Toolbox(
+            npm=("node", str(c.NPM_CLI)),  # no shell in the image: not the npm script
+            node="node",
+            managers=c.in_image(settings, settings.sandbox_images_dir / "managers"),
+            cache=c.NPM_CACHE,
+        )
+        argv, env = install_command(run.manager, tools, configured_registry(), run.extra)
         hardening = c.hardening(settings)
-        hardening["environment"] |= {**npm_registry_env(), "npm_config_ignore_scripts": "true"}
+        hardening["environment"] |= {**npm_registry_env(), **env}
+        # No project code runs here (scripts off): the machine's CPUs unless capped.
+        cpus = settings.docker_install_cpus or float(os.cpu_count() or 1)
+        hardening["nano_cpus"] = int(cpus * 1e9)
         network = await self._egress_network()
+        session_id = run.stage.parent.name
         container = await self._run(
             lambda d: d.containers.run(
                 settings.docker_image,
-                # The workspace is read-only: npm reads its package-lock.json, writes none.
-                [*NPM_INSTALL, *extra, f"--cache={c.NPM_CACHE}"],
-                entrypoint=["node", str(c.NPM_CLI)],  # no shell in the image: not the script
-                name=f"kontext-install-{spec.session_id[:16]}-{secrets.token_hex(3)}",
-                labels=self._labels(spec.session_id, "install"),
-                mounts=c.install_mounts(spec, folders, settings),
-                working_dir=str(c.in_container(spec, spec.package_dir)),
+                argv[1:],
+                entrypoint=[argv[0]],
+                name=f"kontext-install-{session_id[:16]}-{secrets.token_hex(3)}",
+                labels=self._labels(session_id, "install"),
+                mounts=c.install_mounts(run.stage, settings),
+                working_dir=str(c.WORKSPACE / run.cwd.relative_to(run.stage).as_posix()),
                 network=network,
                 **hardening,
             )
@@ -321,11 +332,14 @@ class DockerBackend(SandboxBackend):
         output = c.OutputStream(container)
         try:
             await follow_install(
-                settings, text_lines(output.reader), lambda: asyncio.shield(output.exit_code), log
+                settings,
+                run.manager,
+                text_lines(output.reader),
+                lambda: asyncio.shield(output.exit_code),
+                log,
             )
         finally:
             await self.remove(container, 0)
-        c.point_vite_temp_at_tmpfs(folders.deps / "node_modules")
 
     def _labels(self, session_id: str, shape: str) -> dict[str, str]:
         return {c.LABEL: "1", c.SCOPE: self.scope, c.SESSION: session_id, c.SHAPE: shape}

@@ -33,7 +33,7 @@ from kontext_preview.sandbox.base import (
     SandboxSpec,
     ToolPaths,
 )
-from kontext_preview.sandbox.npm import prepare_dependencies
+from kontext_preview.sandbox.dependencies import install_here, prepare_dependencies
 from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import (
     BACKGROUND_NICENESS,
@@ -80,7 +80,14 @@ class LocalBackend(SandboxBackend):
         self.ports = PortPool(settings)
 
     async def prepare(self, spec: SandboxSpec, log: LogSink) -> Prepared:
-        return await prepare_dependencies(self.settings, spec, log)
+        settings = self.settings
+        return await prepare_dependencies(
+            settings,
+            spec,
+            log,
+            install=lambda run, log: install_here(settings, run, log),
+            home=spec.workspace,  # node_modules folders where the project has them
+        )
 
     def tool_paths(self, spec: SandboxSpec, out: Path) -> ToolPaths:
         settings = self.settings

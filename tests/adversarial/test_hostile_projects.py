@@ -72,13 +72,20 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def files_outside(server: ApiServer) -> list[Path]:
     """Anything named like an escape that landed outside a project's copy (a session's
-    workspace, a deployment's build folder)."""
+    workspace, a deployment's build folder). Installed packages may hold a file of that
+    name (cross-spawn's lib/util/escape.js): node_modules folders and the package cache are
+    not looked in."""
     top = server.data_dir.parent
+    cache = server.data_dir / "npm-cache"
     return [
         p
         for p in top.rglob("escape.js")
-        if not p.is_relative_to(server.data_dir)
-        or not any(part == "workspace" or part.startswith("build-") for part in p.parts)
+        if "node_modules" not in p.parts
+        and not p.is_relative_to(cache)
+        and (
+            not p.is_relative_to(server.data_dir)
+            or not any(part == "workspace" or part.startswith("build-") for part in p.parts)
+        )
     ]
 
 

@@ -1,4 +1,5 @@
-"""An Internet Computer project in the ICP Ninja shape: a root package.json with npm
+"""An Internet Computer project in the ICP Ninja shape (it installs on both backends:
+tests/sandbox/test_lockfiles.py): a root package.json with npm
 `workspaces: ["frontend"]` (npm hoists every dependency into the root node_modules),
 `backend/main.mo`, and the frontend pinned to Vite 5.4.11 as DFINITY's examples are."""
 
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_session, session_dir
+from tests.conftest import create_session
 from tests.server import ApiServer, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.network]
@@ -51,27 +52,6 @@ def ninja(config: str) -> list[dict[str, Any]]:
         "frontend/vite.config.js": config,
     }
     return [{"name": n, "content": c} for n, c in files.items()]
-
-
-def test_an_npm_workspaces_project_installs_at_its_root_and_starts(
-    server: ApiServer, api: httpx.Client
-) -> None:
-    session = create_session(api, ninja(CONFIG))
-    sid = session["sessionId"]
-    assert session["status"] == "active", session
-    logs = api.get(f"/kontext/preview/{sid}").json()["logs"]
-    assert any("Vite 5.4.11 ready" in line for line in logs), logs
-    # npm starts from the ICP stack template's tree and adds the exact versions the
-    # frontend pins (nested in its folder where the template's differ).
-    icp = "dependencies: starting from a copy of the prepared template stacks/icp-react18-vite5"
-    assert any(line.startswith(icp) for line in logs), logs
-    added = next(line for line in logs if line.startswith("dependencies: installed; npm"))
-    assert "vite@5.4.11" in added, added
-    workspace = session_dir(server, sid) / "workspace"
-    assert (workspace / "node_modules" / "frontend").is_symlink()  # the workspace, linked
-    page = server.preview_get(sid, "/src/main.jsx")
-    assert page.status_code == 200 and "Ninja" in page.text
-    api.delete(f"/kontext/preview/{sid}")
 
 
 def test_a_config_that_needs_a_local_network_fails_and_serves_its_build(

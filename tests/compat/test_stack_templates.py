@@ -1,5 +1,6 @@
 """The stacks AI app builders emit start from a prepared stack template, and what a
-project adds beyond it is installed alone (sandbox-images/stacks, kontext_preview/sandbox/npm.py).
+project adds beyond it is installed alone (sandbox-images/stacks,
+kontext_preview/sandbox/dependencies.py).
 
 The project (tests/fixtures/ai-stack-app) is a shadcn/ui app as such builders make it: 68
 dependencies (React 18, Vite 5, plugin-react-swc, Tailwind 3, the Radix primitives, a router,
@@ -47,8 +48,8 @@ def installed_tree(server: ApiServer, backend: str, session_id: str, app: str = 
     """Where the session's installed node_modules is on this machine (``app``: the
     package.json's folder)."""
     folder = session_dir(server, session_id)
-    if backend == "docker":
-        return folder / "deps" / "node_modules"
+    if backend == "docker":  # deps/<folder>/node_modules, mounted at <folder>/node_modules
+        return folder / "deps" / (app or ".") / "node_modules"
     return folder / "workspace" / app / "node_modules"
 
 

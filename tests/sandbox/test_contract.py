@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,6 @@ CSS = "src/frontend/src/index.css"
 
 def header(text: str) -> str:
     return f'export default function Header() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
-
-
-@pytest.fixture(scope="module")
-def server(backend_server: ApiServer) -> ApiServer:
-    return backend_server
-
-
-@pytest.fixture(scope="module")
-def api(server: ApiServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
-        yield client
 
 
 def acknowledged(server: ApiServer, session_id: str, update_id: str) -> str:
