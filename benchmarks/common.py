@@ -82,8 +82,10 @@ def plain_vite_server(app_dir: Path, port: int) -> Iterator[subprocess.Popen[byt
         vite.wait()
 
 
-def on_screen(browser: Any, url: str, began: float, page: Any = None) -> float:
-    """Open ``url`` (retried while nothing listens yet) until #title shows; ms since
+def on_screen(
+    browser: Any, url: str, began: float, page: Any = None, selector: str = "#title"
+) -> float:
+    """Open ``url`` (retried while nothing listens yet) until ``selector`` shows; ms since
     ``began`` (a perf_counter reading). ``page``: one opened before the clock started
     (default: a new one, opened on the clock); closed after."""
     page = page or browser.new_page()
@@ -94,7 +96,7 @@ def on_screen(browser: Any, url: str, began: float, page: Any = None) -> float:
                 break
             except Exception:
                 time.sleep(0.02)
-        page.wait_for_selector("#title", timeout=120_000)
+        page.wait_for_selector(selector, timeout=120_000)
         return (time.perf_counter() - began) * 1000
     finally:
         page.close()

@@ -1,8 +1,8 @@
 """Projects as users send them: create → app on screen, beside plain `npm install && vite`.
 
-    python -m benchmarks.stacks [--rounds 5]
+    python -m benchmarks.stacks [--rounds 5] [--project NAME ...]
 
-Three projects, each on both sandbox backends and with plain npm + Vite, same run:
+These projects, each on both sandbox backends and with plain npm + Vite, same run:
 
 - template app: the test project (tests/fixtures/react-app), which the Vite template
   satisfies;
@@ -10,6 +10,11 @@ Three projects, each on both sandbox backends and with plain npm + Vite, same ru
   68 dependencies, React 18, Vite 5, Tailwind 3, Radix, a router), which the stack
   template `react18-vite5-tailwind3` satisfies;
 - AI-stack + 1 package: the same with `is-odd@3.0.1` added, which no template has;
+- create-vite's react (Vite 6 and 4), vue (Vite 5) and react-ts (Vite 7) templates as
+  `npm create vite` writes them, which no prepared template has (issue 30's Docker/local
+  comparison);
+- the lockfile app (tests/fixtures/lockfiles) with a yarn.lock, a pnpm-lock.yaml and a
+  bun.lock: installed by Yarn, pnpm and bun (no plain row: plain npm reads none of them);
 - the AI-stack app again, taking over a warm slot of its stack (KONTEXT_POOL_TEMPLATES),
   the pool full and settled (POOL_SETTLE) again before each round.
 
@@ -26,13 +31,17 @@ import argparse
 import json
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import chromium, on_screen, spread, versions, write_json
+from tests.compat.test_vite_majors import as_body, template_files
 from tests.project import project_files
+from tests.sandbox.test_lockfiles import lockfile_project
 from tests.server import ApiServer, ready_slots, wait_for
 
 STACK = "stacks/react18-vite5-tailwind3"
@@ -56,16 +65,55 @@ def with_extra(files: Files, package_json: str) -> Files:
     return out
 
 
-PROJECTS: dict[str, tuple[Files, str]] = {
-    # name: (files, the app's folder)
-    "template app": (project_files("react-app"), "src/frontend"),
-    "AI-stack app": (project_files("ai-stack-app"), "."),
-    "AI-stack + 1 package": (with_extra(project_files("ai-stack-app"), "package.json"), "."),
+def create_vite(major: str, template: str) -> Files:
+    """A create-vite template as `npm create vite@<major>` writes it (npm pack: the
+    registry's own tarball)."""
+    with tempfile.TemporaryDirectory(prefix="create-vite-") as folder:
+        done = subprocess.run(
+            ["npm", "pack", f"create-vite@{major}", "--silent", "--pack-destination", folder],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        with tarfile.open(Path(folder) / done.stdout.strip().splitlines()[-1]) as archive:
+            archive.extractall(Path(folder) / "x", filter="data")
+        return as_body(template_files(Path(folder) / "x" / "package", template))
+
+
+# name: (files, the app's folder, what shows the app is on screen)
+PROJECTS: dict[str, tuple[Callable[[], Files], str, str]] = {
+    "template app": (lambda: project_files("react-app"), "src/frontend", "#title"),
+    "AI-stack app": (lambda: project_files("ai-stack-app"), ".", "#title"),
+    "AI-stack + 1 package": (
+        lambda: with_extra(project_files("ai-stack-app"), "package.json"),
+        ".",
+        "#title",
+    ),
+    # The issue-30 measurements' projects: create-vite templates no prepared template has.
+    "create-vite react (Vite 6)": (lambda: create_vite("6", "react"), ".", "h1"),
+    "create-vite react (Vite 4)": (lambda: create_vite("4", "react"), ".", "h1"),
+    "create-vite vue (Vite 5)": (lambda: create_vite("5", "vue"), ".", "h1"),
+    "create-vite react-ts (Vite 7)": (lambda: create_vite("7", "react-ts"), ".", "h1"),
+    # A lockfile of each manager (tests/fixtures/lockfiles).
+    **{
+        f"lockfile app, {lockfile}": (
+            lambda lockfile=lockfile: lockfile_project(lockfile),
+            ".",
+            "#app:has-text('odd')",
+        )
+        for lockfile in ("yarn.lock", "pnpm-lock.yaml", "bun.lock")
+    },
 }
 
 
 def kontext_rounds(
-    browser: Any, backend: str, files: Files, rounds: int, pool: str | None = None
+    browser: Any,
+    backend: str,
+    files: Files,
+    rounds: int,
+    pool: str | None = None,
+    shown: str = "#title",
 ) -> list[float]:
     """Rounds of create → app on screen (ms); ``pool``: a warm pool of one slot of that
     template, full again before each round."""
@@ -90,7 +138,7 @@ def kontext_rounds(
                 ).json()
                 if session.get("status") != "active":
                     raise RuntimeError(f"{backend}: session did not start: {session}")
-                took = on_screen(browser, session["previewUrl"], began)
+                took = on_screen(browser, session["previewUrl"], began, selector=shown)
                 if index:
                     out.append(took)
                 api.delete(f"/kontext/preview/{session['sessionId']}")
@@ -100,7 +148,9 @@ def kontext_rounds(
     return out
 
 
-def plain_rounds(browser: Any, files: Files, app: str, rounds: int) -> list[float]:
+def plain_rounds(
+    browser: Any, files: Files, app: str, rounds: int, shown: str = "#title"
+) -> list[float]:
     out = []
     for _ in range(rounds):
         root = Path(tempfile.mkdtemp(prefix="vite-bench-"))
@@ -124,7 +174,7 @@ def plain_rounds(browser: Any, files: Files, app: str, rounds: int) -> list[floa
                 stderr=subprocess.DEVNULL,
             )
             try:
-                out.append(on_screen(browser, f"http://localhost:{PORT}/", began))
+                out.append(on_screen(browser, f"http://localhost:{PORT}/", began, selector=shown))
             finally:
                 vite.terminate()
                 vite.wait()
@@ -133,41 +183,53 @@ def plain_rounds(browser: Any, files: Files, app: str, rounds: int) -> list[floa
     return out
 
 
-def run(browser: Any, rounds: int) -> dict[str, dict[str, dict[str, float]]]:
+def run(
+    browser: Any, rounds: int, only: list[str] | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """{project: {"plain npm + vite" | "local" | "docker": spread of create → app (ms)}},
     and the AI-stack app from a warm slot of its stack ("local, warm pool", "docker, warm
-    pool")."""
+    pool"); ``only``: these projects alone."""
     report: dict[str, dict[str, dict[str, float]]] = {}
-    for name, (files, app) in PROJECTS.items():
+    for name, (make, app, shown) in PROJECTS.items():
+        if only and name not in only:
+            continue
+        files = make()
+        plain = (
+            [] if name.startswith("lockfile") else plain_rounds(browser, files, app, rounds, shown)
+        )
         report[name] = {
-            "plain npm + vite": spread(plain_rounds(browser, files, app, rounds)),
-            "local": spread(kontext_rounds(browser, "local", files, rounds)),
-            "docker": spread(kontext_rounds(browser, "docker", files, rounds)),
+            **({"plain npm + vite": spread(plain)} if plain else {}),
+            "local": spread(kontext_rounds(browser, "local", files, rounds, shown=shown)),
+            "docker": spread(kontext_rounds(browser, "docker", files, rounds, shown=shown)),
         }
-    files = PROJECTS["AI-stack app"][0]
-    report["AI-stack app, warm pool of its stack"] = {
-        backend: spread(kontext_rounds(browser, backend, files, rounds, STACK))
-        for backend in ("local", "docker")
-    }
+    if not only:
+        files = PROJECTS["AI-stack app"][0]()
+        report["AI-stack app, warm pool of its stack"] = {
+            backend: spread(kontext_rounds(browser, backend, files, rounds, STACK))
+            for backend in ("local", "docker")
+        }
     return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--project", action="append", choices=list(PROJECTS), default=[])
     args = parser.parse_args()
     with chromium() as browser:
-        report = run(browser, args.rounds)
+        report = run(browser, args.rounds, args.project)
         about = versions(browser)
     print(", ".join(f"{k} {v}" for k, v in about.items()))
     print(f"create → app on screen, p50/p95 ms over {args.rounds} rounds\n")
-    print(f"{'project':<38}{'plain npm + vite':>18}{'local':>14}{'docker':>14}")
+    print(f"{'project':<38}{'plain npm + vite':>18}{'local':>14}{'docker':>14}{'docker/local':>14}")
     for name, row in report.items():
         cells = [
             f"{row[k]['p50']:.0f}/{row[k]['p95']:.0f}" if k in row else "-"
             for k in ("plain npm + vite", "local", "docker")
         ]
-        widths = (18, 14, 14)
+        ratio = f"{row['docker']['p50'] / row['local']['p50']:.2f}x" if "local" in row else "-"
+        widths = (18, 14, 14, 14)
+        cells.append(ratio)
         print(f"{name:<38}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     print(write_json("stacks.json", {"versions": about, "rounds": args.rounds, "rows": report}))
 
