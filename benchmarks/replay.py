@@ -150,7 +150,11 @@ def replay_plain(browser: Any, history: History) -> list[Step]:
                         step.notes.append(f"npm install failed: {failed[:200]}")
                 server.ensure_running()
                 settled_step(
-                    page, step, lambda: fresh_load(browser, server.url), sent_at, CATCH_UP_MS
+                    page,
+                    step,
+                    lambda linger: fresh_load(browser, server.url, linger),
+                    sent_at,
+                    CATCH_UP_MS,
                 )
                 steps.append(step)
                 files = after

@@ -99,6 +99,7 @@ RECORDER = f"""(() => {{
   }});
 }})();"""
 FRESH_TIMEOUT_MS = 30_000
+LINGER_S = 10.0  # a second fresh load's extra time (React Query's 3 retries: about 7 s)
 SETTLE_S = 0.3
 
 
@@ -137,14 +138,25 @@ def settle(page: Any, timeout_ms: float = FRESH_TIMEOUT_MS) -> None:
     time.sleep(SETTLE_S)
 
 
-def fresh_load(browser: Any, url: str) -> str:
-    """What a new browser context shows for ``url``."""
+def fresh_load(browser: Any, url: str, linger_s: float = 0.0) -> str:
+    """What a new browser context shows for ``url``, settled (and ``linger_s`` more: an app's
+    own timers, such as a data library's retries before it shows a failure, move it on). A
+    page that loads itself again meanwhile (a dev server that was re-bundling) is settled
+    again."""
     context, page = new_page(browser)
     try:
         page.goto(url)
         settle(page)
-        shown: str = page.evaluate(SHOWN)
-        return shown
+        time.sleep(linger_s)
+        for attempt in range(3):
+            try:
+                shown: str = page.evaluate(SHOWN)
+                return shown
+            except Exception:
+                if attempt == 2:
+                    raise
+                settle(page)
+        raise AssertionError("unreachable")
     finally:
         context.close()
 
@@ -250,17 +262,17 @@ def first_difference(live: str, fresh: str) -> tuple[str, str]:
 def settled_step(
     page: OpenPage,
     step: Step,
-    fresh: Callable[[], str],
+    fresh: Callable[[float], str],
     sent_at: float,
     timeout_ms: float,
 ) -> None:
     """Fill in ``step`` once the open page has had ``timeout_ms`` to show what a fresh load
     shows. A preview whose state moved on meanwhile (a fallback deployment finishing, say)
     is loaded fresh once more: what counts is that the two agree."""
-    expected = fresh()
+    expected = fresh(0.0)
     step.equal = page.comes_to(expected, timeout_ms)
-    if not step.equal:
-        expected = fresh()
+    if not step.equal:  # again, given the app's own timers as long as the open page had
+        expected = fresh(LINGER_S)
         step.equal = page.comes_to(expected, 5_000)
     step.reloaded = page.reloaded()
     step.fresh = expected

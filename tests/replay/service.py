@@ -95,7 +95,8 @@ def _play(
             step.ack, step.pages = applied["browserAck"], applied.get("pages", 0)
             if step.ack == "error":  # what the page reported: printed with the step
                 step.notes.append(f"error: {str(applied.get('error'))[:200]}")
-    settled_step(page, step, lambda: fresh_load(browser, page.url), sent_at, CATCH_UP_MS)
+    fresh = lambda linger: fresh_load(browser, page.url, linger)  # noqa: E731
+    settled_step(page, step, fresh, sent_at, CATCH_UP_MS)
     # The page shows an error: its overlay, a failure page, or nothing (an app that threw).
     shown = step.fresh if step.equal else step.live
     judge_ack(step, shown)

@@ -22,6 +22,9 @@ const SETTLE_MS = 60;
 // After a module gave up on HMR ("Could not Fast Refresh"), how long the server's update of
 // its importers may take to come.
 const FOLLOW_UP_MS = 2000;
+// How long a change waits for an update of Vite's still being applied before it is
+// acknowledged as the page then has it.
+const IN_FLIGHT_MS = 10_000;
 // A page whose modules the dev server could not answer for a moment (the dependency
 // optimizer re-bundling: 504) loads again, at most this many times in a row.
 const RETRIES = 3;
@@ -329,7 +332,12 @@ if (import.meta.hot) {
   });
   hot.on("vite:ws:connect", () => (kontext.connected = true));
   hot.on("vite:ws:disconnect", () => (kontext.connected = false));
+  // Vite's update messages being applied: the client fetches each one's modules (after
+  // the dev server transformed them) and says afterUpdate; a change is settled only once
+  // none is in flight (one of several files can take longer than SETTLE_MS to come).
+  let inFlight = 0;
   hot.on("vite:beforeUpdate", (payload) => {
+    inFlight += 1;
     kontext.viteUpdates += payload.updates.length;
     failure = null;
     if (change) clearTimeout(change.timer);
@@ -345,6 +353,7 @@ if (import.meta.hot) {
     if (change) change.invalidated = true;
   });
   hot.on("vite:afterUpdate", (payload) => {
+    inFlight = Math.max(0, inFlight - 1);
     for (const update of payload.updates) failedModules.delete(update.acceptedPath ?? update.path);
     if (failure && removed.has(failure.path)) failure = null;
     if (failure) {
@@ -358,7 +367,9 @@ if (import.meta.hot) {
     if (!change) return;
     // A module gave up on HMR: the server's update of its importers comes next (a reload,
     // or an update after which this runs again); should none come, it is acknowledged so.
-    const wait = change.invalidated && !change.failure ? FOLLOW_UP_MS : SETTLE_MS;
+    // Another update still in flight settles it when it is done (IN_FLIGHT_MS: should its
+    // afterUpdate never come).
+    const wait = inFlight > 0 ? IN_FLIGHT_MS : change.invalidated && !change.failure ? FOLLOW_UP_MS : SETTLE_MS;
     change.invalidated = false;
     settleLater(wait);
   });
