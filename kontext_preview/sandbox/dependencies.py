@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -59,11 +60,15 @@ _PEER = re.compile(
 # The other managers' failures: pnpm's ERR_PNPM_* codes, Yarn's and bun's error lines.
 _PNPM_CODE = re.compile(r"\b(ERR_PNPM_[A-Z0-9_]+)")
 _ERROR_LINE = re.compile(r"^(?:error\b|error:|ERR_PNPM_|\S*\s*YN0\d+: .*(?:error|Error)| ?ERR!)")
-_MISSING = re.compile(
-    r"(?:Couldn't find package \\?\"?([^\s\"]+?)\\?\"?(?: required| on the)|"
-    r"package \"([^\"]+)\" not found|"
-    r"ERR_PNPM_FETCH_404.*?/([^/\s:]+(?:%2[fF][^/\s:]+)?):|"
-    r"No matching version found for (\S+))"
+# A package or version the registry does not have, as Yarn, pnpm and bun say it: the name is
+# the first group that matched; the code npm would give (ETARGET: no such version).
+_MISSING = (
+    (re.compile(r"Couldn't find package \"?([^\s\"]+?)\"? (?:required|on the)"), "E404"),
+    (re.compile(r"package \"([^\"]+)\" not found"), "E404"),
+    (re.compile(r"ERR_PNPM_FETCH_404.*?/([^/\s:]+):"), "E404"),
+    (re.compile(r"GET https?://\S+?/([^/\s]+) - 404"), "E404"),  # bun
+    (re.compile(r"No matching version found for (\S+)"), "ETARGET"),
+    (re.compile(r"No version matching \"[^\"]*\" found for specifier \"([^\"]+)\""), "ETARGET"),
 )
 # Failures the same package.json meets every time (the registry answered): not tried again
 # until the dependencies change. A network failure is tried again.
@@ -659,11 +664,12 @@ def _failure(manager: PackageManager, lines: deque[str]) -> DependencyInstallFai
     text = "\n".join(lines)
     codes = _PNPM_CODE.findall(text)
     code = codes[0] if codes else None
-    if missing := _MISSING.search(text):
-        name = next(g for g in missing.groups() if g).replace("%2f", "/").replace("%2F", "/")
-        message = f"{manager.label} install failed: {name} is not in the npm registry"
-        is_version = "No matching version" in missing.group(0)
-        return DependencyInstallFailed(message, code or ("ETARGET" if is_version else "E404"))
+    for pattern, npm_code in _MISSING:
+        if missing := pattern.search(text):
+            name = unquote(missing.group(1))
+            what = "that version of " if npm_code == "ETARGET" else ""
+            message = f"{manager.label} install failed: {what}{name} is not in the npm registry"
+            return DependencyInstallFailed(message, code or npm_code)
     errors = [line.strip() for line in lines if _ERROR_LINE.match(line.strip())][-4:]
     useful = errors or [line.strip() for line in lines if line.strip()][-3:]
     message = f"{manager.label} install failed: " + (
