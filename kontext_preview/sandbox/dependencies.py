@@ -20,11 +20,13 @@ package.json and lockfile: a later start with the same ones reuses it.
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -187,7 +189,7 @@ async def prepare_dependencies(
     stage = spec.run_dir.parent / STAGE
     copy_project(project, stage)
     try:
-        moved = (await _to_stage(home, stage, fit, manager, root_rel, settings, log)) or []
+        moved = await _to_stage(home, stage, fit, manager, root_rel, settings, log)
         if last is None:
             wanted = ", ".join(fit.lacking) or "the lockfile's versions"
         else:  # the session's own install, for an earlier package.json: it is updated
@@ -714,25 +716,23 @@ def npm_registry_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep}
 
 
-_REGISTRY: list[str] = []
-
-
 def configured_registry() -> str:
     """The registry this machine's npm is pointed at (its environment, else its config:
     ``npm config get registry``, asked once), for every manager, here and in containers."""
     if env := next(iter(npm_registry_env().values()), None):
         return env
-    if not _REGISTRY:
-        import subprocess
+    return _npm_config_registry()
 
-        try:
-            answer = subprocess.run(
-                ["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=30
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            answer = ""
-        _REGISTRY.append(answer if answer.startswith("http") else DEFAULT_REGISTRY)
-    return _REGISTRY[0]
+
+@functools.cache
+def _npm_config_registry() -> str:
+    try:
+        answer = subprocess.run(
+            ["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        answer = ""
+    return answer if answer.startswith("http") else DEFAULT_REGISTRY
 
 
 def _npm_env() -> dict[str, str]:
