@@ -50,6 +50,9 @@ CONTAINER_UID = 10001  # the image's user, when this process is root
 
 LABEL = "kontext.preview"
 SCOPE, SESSION, SHAPE = (f"{LABEL}.{k}" for k in ("scope", "session", "shape"))
+INSTALL_SHAPE = "install"
+# The CFS period Docker uses (µs); a quota of n periods is n CPUs (`docker run --cpus`).
+CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,12 @@ def scope_of(settings: Settings) -> str:
     """Containers of this node and data folder (other services on the engine have others)."""
     where = f"{settings.node_name}\0{settings.data_dir.resolve()}"
     return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def cpu_quota(cpus: float) -> dict[str, int]:
+    """The docker SDK's run()/update() arguments for a cap of ``cpus`` CPUs, in the form
+    ``container.update`` can change later (NanoCpus cannot be updated through the SDK)."""
+    return {"cpu_period": CPU_PERIOD_US, "cpu_quota": max(1000, int(cpus * CPU_PERIOD_US))}
 
 
 def in_container(spec: SandboxSpec, host_path: Path) -> PurePosixPath:

@@ -2,6 +2,7 @@
 a probe inside the container (as any vite.config could) and reports what it could do; the
 engine's view of the container is checked beside it."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kontext_preview.sandbox.containers import SHAPE
+from kontext_preview.sandbox.containers import CPU_PERIOD_US, SCOPE, SHAPE, scope_of
 from tests.conftest import create_session, push, replace_file, session_dir
 from tests.distributed.cluster import read_events
 from tests.project import FIXTURES, project_files
@@ -144,7 +145,7 @@ def test_a_container_runs_unprivileged_and_writes_nowhere_but_its_tmpfs(
     assert host["ReadonlyRootfs"] and not host["Privileged"]
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges:true" in host["SecurityOpt"]
     assert host["Memory"] == MEMORY_MB * 1024 * 1024 and host["PidsLimit"] > 0
-    assert host["NanoCpus"] > 0
+    assert host["CpuPeriod"] == CPU_PERIOD_US and host["CpuQuota"] > 0
     own = str(session_dir(server, sid))
     sources = [m["Source"] for m in container.attrs["Mounts"] if m["Type"] == "bind"]
     assert sources and all(source.startswith(own + "/") for source in sources), sources
@@ -336,3 +337,54 @@ def test_a_build_past_its_time_limit_is_stopped_and_its_container_removed(
             api.delete(f"/kontext/preview/{sid}")
     finally:
         srv.stop()
+
+
+def test_a_dev_server_starts_on_every_cpu_then_is_capped_and_installs_share_a_pause_container(
+    tmp_path: Path,
+) -> None:
+    """The start burst (KONTEXT_DOCKER_START_CPUS for KONTEXT_DOCKER_START_SECONDS) ends in
+    the cap; an install joins the scope's pause container, which the server removes as it
+    stops (nothing of the scope is left)."""
+    import os
+
+    from kontext_preview.config import Settings
+
+    start_seconds, cpus = 4.0, 0.5
+    srv = ApiServer.start(
+        tmp_path, sandbox_backend="docker", docker_start_seconds=start_seconds, docker_cpus=cpus
+    )
+    scope = scope_of(Settings(data_dir=tmp_path))
+    try:
+        with srv.client() as api:
+            files = project_files()
+            package = next(f for f in files if f["name"].endswith("package.json"))
+            manifest = json.loads(package["content"])
+            manifest["dependencies"]["is-odd"] = "3.0.1"  # in no template: an install
+            package["content"] = json.dumps(manifest)
+            sid = api.post("/kontext/preview", json={"files": files}).json()["sessionId"]
+            install = wait_for(
+                lambda: [c for c in containers_of(sid) if c.labels.get(SHAPE) == "install"],
+                timeout=60,
+            )
+            assert install, "no install container was seen"
+            mode = install[0].attrs["HostConfig"]["NetworkMode"]
+            pause = docker_client().containers.get(mode.removeprefix("container:"))
+            assert pause.labels.get(SCOPE) == scope and pause.labels.get(SHAPE) == "pause"
+            dev = wait_for(
+                lambda: [c for c in containers_of(sid) if c.labels.get(SHAPE) not in ("install",)],
+                timeout=120,
+            )[0]
+            burst = dev.attrs["HostConfig"]
+            assert burst["CpuPeriod"] == CPU_PERIOD_US
+            assert burst["CpuQuota"] == (os.cpu_count() or 1) * CPU_PERIOD_US
+            assert burst["NanoCpus"] == 0
+
+            def capped() -> bool:
+                dev.reload()
+                return bool(dev.attrs["HostConfig"]["CpuQuota"] == int(cpus * CPU_PERIOD_US))
+
+            assert wait_for(capped, timeout=start_seconds + 20), dev.attrs["HostConfig"]
+    finally:
+        srv.stop()
+    left = docker_client().containers.list(all=True, filters={"label": f"{SCOPE}={scope}"})
+    assert not left, [c.name for c in left]
