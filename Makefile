@@ -41,7 +41,7 @@ bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.deploy_load
 	$(PY) -m benchmarks.memory
 	$(PY) -m benchmarks.load
-	$(PY) -m benchmarks.load --distributed
+	$(PY) -m benchmarks.load --distributed --streams 0,300,1000
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks

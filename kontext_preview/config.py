@@ -300,6 +300,19 @@ class Settings(BaseSettings):
     )
     node_heartbeat_seconds: float = 5.0
     update_timeout_seconds: float = 30.0
+    redis_max_connections: int = Field(
+        default=64,
+        description="Connections of a process's pool for short commands (a full pool makes "
+        "a caller wait up to redis_socket_timeout_seconds for one, then 503).",
+    )
+    redis_socket_timeout_seconds: float = Field(
+        default=5.0, description="How long a short command waits for Redis's answer."
+    )
+    redis_reply_connections: int = Field(
+        default=1024,
+        description="Connections an API process may hold waiting for workers' replies "
+        "(one per create, update or delete in flight, for up to update_timeout_seconds).",
+    )
     visibility_timeout_seconds: int = 300
 
     @cached_property

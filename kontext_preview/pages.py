@@ -82,7 +82,9 @@ def not_found() -> HTMLResponse:
     )
 
 
-def starting(status: str) -> HTMLResponse:
+def starting(status: str, reason: str | None = None) -> HTMLResponse:
+    """``reason``: why it is starting again, when it is not its first start (its node
+    stopped answering, say)."""
     if status == "hibernated":
         return _page(
             503,
@@ -99,6 +101,7 @@ def starting(status: str) -> HTMLResponse:
         "starting",
         "Preview starting…",
         f"{what}. This page refreshes itself.",
+        detail=reason or "",
         view="starting",
         every_ms=250,
     )

@@ -15,6 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import WatchError
+
+from kontext_preview import events as ev
 from kontext_preview.config import Settings
 from kontext_preview.distributed import registry
 from kontext_preview.distributed.event_stream import RedisEventLog
@@ -167,6 +170,7 @@ class NodeSessions:
             await self.writer.run(refuse)
             return
         created, sid = session, session.id
+        abandoned = keys.abandoned(request_id)
 
         def commit(pipe: Any) -> None:
             self._commit_files(pipe, sid, {}, created.vfs.files)
@@ -178,8 +182,21 @@ class NodeSessions:
             self._reply_record(pipe, created, request_id)
             self._write_heartbeat(pipe)
 
-        await self.writer.run(commit)
-        self.committed[sid] = created.vfs.files
+        # Committed unless the API gave up waiting meanwhile (then nobody can name the
+        # session: it is ended). WATCH makes the check and the commit one.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(abandoned)
+                if not await pipe.exists(abandoned):
+                    pipe.multi()
+                    commit(pipe)
+                    await pipe.execute()
+                    self.committed[sid] = created.vfs.files
+                    return
+            except WatchError:
+                pass
+        log.warning("session %s: its create was called off by the API (no answer in time)", sid)
+        await self.engine.delete(sid, ev.SESSION_DELETED)
 
     def _reply_record(self, pipe: Any, session: PreviewSession, request_id: str) -> None:
         self.write_record(pipe, session)
@@ -286,7 +303,11 @@ class NodeSessions:
             write_reply(pipe, keys, request_id, reply)
 
     async def _refuse_inbox(self, session_id: str) -> None:
+        """The session is gone: every update waiting for it gets SessionNotFound. (One
+        hosted by another node, moved there while its task waited here, is left to it.)"""
         keys = self.keys
+        if await registry.record(self.redis, keys, session_id) is not None:
+            return
         request_ids = [r.decode() for r in await self.redis.lrange(keys.inbox(session_id), 0, -1)]
         if not request_ids:
             return

@@ -19,14 +19,17 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from celery import Celery
 from prometheus_client import start_http_server
 
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionStatus
 from kontext_preview.distributed import registry
+from kontext_preview.distributed.celery_app import make_celery
 from kontext_preview.distributed.event_stream import RedisEventLog
 from kontext_preview.distributed.keys import Keys
 from kontext_preview.distributed.protocol import (
+    APPLY_UPDATES_TASK,
     NodeBeat,
     node_queue,
 )
@@ -34,6 +37,7 @@ from kontext_preview.distributed.redis_client import RedisClient, connect
 from kontext_preview.distributed.writer import Writer
 from kontext_preview.metrics import Metrics
 from kontext_preview.previews.engine import SessionEngine
+from workers.failover import fail_over
 from workers.node_sessions import NodeSessions
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,8 @@ class NodeRuntime:
         self._cull: asyncio.Future[None] | None = None
         self.metrics = Metrics()
         self.redis: RedisClient
+        self._pubsub: RedisClient
+        self._celery: Celery | None = None
         self.writer: Writer
         self.events: RedisEventLog
         self.sessions: NodeSessions
@@ -83,7 +89,13 @@ class NodeRuntime:
 
     async def _setup(self) -> None:
         settings = self.settings
-        self.redis = connect(settings.redis_url)
+        self.redis = connect(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            socket_timeout=settings.redis_socket_timeout_seconds,
+        )
+        # The wake-up channel's subscription waits for messages as long as none comes.
+        self._pubsub = connect(settings.redis_url, max_connections=2, socket_timeout=None)
         self.writer = Writer(self.redis)
         self.events = RedisEventLog(
             self.redis,
@@ -124,6 +136,7 @@ class NodeRuntime:
         # Stop the dev servers but keep the sessions: the next worker on this node restores them.
         await self.engine.suspend_all()
         await self.writer.aclose()
+        await self._pubsub.aclose()
         await self.redis.aclose()
 
     async def _beat(self) -> None:
@@ -151,6 +164,20 @@ class NodeRuntime:
                 await self._beat()
             except Exception:
                 log.exception("node %s: heartbeat failed", self.node)
+                continue
+            try:
+                await fail_over(
+                    self.redis, self.keys, self.settings.node_heartbeat_seconds, self._restore_on
+                )
+            except Exception:
+                log.exception("node %s: moving a dead node's sessions failed", self.node)
+
+    def _restore_on(self, session_id: str, node: str) -> None:
+        """Send ``node`` the task that restores a session moved to it (and applies its
+        inbox), through a Celery app of the runtime's own (as the API sends tasks)."""
+        if self._celery is None:
+            self._celery = make_celery(self.settings)
+        self._celery.send_task(APPLY_UPDATES_TASK, [session_id], queue=node_queue(node))
 
     async def _cull_forever(self) -> None:
         """Hibernate this node's idle sessions (beat expires sessions cluster-wide)."""
@@ -188,7 +215,7 @@ class NodeRuntime:
         channel = self.keys.wake(self.node)
         while True:
             try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._pubsub.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(channel)
                     async for message in pubsub.listen():
                         session_id = message["data"].decode()

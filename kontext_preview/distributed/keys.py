@@ -35,6 +35,9 @@ class Keys:
     def reply(self, request_id: str) -> str:  # list: a worker's answer to a request
         return f"{self.prefix}reply:{request_id}"
 
+    def abandoned(self, request_id: str) -> str:  # string: the API gave up waiting for it
+        return f"{self.prefix}abandoned:{request_id}"
+
     def owner_sessions(self, owner: str) -> str:  # set: a user's live sessions
         return f"{self.prefix}owner:{owner}:sessions"
 

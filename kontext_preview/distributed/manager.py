@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -55,7 +56,14 @@ from kontext_preview.distributed.redis_client import (
     connect,
     translates_store_errors,
 )
-from kontext_preview.distributed.requests import SEQ, ReplyTimeout, wait_reply, write_payload
+from kontext_preview.distributed.requests import (
+    SEQ,
+    ReplyTimeout,
+    abandon,
+    wait_reply,
+    write_payload,
+)
+from kontext_preview.distributed.stream_hub import BLOCK_MS, StreamHub
 from kontext_preview.errors import KontextError, SessionNotFound, StoreUnavailable
 from kontext_preview.events import event_data, received_event
 from kontext_preview.schemas import UpdatePreviewResponse
@@ -64,6 +72,13 @@ from kontext_preview.workspace.vfs import FileLimits, check_request
 log = logging.getLogger(__name__)
 TOUCH_EVERY_SECONDS = 1.0
 NUDGE_GRACE_SECONDS = 0.5  # then the update goes through Celery too
+# A node that has missed this many heartbeats is shown as away (its sessions `starting`),
+# before it is taken for dead (3 beats and a second: NodeBeat.alive) and they move.
+LATE_BEATS = 1.5
+NODES_CACHE_SECONDS = 1.0  # the nodes hash is read at most this often for that
+LIVE_STATUSES = frozenset(
+    {SessionStatus.ACTIVE.value, SessionStatus.STARTING.value, SessionStatus.INSTALLING.value}
+)
 
 
 # Queue an update of an existing session, atomically: numbered (the session's next `seq`,
@@ -99,18 +114,35 @@ class DistributedSessionManager(SessionManager):
         self.settings = settings
         self.limits = FileLimits.of(settings)
         self.keys = Keys(settings.redis_prefix)
-        self.redis: RedisClient = connect(settings.redis_url)
+        url, timeout = settings.redis_url, settings.redis_socket_timeout_seconds
+        self.redis: RedisClient = connect(
+            url, max_connections=settings.redis_max_connections, socket_timeout=timeout
+        )
+        # Waits for workers' replies: no read timeout of its own (wait_reply bounds each).
+        self.replies: RedisClient = connect(
+            url,
+            max_connections=settings.redis_reply_connections,
+            socket_timeout=None,
+            pool_wait=timeout,
+        )
+        # Every event stream this process serves: one blocking read, one connection.
+        hub = StreamHub(
+            connect(url, max_connections=1, socket_timeout=BLOCK_MS / 1000 + timeout), self.redis
+        )
         self.events: RedisEventLog = RedisEventLog(
             self.redis,
             self.keys,
             None,
             settings.events_kept,
             settings.events_retention_seconds,
-            settings.redis_url,
+            url,
+            hub,
         )
         self.celery = make_celery(settings)
         self._enqueue = self.redis.register_script(ENQUEUE_UPDATE)
         self._touched: dict[str, float] = {}
+        self._nodes: dict[str, NodeBeat] = {}
+        self._nodes_read_at = -math.inf
 
     async def start(self) -> None:
         try:
@@ -138,6 +170,8 @@ class DistributedSessionManager(SessionManager):
         return [] if live else ["no worker node is running (none sent a heartbeat recently)"]
 
     async def shutdown(self) -> None:
+        await self.events.aclose()
+        await self.replies.aclose()
         await self.redis.aclose()
 
     # -- verbs -------------------------------------------------------------------------------
@@ -176,9 +210,20 @@ class DistributedSessionManager(SessionManager):
             write_payload(pipe, self.keys, request_id, files, meta)
             await pipe.execute()
         await self._send(CREATE_TASK, [sid, request_id], node.queue)
-        result = await wait_reply(
-            self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "create"
-        )
+        seconds = self.settings.update_timeout_seconds
+        try:
+            result = await wait_reply(self.replies, self.keys, request_id, seconds, "create")
+        except ReplyTimeout:
+            # No session the client cannot name: the answer if it came meanwhile, else the
+            # create is called off (a worker that made it ends it).
+            answered = await abandon(self.redis, self.keys, request_id)
+            if answered is None:
+                raise ReplyTimeout(
+                    f"no worker answered the create within {seconds:g} s "
+                    f"(KONTEXT_UPDATE_TIMEOUT_SECONDS; on queue {node.queue}); it was "
+                    "called off and no session was made: send it again"
+                ) from None
+            result = answered
         return registry.view_of(SessionRecord.model_validate(result))
 
     @translates_store_errors
@@ -245,12 +290,12 @@ class DistributedSessionManager(SessionManager):
         if listening:
             with contextlib.suppress(ReplyTimeout):
                 answer = await wait_reply(
-                    self.redis, keys, request_id, NUDGE_GRACE_SECONDS, "update"
+                    self.replies, keys, request_id, NUDGE_GRACE_SECONDS, "update"
                 )
                 return UpdatePreviewResponse.model_validate(answer)
             timeout -= NUDGE_GRACE_SECONDS
         await self._send(APPLY_UPDATES_TASK, [session_id], node_queue(node))
-        answer = await wait_reply(self.redis, keys, request_id, timeout, "update")
+        answer = await wait_reply(self.replies, keys, request_id, timeout, "update")
         return UpdatePreviewResponse.model_validate(answer)
 
     @translates_store_errors
@@ -296,7 +341,7 @@ class DistributedSessionManager(SessionManager):
                 live[record.node].queue,
             )
             await wait_reply(
-                self.redis, self.keys, request_id, self.settings.update_timeout_seconds, "delete"
+                self.replies, self.keys, request_id, self.settings.update_timeout_seconds, "delete"
             )
             return
         log.warning(
@@ -331,6 +376,7 @@ class DistributedSessionManager(SessionManager):
         if record is None:
             ended = await registry.ended(self.redis, self.keys, session_id)
             return EXPIRED_ROUTE if ended and ended.reason == ev.SESSION_EXPIRED else None
+        record = await self._as_seen(record)
         touched = await self._touch(session_id)
         if resume and touched and record.status == SessionStatus.HIBERNATED and record.node:
             await self._send(RESUME_TASK, [session_id], node_queue(record.node))
@@ -353,7 +399,35 @@ class DistributedSessionManager(SessionManager):
         )
         if found is None or found.owner != owner:
             raise SessionNotFound(session_id[:80])
-        return found
+        return await self._as_seen(found)
+
+    async def _as_seen(self, record: SessionRecord) -> SessionRecord:
+        """The record as its user should see it: a session whose node has missed more than
+        LATE_BEATS heartbeats is ``starting`` (its dev server is likely gone with the node),
+        with why, until the node beats again or the session moves (workers/failover.py)."""
+        if not record.node or record.status not in LIVE_STATUSES:
+            return record
+        if time.monotonic() - self._nodes_read_at > NODES_CACHE_SECONDS:
+            self._nodes = await registry.nodes(self.redis, self.keys)
+            self._nodes_read_at = time.monotonic()
+        beat = self._nodes.get(record.node)
+        heartbeat = self.settings.node_heartbeat_seconds
+        silent = time.time() - beat.heartbeat if beat else 0.0
+        if silent <= LATE_BEATS * heartbeat + 1:
+            return record
+        reason = (
+            f"node {record.node} has not answered for {silent:.0f} s (no heartbeat); its "
+            f"sessions start again on another live node once it has been silent for "
+            f"{3 * heartbeat + 1:g} s, or on it when it restarts"
+        )
+        return record.model_copy(
+            update={
+                "status": SessionStatus.STARTING.value,
+                "host": None,
+                "port": None,
+                "error": reason,
+            }
+        )
 
     async def _restorable(self, session_id: str, owner: str) -> bool:
         if not is_session_id(session_id):

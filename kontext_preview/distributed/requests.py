@@ -2,10 +2,12 @@
 :class:`~kontext_preview.distributed.protocol.RequestMeta`), the reply out
 (:class:`~kontext_preview.distributed.protocol.Reply`)."""
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio.client import Pipeline
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from kontext_preview.distributed.keys import Keys
 from kontext_preview.distributed.protocol import Reply, ReplyError, RequestMeta
@@ -61,19 +63,58 @@ def write_reply(pipe: Pipeline, keys: Keys, request_id: str, reply: Reply) -> No
     pipe.expire(keys.reply(request_id), REPLY_TTL_SECONDS)
 
 
+# s: how much longer than the BLPOP's own timeout Redis may take to answer it before it
+# is taken as not answering (the reply client has no read timeout of its own).
+REDIS_GRACE_SECONDS = 5.0
+# Gives up waiting for a request's reply: the reply if it came meanwhile, else the
+# request is marked abandoned (a worker that takes it later undoes it) and its payload
+# removed (a worker that has not taken it yet never will).
+ABANDON = """
+local reply = redis.call('LPOP', KEYS[1])
+if reply then return reply end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+redis.call('DEL', KEYS[3])
+return false
+"""
+
+
 async def wait_reply(
     redis: RedisClient, keys: Keys, request_id: str, seconds: float, what: str
 ) -> dict[str, Any]:
     """The worker's result, or the error it reported, raised as a KontextError
-    (ReplyTimeout, 504, if none comes within ``seconds``)."""
-    answer = await redis.blpop([keys.reply(request_id)], timeout=seconds)
-    if answer is None:
+    (ReplyTimeout, 504, if none comes within ``seconds``). ``redis``: a client without a
+    read timeout shorter than ``seconds`` (the API's reply client); a Redis that does
+    not answer within ``seconds`` + REDIS_GRACE_SECONDS raises redis' TimeoutError."""
+    try:
+        async with asyncio.timeout(seconds + REDIS_GRACE_SECONDS):
+            answer = await redis.blpop([keys.reply(request_id)], timeout=seconds)
+    except TimeoutError:
+        raise RedisTimeout(f"no answer to a {seconds:g} s BLPOP") from None
+    return _result(answer[1] if answer else None, what, seconds)
+
+
+async def abandon(redis: RedisClient, keys: Keys, request_id: str) -> dict[str, Any] | None:
+    """Stop waiting for a request: its reply if it came meanwhile (raised as wait_reply
+    raises it), else None, and no worker will carry it out from now on."""
+    raw = await redis.eval(
+        ABANDON,
+        3,
+        keys.reply(request_id),
+        keys.abandoned(request_id),
+        keys.payload(request_id),
+        PAYLOAD_TTL_SECONDS,
+    )
+    return None if raw is None else _result(raw, "request", 0)
+
+
+def _result(raw: bytes | None, what: str, seconds: float) -> dict[str, Any]:
+    if raw is None:
         raise ReplyTimeout(
             f"no worker answered the {what} within {seconds:g} s (KONTEXT_UPDATE_TIMEOUT_SECONDS); "
             "it is queued and will be applied in order when the session's worker is back — "
             "GET the session to follow it"
         )
-    reply = Reply.model_validate_json(answer[1])
+    reply = Reply.model_validate_json(raw)
     if reply.ok:
         return reply.result or {}
     error = reply.error or ReplyError(

@@ -251,7 +251,7 @@ class PreviewProxy:
         from the snapshot asks for it), but a page it does not have gets the waiting page."""
         snapshot = await self.snapshots.get(session_id) if route.status in WAKING else None
         if snapshot is None:
-            return pages.starting(route.status)
+            return pages.starting(route.status, route.error)
         headers = request.headers
         accept, dest = headers.get("accept"), headers.get("sec-fetch-dest")
         entry = snapshot.lookup(_target(request.scope), accept, dest)
@@ -266,7 +266,7 @@ class PreviewProxy:
                 ]
                 return response
         if not hold or variant(accept, dest) == "document":
-            return pages.starting(route.status)
+            return pages.starting(route.status, route.error)
         return await self._http(request, await self._until_served(session_id), session_id, False)
 
     async def _until_served(self, session_id: str) -> Route | None:
