@@ -20,7 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,16 @@ TERMINAL = frozenset({SESSION_EXPIRED, SESSION_DELETED})
 
 @dataclass(frozen=True)
 class Event:
+    """One event; ``raw``: its data as JSON text when it came stored that way (a Redis
+    stream entry), sent as it is to every follower instead of encoded again for each."""
+
     id: str
     type: str
     data: dict[str, Any]
+    raw: str | None = field(default=None, compare=False, repr=False)
 
     def json(self) -> str:
-        return json.dumps(self.data, separators=(",", ":"))
+        return self.raw if self.raw is not None else json.dumps(self.data, separators=(",", ":"))
 
 
 # Told of every event this process publishes (metrics): session id, type, data.

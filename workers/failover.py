@@ -14,10 +14,12 @@ no sessions left is removed from the nodes hash (it is added again if it beats a
 With one node there is no live node to move to: its sessions wait for it to restart.
 """
 
+import json
 import logging
 import time
 from collections.abc import Callable
 
+from kontext_preview import events as ev
 from kontext_preview.contract import SessionStatus
 from kontext_preview.distributed import registry
 from kontext_preview.distributed.keys import Keys
@@ -25,8 +27,9 @@ from kontext_preview.distributed.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
-# KEYS: the session's record, the dead node's set, the new node's set.
-# ARGV: the dead node, the new node, the session id, the status, the reason.
+# KEYS: the session's record, the dead node's set, the new node's set, its event stream.
+# ARGV: the dead node, the new node, the session id, the status, the reason, the event's
+# type and data (JSON), the stream's approximate length.
 MOVE = """
 if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then
   redis.call('SREM', KEYS[2], ARGV[3])
@@ -35,6 +38,7 @@ end
 redis.call('HSET', KEYS[1], 'node', ARGV[2], 'status', ARGV[4], 'host', '', 'port', '',
            'error', ARGV[5])
 redis.call('SMOVE', KEYS[2], KEYS[3], ARGV[3])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', 'type', ARGV[6], 'data', ARGV[7])
 return 1
 """
 
@@ -44,9 +48,12 @@ async def fail_over(
     keys: Keys,
     heartbeat_seconds: float,
     restore_on: Callable[[str, str], None],
+    events_kept: int = 1000,
 ) -> list[tuple[str, str, str]]:
     """Move every dead node's sessions to live nodes; ``restore_on(session_id, node)``
-    sends the new node its task. Answers what moved: (session id, from, to)."""
+    sends the new node its task. Each moved session's stream gets ``session.starting``
+    with the reason (``events_kept``: the stream's approximate length). Answers what
+    moved: (session id, from, to)."""
     nodes = await registry.nodes(redis, keys)
     now = time.time()
     live = {name: beat for name, beat in nodes.items() if beat.alive(heartbeat_seconds, now)}
@@ -64,17 +71,24 @@ async def fail_over(
                 f"node {name} stopped answering (no heartbeat for {silent:.0f} s); "
                 f"the session is starting again on node {to}"
             )
+            starting = ev.event_data(
+                ev.SESSION_STARTING, {"phase": SessionStatus.STARTING.value, "reason": reason}
+            )
             done = await redis.eval(
                 MOVE,
-                3,
+                4,
                 keys.session(session_id),
                 keys.node_sessions(name),
                 keys.node_sessions(to),
+                keys.events(session_id),
                 name,
                 to,
                 session_id,
                 SessionStatus.STARTING.value,
                 reason,
+                ev.SESSION_STARTING,
+                json.dumps(starting),
+                events_kept,
             )
             if done:
                 load[to] += 1

@@ -167,7 +167,11 @@ class NodeRuntime:
                 continue
             try:
                 await fail_over(
-                    self.redis, self.keys, self.settings.node_heartbeat_seconds, self._restore_on
+                    self.redis,
+                    self.keys,
+                    self.settings.node_heartbeat_seconds,
+                    self._restore_on,
+                    self.settings.events_kept,
                 )
             except Exception:
                 log.exception("node %s: moving a dead node's sessions failed", self.node)

@@ -173,6 +173,11 @@ def _id(stream_id: str) -> tuple[int, int]:
 
 def _events(entries: Entries) -> list[Event]:
     return [
-        Event(entry_id.decode(), fields[b"type"].decode(), json.loads(fields[b"data"]))
+        Event(
+            entry_id.decode(),
+            fields[b"type"].decode(),
+            json.loads(fields[b"data"]),
+            fields[b"data"].decode(),
+        )
         for entry_id, fields in entries
     ]
