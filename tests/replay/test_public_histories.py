@@ -15,6 +15,7 @@ deletions and renames, invalid and impossible package.json files.
 all, and two of them through the Docker backend and in distributed mode.
 """
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,6 +169,12 @@ def service(
     cluster = Cluster.start(root, browser_ack_timeout_seconds=30)
     yield cluster.api
     cluster.stop()
+
+
+def asked_for_replays(markexpr: str) -> bool:
+    """Whether ``-m`` selects the replays (``replay``, ``replay or matrix``), not only names
+    them to leave them out (the default ``not matrix and not oracle and not replay``)."""
+    return re.search(r"(?<!not )\breplay\b", markexpr) is not None
 
 
 @pytest.mark.timeout(3600)  # a long history with installs: tens of steps of a few seconds
