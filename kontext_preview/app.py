@@ -27,6 +27,7 @@ from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager
 from kontext_preview.deploy.sites import DeployedSites
 from kontext_preview.errors import KontextError, LimitExceeded
+from kontext_preview.event_models import EVENTS
 from kontext_preview.health import router as health_router
 from kontext_preview.inspector import Inspector
 from kontext_preview.metrics import Metrics
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             allow_headers=["content-type", "authorization", "last-event-id"],
         )
     _add_error_handlers(api)
+    _add_event_schemas(api)
 
     playground.mount(api)
 
@@ -95,6 +97,26 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         DeployedSites(settings),
         PreviewHosts(settings, settings.deploy_prefix),
     )
+
+
+def _add_event_schemas(api: FastAPI) -> None:
+    """The event stream's events in the OpenAPI schema: ``SessionEvent`` (their union,
+    discriminated by ``type``) and a schema per event, for clients to generate types from
+    (the stream's response points at the union)."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            union = EVENTS.json_schema(
+                ref_template="#/components/schemas/{model}", mode="serialization"
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(union.pop("$defs", {}))
+            schemas["SessionEvent"] = union
+        return api.openapi_schema or {}
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_session_manager(settings: Settings) -> SessionManager:

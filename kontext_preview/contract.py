@@ -17,6 +17,7 @@ looks like, the statuses, how long an ended session is remembered and the per-us
 limit. It imports no implementation (``make test`` checks that with import-linter).
 """
 
+# ruff: noqa: N815  (SessionFacts: the API's camelCase names)
 import re
 import secrets
 import zlib
@@ -24,7 +25,7 @@ from abc import ABC, abstractmethod
 from base64 import b32encode
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -93,22 +94,34 @@ def check_user_room(live: int, settings: Settings) -> None:
 # -- what the verbs answer -------------------------------------------------------------------
 
 
-class SessionView(BaseModel):
-    """A session as the API shows it (an ended one, while remembered: status ``expired``)."""
+class SessionFacts(BaseModel):
+    """What is told of a session wherever it is told: the API's view (:class:`SessionView`)
+    and the distributed registry's record (``distributed.protocol.SessionRecord``) are this
+    and more, made from a session in one place (``previews.engine.SessionEngine.facts``).
+    Names are the API's (camelCase)."""
 
     id: str
-    status: str  # a SessionStatus value, or EXPIRED
+    status: SessionStatus | Literal["expired"]  # EXPIRED: ended, still remembered
     error: str | None = None
     framework: str = ""
-    vite_root: str = ""
-    project_type: str | None = None
-    expires_at: int = 0  # unix s
+    viteRoot: str = ""
+    projectType: str | None = None
     files: int = 0
-    logs: list[str] = Field(default_factory=list)  # with ``detail`` only
-    deployments: list[DeploymentOut] = Field(default_factory=list)  # with ``detail`` only
-    deployment_url: str | None = None
+    deployments: list[DeploymentOut] = Field(default_factory=list)
+    deploymentUrl: str | None = None
     fallback: str | None = None  # why the deployment serves instead of the live preview
     warnings: list[str] = Field(default_factory=list)  # what was worked around to run it
+
+
+FACTS = set(SessionFacts.model_fields)  # its field names (model_dump's `include`)
+
+
+class SessionView(SessionFacts):
+    """A session as the API shows it (an ended one, while remembered: status ``expired``);
+    ``logs`` and ``deployments`` with ``detail`` only."""
+
+    expiresAt: int = 0  # unix s
+    logs: list[str] = Field(default_factory=list)
 
     @property
     def settled(self) -> bool:
@@ -128,7 +141,7 @@ class Route(BaseModel):
     """Where the proxy sends a preview's traffic: the dev server (``host``/``port``, only
     while active), or the deployment that stands in for it."""
 
-    status: str
+    status: SessionStatus | Literal["expired"]
     error: str | None = None
     host: str | None = None
     port: int | None = None

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kontext_preview.event_models import validated
+
 log = logging.getLogger(__name__)
 
 SESSION_STARTING = "session.starting"
@@ -149,7 +151,10 @@ def received_event(update_id: str, seq: int, files: int) -> dict[str, Any]:
 
 
 def event_data(type_: str, data: dict[str, Any] | None) -> dict[str, Any]:
-    return {"type": type_, "at": round(time.time(), 3), **(data or {})}
+    """An event's data as stored and sent: ``type``, ``at`` (unix s) and ``data``, checked
+    against the event's model (:mod:`kontext_preview.event_models`; raises pydantic's
+    ValidationError for a field it does not declare or a value of another type)."""
+    return validated(type_, round(time.time(), 3), data or {})
 
 
 class MemoryEventLog(EventLog):

@@ -67,13 +67,13 @@ def session_fields(settings: Settings, view: SessionView) -> dict[str, Any]:
         "sessionId": view.id,
         "previewUrl": settings.preview_url(view.id),
         "wsUrl": settings.ws_url(view.id),
-        "expiresAt": view.expires_at,
+        "expiresAt": view.expiresAt,
         "status": view.status,
         "error": view.error,
         "framework": view.framework,
-        "viteRoot": view.vite_root,
-        "projectType": view.project_type,
-        "deploymentUrl": view.deployment_url,
+        "viteRoot": view.viteRoot,
+        "projectType": view.projectType,
+        "deploymentUrl": view.deploymentUrl,
         "fallback": view.fallback,
         "warnings": view.warnings,
     }
@@ -152,7 +152,7 @@ async def inspect_preview(
     body: InspectPreviewRequest | None = None,
 ) -> InspectPreviewResponse:
     view = await service.view(session_id, user)  # the owner's, and known
-    return await inspector.inspect(session_id, body or InspectPreviewRequest(), view.vite_root)
+    return await inspector.inspect(session_id, body or InspectPreviewRequest(), view.viteRoot)
 
 
 @router.delete("/{session_id}", response_model=DeletePreviewResponse, summary="End a session")
@@ -177,7 +177,28 @@ EVENTS_DESCRIPTION = (
     summary="Follow a session's events (Server-Sent Events)",
     description=EVENTS_DESCRIPTION,
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream."}},
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    # One event of the stream: its data is a SessionEvent, as JSON text.
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string"},
+                            "id": {"type": "string"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/SessionEvent"},
+                            },
+                        },
+                    },
+                }
+            },
+            "description": "The event stream: each event's `data` is a `SessionEvent`.",
+        }
+    },
 )
 async def preview_events(
     session_id: SessionId,

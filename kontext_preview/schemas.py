@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from kontext_preview.changes.schemas import FileChangeOut
+from kontext_preview.event_models import Diagnostic
 from kontext_preview.workspace.schemas import ProjectFile
 
 # The contract's names are camelCase; keep them as written there.
@@ -77,17 +78,6 @@ class PreviewSessionResponse(BaseModel):
         "peer-dependency conflict npm refused, installed with npm's legacy peer resolution "
         "(as pnpm and bun install it).",
     )
-
-
-class Diagnostic(BaseModel):
-    file: str
-    line: int
-    column: int
-    endLine: int | None = None
-    endColumn: int | None = None
-    severity: str = Field(description="error | warning")
-    code: str | None = None
-    message: str
 
 
 class DeploymentOut(BaseModel):

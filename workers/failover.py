@@ -3,9 +3,10 @@
 Every live worker node looks, after each of its heartbeats, for nodes whose heartbeat
 stopped (older than :meth:`~kontext_preview.distributed.protocol.NodeBeat.alive` allows:
 3 beats and a second). Each session such a node hosted is given to the live node with
-the most room, in one Redis script that checks it is still the dead node's (two live
-nodes looking at once move it once): the record says ``starting`` with the reason, no
-dev server, and the new node; the session leaves the dead node's set for the new one's.
+the most room, in one Redis script (``scripts/move_session.lua``) that checks it is still
+the dead node's (two live nodes looking at once move it once): the record says
+``starting`` with the reason, no dev server, and the new node; the session leaves the dead
+node's set for the new one's.
 The new node is then sent the session's ``apply_updates`` task, which restores it from
 its committed files and applies whatever its inbox holds (updates accepted while its
 node was dead included), as a restarted node does for its own sessions. A dead node with
@@ -23,24 +24,10 @@ from kontext_preview import events as ev
 from kontext_preview.contract import SessionStatus
 from kontext_preview.distributed import registry
 from kontext_preview.distributed.keys import Keys
+from kontext_preview.distributed.lua import MOVE_SESSION
 from kontext_preview.distributed.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
-
-# KEYS: the session's record, the dead node's set, the new node's set, its event stream.
-# ARGV: the dead node, the new node, the session id, the status, the reason, the event's
-# type and data (JSON), the stream's approximate length.
-MOVE = """
-if redis.call('HGET', KEYS[1], 'node') ~= ARGV[1] then
-  redis.call('SREM', KEYS[2], ARGV[3])
-  return 0
-end
-redis.call('HSET', KEYS[1], 'node', ARGV[2], 'status', ARGV[4], 'host', '', 'port', '',
-           'error', ARGV[5])
-redis.call('SMOVE', KEYS[2], KEYS[3], ARGV[3])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', 'type', ARGV[6], 'data', ARGV[7])
-return 1
-"""
 
 
 async def fail_over(
@@ -61,6 +48,7 @@ async def fail_over(
     if not live or not dead:
         return []
     load = {name: beat.sessions for name, beat in live.items()}
+    move = MOVE_SESSION.bind(redis)
     moved = []
     for name in dead:
         silent = now - nodes[name].heartbeat
@@ -74,21 +62,19 @@ async def fail_over(
             starting = ev.event_data(
                 ev.SESSION_STARTING, {"phase": SessionStatus.STARTING.value, "reason": reason}
             )
-            done = await redis.eval(
-                MOVE,
-                4,
-                keys.session(session_id),
-                keys.node_sessions(name),
-                keys.node_sessions(to),
-                keys.events(session_id),
-                name,
-                to,
-                session_id,
-                SessionStatus.STARTING.value,
-                reason,
-                ev.SESSION_STARTING,
-                json.dumps(starting),
-                events_kept,
+            done = await move(
+                session=keys.session(session_id),
+                from_sessions=keys.node_sessions(name),
+                to_sessions=keys.node_sessions(to),
+                events=keys.events(session_id),
+                from_node=name,
+                to_node=to,
+                session_id=session_id,
+                status=SessionStatus.STARTING.value,
+                reason=reason,
+                event_type=ev.SESSION_STARTING,
+                event_data=json.dumps(starting),
+                events_kept=events_kept,
             )
             if done:
                 load[to] += 1

@@ -31,7 +31,7 @@ from kontext_preview.logs import bind_session
 from kontext_preview.previews.engine import SessionEngine, with_package_json
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.previews.store import SessionStore
-from kontext_preview.previews.updates import UpdateResult, deployment_out, update_response
+from kontext_preview.previews.updates import UpdateResult, update_response
 from kontext_preview.sandbox import create_backend
 
 log = logging.getLogger(__name__)
@@ -105,25 +105,13 @@ class NodeSessions:
     def record(self, session: PreviewSession) -> SessionRecord:
         sandbox = session.sandbox
         return SessionRecord(
-            id=session.id,
+            **dict(self.engine.facts(session)),
             node=self.node,
             owner=session.owner,
-            status=session.status.value,
-            error=session.error,
-            framework=session.layout.framework,
-            viteRoot=session.layout.vite_root,
-            projectType=session.project_type,
             host=self.settings.node_address if sandbox else None,
             port=sandbox.endpoint.port if sandbox else None,
-            files=len(session.vfs.files),
             createdAt=session.created_at,
             ttl=session.ttl_seconds,
-            deployments=[
-                deployment_out(d) for d in self.engine.deployments.deployments(session.id)
-            ],
-            deploymentUrl=self.engine.deployment_url(session.id),
-            fallback=session.fallback,
-            warnings=list(session.warnings),
         )
 
     def _commit_files(

@@ -1,12 +1,17 @@
 """The API side of distributed mode: the same verbs as the embedded default, carried out by
 the worker node that hosts each session (:class:`DistributedSessionManager`).
 
-A request's files go to Redis (a payload hash), its id to the session's inbox,
-and a Celery task to the node's own queue; the API then waits for the worker's
-reply on a Redis list (``BLPOP``): one round trip to publish, one to answer.
-Reads (status, the proxy's routing, events) come straight from Redis. What is
+A request's files go to Redis (a payload hash). A create or a delete is a Celery task
+on the node's own queue. An update's id goes to the session's inbox, in the script that
+numbers it and nudges the node over pub/sub (``scripts/enqueue_update.lua``): the node's
+runtime applies the inbox at once; only if no runtime heard the nudge, or none answered
+within NUDGE_GRACE_SECONDS, a Celery task carries it too (docs/ARCHITECTURE.md, "Why two
+tracks for an update"). Either way the API waits for the worker's reply on a Redis list
+(``BLPOP``, its own pool: ``redis_client``). Reads (status, the proxy's routing, events)
+come straight from Redis; event streams through the process's one StreamHub. What is
 written and read is the protocol's models (``protocol.py``); a Redis that does not
-answer is StoreUnavailable (503) from every verb.
+answer is StoreUnavailable (503) from every verb, a worker that does not answer in time
+ReplyTimeout (504).
 """
 
 import asyncio
@@ -40,6 +45,7 @@ from kontext_preview.distributed import registry
 from kontext_preview.distributed.celery_app import make_celery
 from kontext_preview.distributed.event_stream import RedisEventLog
 from kontext_preview.distributed.keys import Keys
+from kontext_preview.distributed.lua import ENQUEUE_UPDATE
 from kontext_preview.distributed.protocol import (
     APPLY_UPDATES_TASK,
     CREATE_TASK,
@@ -81,29 +87,6 @@ LIVE_STATUSES = frozenset(
 )
 
 
-# Queue an update of an existing session, atomically: numbered (the session's next `seq`,
-# also kept in the payload), into its inbox, its received event into its stream, its
-# expiry moved, its node nudged. Nothing (and no payload) if the
-# session is gone. Returns {node, number of runtimes that heard the nudge}.
-ENQUEUE_UPDATE = """
-local node = redis.call('HGET', KEYS[1], 'node')
-if not node then
-  redis.call('DEL', KEYS[5])
-  return false
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'updateSeq', 1)
-redis.call('HSET', KEYS[5], ARGV[8], seq)
-local received = cjson.decode(ARGV[5])
-received['seq'] = seq
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call(
-  'XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'type', ARGV[4], 'data', cjson.encode(received)
-)
-redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[2])
-return {node, redis.call('PUBLISH', ARGV[7] .. node, ARGV[2])}
-"""
-
-
 class NoWorkers(KontextError):
     status_code = 503
     code = "no_workers"
@@ -139,7 +122,7 @@ class DistributedSessionManager(SessionManager):
             hub,
         )
         self.celery = make_celery(settings)
-        self._enqueue = self.redis.register_script(ENQUEUE_UPDATE)
+        self._enqueue = ENQUEUE_UPDATE.bind(self.redis)
         self._touched: dict[str, float] = {}
         self._nodes: dict[str, NodeBeat] = {}
         self._nodes_read_at = -math.inf
@@ -260,23 +243,19 @@ class DistributedSessionManager(SessionManager):
         async with self.redis.pipeline(transaction=True) as pipe:  # one round trip
             write_payload(pipe, keys, request_id, files, meta)
             await self._enqueue(  # queued on the pipeline (script loaded if Redis lacks it)
-                keys=[
-                    keys.session(session_id),
-                    keys.inbox(session_id),
-                    keys.events(session_id),
-                    keys.sessions,
-                    keys.payload(request_id),
-                ],
-                args=[
-                    request_id,
-                    session_id,
-                    time.time() + self.settings.session_ttl_seconds,
-                    ev.UPDATE_RECEIVED,
-                    json.dumps(received),
-                    self.settings.events_kept,
-                    keys.wake(""),
-                    SEQ,
-                ],
+                session=keys.session(session_id),
+                inbox=keys.inbox(session_id),
+                events=keys.events(session_id),
+                sessions=keys.sessions,
+                payload=keys.payload(request_id),
+                request_id=request_id,
+                session_id=session_id,
+                expires_at=time.time() + self.settings.session_ttl_seconds,
+                event_type=ev.UPDATE_RECEIVED,
+                event_data=json.dumps(received),
+                events_kept=self.settings.events_kept,
+                wake_prefix=keys.wake(""),
+                seq_field=SEQ,
                 client=pipe,
             )
             enqueued = (await pipe.execute())[-1]

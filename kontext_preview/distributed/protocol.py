@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from kontext_preview.schemas import DeploymentOut
+from kontext_preview.contract import SessionFacts, SessionStatus
 
 # ruff: noqa: N815  (the stored field names are camelCase, as the API's)
 
@@ -42,27 +42,19 @@ def node_queue(node: str) -> str:
 # -- the session record ------------------------------------------------------------------------
 
 
-class SessionRecord(BaseModel):
-    """A session's registry hash. Stored as strings: ``None`` as "", numbers as text,
-    ``deployments`` and ``warnings`` as JSON."""
+class SessionRecord(SessionFacts):
+    """A session's registry hash: what is told of it (:class:`SessionFacts`) and where it
+    runs. Stored as strings: ``None`` as "", numbers as text, ``deployments`` and
+    ``warnings`` as JSON."""
 
-    id: str
+    status: SessionStatus  # a live session's (never "expired")
+    framework: str = "vite"
     node: str
     owner: str
-    status: str  # a SessionStatus value
-    error: str | None = None
-    framework: str = "vite"
-    viteRoot: str = ""
-    projectType: str | None = None
     host: str | None = None  # where the dev server listens, while it runs
     port: int | None = None
-    files: int = 0
     createdAt: float = 0.0  # unix s
     ttl: int = 0  # s
-    deployments: list[DeploymentOut] = Field(default_factory=list)
-    deploymentUrl: str | None = None
-    fallback: str | None = None
-    warnings: list[str] = Field(default_factory=list)
     updateSeq: int = 0  # written by the API's enqueue script only (HINCRBY)
 
     @field_validator(

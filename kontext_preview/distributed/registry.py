@@ -8,7 +8,7 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from kontext_preview.config import Settings
-from kontext_preview.contract import SessionView, ended_retention_seconds
+from kontext_preview.contract import FACTS, SessionView, ended_retention_seconds
 from kontext_preview.distributed.keys import Keys
 from kontext_preview.distributed.protocol import EndedNote, NodeBeat, SessionRecord
 from kontext_preview.distributed.redis_client import RedisClient
@@ -55,19 +55,9 @@ def view_of(
     if expires_at is None:
         expires_at = record.createdAt + record.ttl
     return SessionView(
-        id=record.id,
-        status=record.status,
-        error=record.error,
-        framework=record.framework,
-        vite_root=record.viteRoot,
-        project_type=record.projectType,
-        expires_at=int(expires_at),
-        files=record.files,
+        **record.model_dump(include=FACTS),
+        expiresAt=int(expires_at),
         logs=logs or [],
-        deployments=record.deployments,
-        deployment_url=record.deploymentUrl,
-        fallback=record.fallback,
-        warnings=record.warnings,
     )
 
 

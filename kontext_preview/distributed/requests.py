@@ -10,6 +10,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from kontext_preview.distributed.keys import Keys
+from kontext_preview.distributed.lua import ABANDON_REQUEST
 from kontext_preview.distributed.protocol import Reply, ReplyError, RequestMeta
 from kontext_preview.distributed.redis_client import RedisClient
 from kontext_preview.errors import KontextError
@@ -66,16 +67,6 @@ def write_reply(pipe: Pipeline, keys: Keys, request_id: str, reply: Reply) -> No
 # s: how much longer than the BLPOP's own timeout Redis may take to answer it before it
 # is taken as not answering (the reply client has no read timeout of its own).
 REDIS_GRACE_SECONDS = 5.0
-# Gives up waiting for a request's reply: the reply if it came meanwhile, else the
-# request is marked abandoned (a worker that takes it later undoes it) and its payload
-# removed (a worker that has not taken it yet never will).
-ABANDON = """
-local reply = redis.call('LPOP', KEYS[1])
-if reply then return reply end
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
-redis.call('DEL', KEYS[3])
-return false
-"""
 
 
 async def wait_reply(
@@ -96,13 +87,11 @@ async def wait_reply(
 async def abandon(redis: RedisClient, keys: Keys, request_id: str) -> dict[str, Any] | None:
     """Stop waiting for a request: its reply if it came meanwhile (raised as wait_reply
     raises it), else None, and no worker will carry it out from now on."""
-    raw = await redis.eval(
-        ABANDON,
-        3,
-        keys.reply(request_id),
-        keys.abandoned(request_id),
-        keys.payload(request_id),
-        PAYLOAD_TTL_SECONDS,
+    raw = await ABANDON_REQUEST.bind(redis)(
+        reply=keys.reply(request_id),
+        abandoned=keys.abandoned(request_id),
+        payload=keys.payload(request_id),
+        ttl_seconds=PAYLOAD_TTL_SECONDS,
     )
     return None if raw is None else _result(raw, "request", 0)
 

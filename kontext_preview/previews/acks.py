@@ -40,6 +40,7 @@ from typing import Any
 from kontext_preview import events as ev
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionStatus
+from kontext_preview.event_models import salvaged
 from kontext_preview.events import EventLog
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import AckWait, PreviewSession
@@ -144,8 +145,8 @@ class AckTracker:
         epoch). Published once every page that was open has answered, or
         ``ACK_GRACE_SECONDS`` after the first."""
         wait = session.acks.get(seq)
-        if wait is None or page in wait.pages:
-            return
+        if wait is None or page in wait.pages or kind not in SEVERITY:
+            return  # not waited for, answered already, or not a kind a page answers
         wait.pages.add(page)
         if wait.first_at is None:
             wait.first_at = at
@@ -218,6 +219,7 @@ class AckTracker:
             )
         elif event.get("type") == "preview-error":
             data = {k: event[k] for k in ERROR_FIELDS if event.get(k) is not None}
+            data = salvaged(ev.PREVIEW_ERROR, data)  # the page's words: what fits the model
             # A failed update names the agent's change number: the error carries the
             # numbers the chat knows, those of the updates shown as that change.
             wait = session.acks.get(int(event["seq"])) if event.get("seq") is not None else None
@@ -227,7 +229,10 @@ class AckTracker:
             session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
             self.events.publish(session.id, ev.PREVIEW_ERROR, data)
         elif event.get("type") == "console":
-            data = {k: event[k] for k in CONSOLE_FIELDS if event.get(k) is not None}
+            data = salvaged(
+                ev.PREVIEW_CONSOLE,
+                {k: event[k] for k in CONSOLE_FIELDS if event.get(k) is not None},
+            )
             self.events.publish(session.id, ev.PREVIEW_CONSOLE, data)
 
 

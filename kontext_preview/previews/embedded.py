@@ -141,22 +141,11 @@ def session_view(
     engine: SessionEngine, session: PreviewSession, *, detail: bool = False
 ) -> SessionView:
     """A session of this process as the API shows it (``detail``: logs and deployments)."""
+    facts = engine.facts(session)
+    if not detail:
+        facts = facts.model_copy(update={"deployments": []})
     return SessionView(
-        id=session.id,
-        status=session.status.value,
-        error=session.error,
-        framework=session.layout.framework,
-        vite_root=session.layout.vite_root,
-        project_type=session.project_type,
-        expires_at=session.expires_at,
-        files=len(session.vfs.files),
+        **dict(facts),
+        expiresAt=session.expires_at,
         logs=list(session.logs) if detail else [],
-        deployments=(
-            [deployment_out(d) for d in engine.deployments.deployments(session.id)]
-            if detail
-            else []
-        ),
-        deployment_url=engine.deployment_url(session.id),
-        fallback=session.fallback,
-        warnings=list(session.warnings),
     )

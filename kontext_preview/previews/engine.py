@@ -33,7 +33,7 @@ from typing import Any
 from kontext_preview import events as ev
 from kontext_preview.changes import policy_named
 from kontext_preview.config import Settings
-from kontext_preview.contract import SessionStatus, new_session_id
+from kontext_preview.contract import SessionFacts, SessionStatus, new_session_id
 from kontext_preview.deploy import create_deployer
 from kontext_preview.deploy.base import Deployer, DeploymentQueue
 from kontext_preview.errors import KontextError, SandboxError, SessionNotFound
@@ -41,11 +41,12 @@ from kontext_preview.events import EventLog, MemoryEventLog, received_event
 from kontext_preview.logs import bind_session, session_bound
 from kontext_preview.previews.acks import AckTracker
 from kontext_preview.previews.applier import UpdateApplier, detect_layout_off_loop
+from kontext_preview.previews.lifecycle import Lifecycle
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.previews.store import NullStore, SessionStore
 from kontext_preview.previews.supervisor import Supervisor
-from kontext_preview.previews.updates import PendingUpdate, UpdateResult
+from kontext_preview.previews.updates import PendingUpdate, UpdateResult, deployment_out
 from kontext_preview.sandbox.base import SandboxBackend
 from kontext_preview.workspace.layout import ProjectLayout, find_vite_root
 from kontext_preview.workspace.vfs import FileLimits, VirtualFileSystem
@@ -76,8 +77,15 @@ class SessionEngine:
         )
         self.registry = SessionRegistry(settings)
         self.acks = AckTracker(settings, self.events, self.registry)
+        self.lifecycle = Lifecycle(settings, self.events, self.store, self.registry)
         self.supervisor = Supervisor(
-            settings, backend, self.registry, self.acks, self.events, self.deployments
+            settings,
+            backend,
+            self.registry,
+            self.acks,
+            self.events,
+            self.deployments,
+            self.lifecycle,
         )
         self.pool = self.supervisor.pool
         self.applier = UpdateApplier(
@@ -188,7 +196,7 @@ class SessionEngine:
                 return slot
         slot.start, slot.starting_since = "warm-pool", slot.created_at
         slot.log(f"started from the warm pool ({len(change_set.changes)} files changed)")
-        slot.set_status(SessionStatus.ACTIVE)
+        self.lifecycle.move(slot, SessionStatus.ACTIVE)
         log.info(
             "session %s created for %s from the warm pool: %d files", slot.id, owner, len(files)
         )
@@ -269,6 +277,23 @@ class SessionEngine:
     def deployment_url(self, session_id: str) -> str | None:
         return self.deployments.latest_url(session_id)
 
+    def facts(self, session: PreviewSession) -> SessionFacts:
+        """What is told of ``session`` (the API's view and the Redis record are made of
+        this and more): the one place a session becomes its told shape."""
+        return SessionFacts(
+            id=session.id,
+            status=session.status,
+            error=session.error,
+            framework=session.layout.framework,
+            viteRoot=session.layout.vite_root,
+            projectType=session.project_type,
+            files=len(session.vfs.files),
+            deployments=[deployment_out(d) for d in self.deployments.deployments(session.id)],
+            deploymentUrl=self.deployment_url(session.id),
+            fallback=session.fallback,
+            warnings=list(session.warnings),
+        )
+
     def status_counts(self) -> dict[str, int]:
         """Sessions by status on this node, and the warm pool's slots (``warm``)."""
         counts = self.registry.status_counts()
@@ -333,26 +358,11 @@ class SessionEngine:
     # -- what the chat app sees --------------------------------------------------------------
 
     def _on_session(self, session: PreviewSession, kind: str, data: dict[str, Any]) -> None:
-        """A session logged a line or changed status: publish it and keep the store current."""
-        if kind == "log":
-            if session.status is SessionStatus.INSTALLING:
-                self.events.publish(session.id, ev.INSTALL_PROGRESS, {"line": data["line"]})
-            self.store.logged(session, data["line"])
-            return
-        status = session.status
-        if status in (SessionStatus.INSTALLING, SessionStatus.STARTING):
-            self.events.publish(session.id, ev.SESSION_STARTING, {"phase": status.value})
-        elif status is SessionStatus.ACTIVE:
-            session.fallback = None
-            ready: dict[str, Any] = {"previewUrl": self.settings.preview_url(session.id)}
-            if session.starting_since is not None:
-                ready["start"] = session.start
-                ready["startMs"] = round((time.time() - session.starting_since) * 1000, 1)
-                session.starting_since = None
-            self.events.publish(session.id, ev.SESSION_READY, ready)
-        elif status is SessionStatus.FAILED:
-            self.events.publish(session.id, ev.SESSION_FAILED, {"error": session.error})
-        self.store.saved(session)
+        """A session logged a line: published while it installs, kept by the store. (Its
+        status changes are the lifecycle's: previews/lifecycle.py.)"""
+        if session.status is SessionStatus.INSTALLING:
+            self.events.publish(session.id, ev.INSTALL_PROGRESS, {"line": data["line"]})
+        self.store.logged(session, data["line"])
 
     def _on_deploy_event(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         """A deployment moved on: publish it, log it, keep the store current."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from kontext_preview.contract import SETTLED, SessionStatus
+from kontext_preview.contract import SessionStatus
 from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
 from kontext_preview.workspace.layout import ProjectLayout
@@ -18,7 +18,8 @@ from kontext_preview.workspace.vfs import VirtualFileSystem
 
 log = logging.getLogger(__name__)
 
-# Told of every log line ("log", {"line"}) and status change ("status", {}).
+# Told of every log line ("log", {"line"}); status changes are the lifecycle's
+# (previews/lifecycle.py), not told here.
 SessionListener = Callable[["PreviewSession", str, dict[str, Any]], None]
 
 
@@ -73,23 +74,11 @@ class PreviewSession:
         self.last_activity = time.time()
 
     def log(self, line: str) -> None:
-        """Keep a line of the session's log (and publish it): plain text, terminal colours
-        (dev server and npm output) taken out by click's ``unstyle``."""
+        """Keep a line of the session's log, and tell the listener (the engine publishes it
+        while the session installs): plain text, terminal colours (dev server and npm
+        output) taken out by click's ``unstyle``."""
         line = click.unstyle(line)
         self.logs.append(line)
         log.debug("session %s: %s", self.id, line)
         if self.listener:
             self.listener(self, "log", {"line": line})
-
-    def set_status(self, status: SessionStatus, error: str | None = None) -> None:
-        self.status = status
-        self.error = error
-        if status in SETTLED:
-            self.settled.set()
-        else:
-            self.settled.clear()
-        if error:
-            self.log(f"failed: {error}")
-            log.warning("session %s failed: %s", self.id, error)
-        if self.listener:
-            self.listener(self, "status", {})

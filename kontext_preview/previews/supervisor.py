@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kontext_preview import events as ev
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionStatus, new_session_id
 from kontext_preview.deploy.base import Deployment, DeploymentQueue
@@ -35,6 +34,7 @@ from kontext_preview.errors import KontextError
 from kontext_preview.events import EventLog
 from kontext_preview.logs import session_bound
 from kontext_preview.previews.acks import AckTracker
+from kontext_preview.previews.lifecycle import Lifecycle
 from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
@@ -88,8 +88,10 @@ class Supervisor:
         acks: AckTracker,
         events: EventLog,
         deployments: DeploymentQueue,
+        lifecycle: Lifecycle,
     ):
         self.settings = settings
+        self.lifecycle = lifecycle
         self.backend = backend
         self.registry = registry
         self.acks = acks
@@ -127,7 +129,7 @@ class Supervisor:
         # pages make it from the one started now.
         self.acks.drop(session, "restarted", keep_restart=True)
         self._make_room(session)
-        session.set_status(SessionStatus.INSTALLING)
+        self.lifecycle.move(session, SessionStatus.INSTALLING)
         session.launch_task = asyncio.create_task(
             self._run_launch(session, previous, adopt, for_update)
         )
@@ -159,7 +161,7 @@ class Supervisor:
             if sandbox is None:
                 prepared = await self.backend.prepare(spec, session.log)
                 session.warnings = list(prepared.warnings)
-                session.set_status(SessionStatus.STARTING)
+                self.lifecycle.move(session, SessionStatus.STARTING)
                 sandbox = await self.backend.start(spec, session.log, self._reporter(session))
         except KontextError as exc:
             await self._fail(session, exc.message)
@@ -173,7 +175,7 @@ class Supervisor:
             return
         async with session.lock:
             session.sandbox = sandbox
-            session.set_status(SessionStatus.ACTIVE)
+            self.lifecycle.move(session, SessionStatus.ACTIVE)
         self.acks.launched(session)
         session.monitor_task = asyncio.create_task(self._monitor(session, sandbox))
 
@@ -265,7 +267,7 @@ class Supervisor:
         session is deleted or expires), so the update that fixes the project starts it
         without installing again."""
         await self._stop_sandbox(session)
-        session.set_status(SessionStatus.FAILED, message)
+        self.lifecycle.move(session, SessionStatus.FAILED, message)
         self.acks.drop(session, "error", error=message)  # the pages show the failure instead
         if self.settings.fallback_to_deployment and self.registry.holds(session):
             session.fallback = message
@@ -295,9 +297,8 @@ class Supervisor:
             self.acks.drop(session, "hibernated")
             await self._keep_snapshot(session)
             await self._stop_sandbox(session)
-            session.set_status(SessionStatus.HIBERNATED)
+            self.lifecycle.move(session, SessionStatus.HIBERNATED, reason=reason)
         session.log(f"hibernated ({reason}): dev server stopped, files kept")
-        self.events.publish(session.id, ev.SESSION_HIBERNATED, {"reason": reason})
 
     async def _keep_snapshot(self, session: PreviewSession) -> None:
         """Keep what the session's pages loaded, for its wake (kontext_preview/snapshots.py);

@@ -61,6 +61,12 @@ def test_the_client_compiles() -> None:
     npx("tsc", "-p", "tsconfig.json", "--noEmit")
 
 
+def test_the_clients_tests_type_check_their_narrowing_on_event_types() -> None:
+    """The tests assert with expectTypeOf what each event's data is once its type is
+    known: tsc checks those assertions (vitest alone would not)."""
+    npx("tsc", "-p", "tsconfig.test.json")
+
+
 @pytest.mark.vite
 def test_the_clients_own_tests_pass_against_a_running_service(tmp_path: Path) -> None:
     server = ApiServer.start(tmp_path)

@@ -128,7 +128,7 @@ def test_idle_sessions_hibernate_and_a_page_load_wakes_them(
 
             page = browser.new_page()
             page.goto(session["previewUrl"])
-            assert page.locator("[data-kontext-page=waking]").count() == 1
+            assert page.locator("[data-kontext-page=waking]").count() == 1, page.content()[:1500]
             page.wait_for_selector("#title", timeout=60_000)  # the page refreshed into the app
             assert page.inner_text("#title") == "Hello from Kontext"
             assert status_of(api, sid) == "active" and agent_pids(sid)

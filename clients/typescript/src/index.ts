@@ -44,17 +44,23 @@ export const EVENT_TYPES = [
   "session.hibernated",
   "session.expired",
   "session.deleted",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+] as const satisfies readonly EventData["type"][];
+/** Every event's data, as the API's schema says (`SessionEvent`: one shape per `type`). */
+export type EventData = Schemas["SessionEvent"];
+export type EventType = EventData["type"];
+/** The data of the event named `T`. */
+export type EventDataOf<T extends EventType> = Extract<EventData, { type: T }>;
+// EVENT_TYPES names every event of the schema (a compile error here: it lacks one).
+const _allNamed: Exclude<EventType, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;
+void _allNamed;
 /** Events after which a session's stream ends. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["session.expired", "session.deleted"]);
 
-/** One event of a session's stream: its id (for replay), name and JSON data. */
-export interface KontextEvent {
-  id: string;
-  type: EventType;
-  data: Record<string, unknown>;
-}
+/** One event of a session's stream: its id (for replay), name and data; `data`'s shape
+ * follows from `type`: `if (event.type === "update.applied") event.data.seq` needs no cast. */
+export type KontextEvent = {
+  [T in EventType]: { id: string; type: T; data: EventDataOf<T> };
+}[EventType];
 
 /** The API's error codes (README, "Errors"); others may come from newer services. */
 export type ErrorCode =
@@ -203,11 +209,12 @@ export class KontextClient {
         const parser = createParser({
           onEvent: (message: EventSourceMessage) => {
             if (message.id) lastEventId = message.id;
+            // What the service sends is its schema's (the one cast: JSON off the wire).
             queue.push({
               id: message.id ?? "",
-              type: (message.event ?? "message") as EventType,
-              data: message.data ? (JSON.parse(message.data) as Record<string, unknown>) : {},
-            });
+              type: message.event ?? "message",
+              data: message.data ? JSON.parse(message.data) : {},
+            } as KontextEvent);
           },
         });
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -7,7 +7,7 @@
  * token (POST /kontext/tokens with scopes status and events), never the API key.
  */
 import { useEffect, useReducer, useRef, type CSSProperties, type ReactElement } from "react";
-import type { KontextClient, KontextEvent, PreviewStatus } from "./index.js";
+import type { EventDataOf, KontextClient, KontextEvent, PreviewStatus } from "./index.js";
 
 export type PreviewPhase =
   | "loading"
@@ -43,7 +43,7 @@ export interface PreviewFrameProps {
   /** The iframe's accessible name. */
   title?: string;
   /** An update reached the page (its `update.applied` data). */
-  onApplied?: (applied: Record<string, unknown>) => void;
+  onApplied?: (applied: EventDataOf<"update.applied">) => void;
   /** Something the AI should fix: a compile, runtime or update error, or the session failed. */
   onError?: (error: PreviewError) => void;
   /** The session expired: the chat's backend creates it again with its files (POST
@@ -93,21 +93,20 @@ function reduce(state: State, action: Action): State {
     case "reload":
       return { ...state, phase: "loading", installLines: [], generation: state.generation + 1 };
     case "event": {
-      const { type, data } = action.event;
-      const text = (key: string) => (typeof data[key] === "string" ? (data[key] as string) : undefined);
-      switch (type) {
+      const event = action.event;
+      switch (event.type) {
         case "session.starting":
-          return { ...state, phase: text("phase") === "installing" ? "installing" : "starting", installLines: [] };
+          return { ...state, phase: event.data.phase, installLines: [] };
         case "install.progress":
           return {
             ...state,
             phase: "installing",
-            installLines: [...state.installLines, text("line") ?? ""].slice(-action.maxLines),
+            installLines: [...state.installLines, event.data.line].slice(-action.maxLines),
           };
         case "session.ready":
-          return { ...state, phase: "active", previewUrl: text("previewUrl") ?? state.previewUrl, reason: null };
+          return { ...state, phase: "active", previewUrl: event.data.previewUrl, reason: null };
         case "session.failed":
-          return { ...state, phase: "failed", reason: text("error") };
+          return { ...state, phase: "failed", reason: event.data.error ?? null };
         case "session.hibernated":
           return { ...state, phase: "hibernated" };
         case "session.expired":
@@ -115,26 +114,30 @@ function reduce(state: State, action: Action): State {
         case "session.deleted":
           return { ...state, phase: "ended" };
         case "deploy.succeeded":
-          return state.phase === "failed" ? { ...state, phase: "fallback", deploymentUrl: text("url") } : state;
+          return state.phase === "failed"
+            ? { ...state, phase: "fallback", deploymentUrl: event.data.url ?? undefined }
+            : state;
         case "update.received":
           return {
             ...state,
-            update: { seq: Number(data.seq), updateId: text("updateId") ?? "", status: "applying" },
+            update: { seq: event.data.seq, updateId: event.data.updateId, status: "applying" },
           };
-        case "update.applied":
+        case "update.applied": {
+          const { seq, updateId, browserAck, browserAppliedMs } = event.data;
           return {
             ...state,
             update: {
-              seq: Number(data.seq),
-              updateId: text("updateId") ?? "",
-              status: data.browserAck === "error" ? "failed" : "applied",
-              browserAppliedMs: typeof data.browserAppliedMs === "number" ? data.browserAppliedMs : undefined,
-              error: state.update?.updateId === text("updateId") ? state.update?.error : undefined,
+              seq,
+              updateId,
+              status: browserAck === "error" ? "failed" : "applied",
+              browserAppliedMs: browserAppliedMs ?? undefined,
+              error: state.update?.updateId === updateId ? state.update?.error : undefined,
             },
           };
+        }
         case "preview.error":
-          return state.update && text("kind") === "update"
-            ? { ...state, update: { ...state.update, status: "failed", error: text("message") } }
+          return state.update && event.data.kind === "update"
+            ? { ...state, update: { ...state.update, status: "failed", error: event.data.message ?? undefined } }
             : state;
         default:
           return state;
@@ -180,22 +183,22 @@ export function PreviewFrame(props: PreviewFrameProps): ReactElement {
         const events = client.events(sessionId, { lastEventId: status.lastEventId ?? undefined, signal: stop.signal });
         for await (const event of events) {
           dispatch({ type: "event", event, maxLines: maxInstallLines });
-          const data = event.data;
-          if (event.type === "update.applied") callbacks.current.onApplied?.(data);
+          if (event.type === "update.applied") callbacks.current.onApplied?.(event.data);
           if (event.type === "preview.error") {
+            const { kind, message, file, line, column } = event.data;
             callbacks.current.onError?.({
-              kind: String(data.kind ?? "runtime"),
-              message: String(data.message ?? ""),
-              file: typeof data.file === "string" ? data.file : undefined,
-              line: typeof data.line === "number" ? data.line : undefined,
-              column: typeof data.column === "number" ? data.column : undefined,
+              kind: kind ?? "runtime",
+              message: message ?? "",
+              file: file ?? undefined,
+              line: line ?? undefined,
+              column: column ?? undefined,
             });
           }
           if (event.type === "session.failed") {
-            callbacks.current.onError?.({ kind: "session", message: String(data.error ?? "") });
+            callbacks.current.onError?.({ kind: "session", message: event.data.error ?? "" });
           }
           if (event.type === "deploy.failed") {
-            callbacks.current.onError?.({ kind: "deploy", message: String(data.error ?? "") });
+            callbacks.current.onError?.({ kind: "deploy", message: event.data.error ?? "" });
           }
         }
       } catch {

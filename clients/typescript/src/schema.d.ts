@@ -352,6 +352,135 @@ export interface components {
              */
             success?: true;
         };
+        /** DeployFailed */
+        DeployFailed: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Deploymentid */
+            deploymentId: string;
+            /** Diagnostics */
+            diagnostics: components["schemas"]["Diagnostic"][];
+            /**
+             * Durationms
+             * @description milliseconds
+             */
+            durationMs: number;
+            /** Error */
+            error: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.failed";
+        };
+        /** DeployProgress */
+        DeployProgress: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Deploymentid */
+            deploymentId: string;
+            /**
+             * Line
+             * @description compiler, build or command output (lines joined)
+             */
+            line: string;
+            /**
+             * Lines
+             * @default null
+             */
+            lines?: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.progress";
+        };
+        /** DeployQueued */
+        DeployQueued: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Deploymentid */
+            deploymentId: string;
+            /** Fallback */
+            fallback: boolean;
+            /** Reasons */
+            reasons: string[];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.queued";
+        };
+        /** DeployStarted */
+        DeployStarted: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Deployer */
+            deployer: string;
+            /** Deploymentid */
+            deploymentId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.started";
+        };
+        /** DeploySucceeded */
+        DeploySucceeded: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Deploymentid */
+            deploymentId: string;
+            /** Diagnostics */
+            diagnostics: components["schemas"]["Diagnostic"][];
+            /**
+             * Durationms
+             * @description milliseconds
+             */
+            durationMs: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.succeeded";
+            /** Url */
+            url: string | null;
+        };
+        /** DeploySuperseded */
+        DeploySuperseded: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * By
+             * @description the newer deployment
+             */
+            by: string;
+            /** Deploymentid */
+            deploymentId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "deploy.superseded";
+        };
         /** DeploymentOut */
         DeploymentOut: {
             /**
@@ -385,15 +514,27 @@ export interface components {
             /** Url */
             url?: string | null;
         };
-        /** Diagnostic */
+        /**
+         * Diagnostic
+         * @description A compiler's or bundler's finding, at a place of a project file.
+         */
         Diagnostic: {
-            /** Code */
+            /**
+             * Code
+             * @default null
+             */
             code?: string | null;
             /** Column */
             column: number;
-            /** Endcolumn */
+            /**
+             * Endcolumn
+             * @default null
+             */
             endColumn?: number | null;
-            /** Endline */
+            /**
+             * Endline
+             * @default null
+             */
             endLine?: number | null;
             /** File */
             file: string;
@@ -566,12 +707,147 @@ export interface components {
             /** Width */
             width: number;
         };
+        /** InstallProgress */
+        InstallProgress: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Line
+             * @description one line of dependency or dev-server output
+             */
+            line: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "install.progress";
+        };
         /** PageError */
         PageError: {
             /** Message */
             message: string;
             /** Stack */
             stack?: string | null;
+        };
+        /** PreviewConsole */
+        PreviewConsole: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Column
+             * @default null
+             */
+            column?: number | null;
+            /**
+             * Count
+             * @description the same message repeated in a row
+             * @default null
+             */
+            count?: number | null;
+            /**
+             * Dropped
+             * @description messages left out before this one
+             * @default null
+             */
+            dropped?: number | null;
+            /**
+             * File
+             * @default null
+             */
+            file?: string | null;
+            /**
+             * Level
+             * @description warn | error
+             * @default null
+             */
+            level?: string | null;
+            /**
+             * Line
+             * @default null
+             */
+            line?: number | null;
+            /**
+             * Message
+             * @default null
+             */
+            message?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "preview.console";
+        };
+        /** PreviewError */
+        PreviewError: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Column
+             * @default null
+             */
+            column?: number | null;
+            /**
+             * File
+             * @description project path
+             * @default null
+             */
+            file?: string | null;
+            /**
+             * Frame
+             * @default null
+             */
+            frame?: string | null;
+            /**
+             * Kind
+             * @description compile | runtime | update
+             * @default null
+             */
+            kind?: string | null;
+            /**
+             * Line
+             * @default null
+             */
+            line?: number | null;
+            /**
+             * Message
+             * @default null
+             */
+            message?: string | null;
+            /**
+             * Plugin
+             * @default null
+             */
+            plugin?: string | null;
+            /**
+             * Seq
+             * @description update: the failed updates' last seq
+             * @default null
+             */
+            seq?: number | null;
+            /**
+             * Stack
+             * @default null
+             */
+            stack?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "preview.error";
+            /**
+             * Updateids
+             * @default null
+             */
+            updateIds?: string[] | null;
         };
         /**
          * PreviewSessionResponse
@@ -718,6 +994,180 @@ export interface components {
              */
             name: string;
         };
+        /** SessionDeleted */
+        SessionDeleted: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Sessionid */
+            sessionId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.deleted";
+        };
+        SessionEvent: components["schemas"]["SessionStarting"] | components["schemas"]["InstallProgress"] | components["schemas"]["SessionReady"] | components["schemas"]["SessionFailed"] | components["schemas"]["UpdateReceived"] | components["schemas"]["UpdateApplied"] | components["schemas"]["PreviewError"] | components["schemas"]["PreviewConsole"] | components["schemas"]["DeployQueued"] | components["schemas"]["DeploySuperseded"] | components["schemas"]["DeployStarted"] | components["schemas"]["DeployProgress"] | components["schemas"]["DeploySucceeded"] | components["schemas"]["DeployFailed"] | components["schemas"]["SessionHibernated"] | components["schemas"]["SessionExpired"] | components["schemas"]["SessionDeleted"];
+        /** SessionExpired */
+        SessionExpired: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Sessionid */
+            sessionId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.expired";
+        };
+        /** SessionFailed */
+        SessionFailed: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Error
+             * @description why; the next update restarts the session
+             */
+            error: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.failed";
+        };
+        /** SessionHibernated */
+        SessionHibernated: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Reason
+             * @description idle | node full
+             */
+            reason: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.hibernated";
+        };
+        /** SessionReady */
+        SessionReady: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Previewurl */
+            previewUrl: string;
+            /**
+             * Start
+             * @description how it started: create, restart, wake, adopt…
+             * @default null
+             */
+            start?: string | null;
+            /**
+             * Startms
+             * @description from starting to ready
+             * @default null
+             */
+            startMs?: number | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.ready";
+        };
+        /** SessionStarting */
+        SessionStarting: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "installing" | "starting";
+            /**
+             * Reason
+             * @description why it starts again (distributed mode: its node died)
+             * @default null
+             */
+            reason?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "session.starting";
+        };
+        /** UpdateApplied */
+        UpdateApplied: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /** Batchsize */
+            batchSize: number;
+            /**
+             * Browserack
+             * @description what the open pages did (README)
+             * @enum {string}
+             */
+            browserAck: "update" | "css" | "reload" | "error" | "unaffected" | "none" | "timeout" | "hibernated" | "restarted";
+            /**
+             * Browserappliedms
+             * @description from the API's receipt to the first page's acknowledgement
+             */
+            browserAppliedMs: number | null;
+            /** Deleted */
+            deleted: string[];
+            /**
+             * Error
+             * @description why it could not show (a failed start)
+             * @default null
+             */
+            error?: string | null;
+            /** Hmrtriggered */
+            hmrTriggered: boolean;
+            /**
+             * Pages
+             * @description how many pages answered
+             * @default null
+             */
+            pages?: number | null;
+            /** Restarted */
+            restarted: boolean;
+            /** Seq */
+            seq: number;
+            /**
+             * Strategy
+             * @description css-injection | preview-update | full-deploy
+             */
+            strategy: string;
+            timings: components["schemas"]["UpdateTimings"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "update.applied";
+            /** Updateid */
+            updateId: string;
+            /** Updated */
+            updated: string[];
+        };
         /**
          * UpdatePreviewRequest
          * @example {
@@ -805,6 +1255,55 @@ export interface components {
              * @description Files whose content changed.
              */
             updated: string[];
+        };
+        /** UpdateReceived */
+        UpdateReceived: {
+            /**
+             * At
+             * @description when it was published, unix seconds
+             */
+            at: number;
+            /**
+             * Files
+             * @description how many files it sent
+             */
+            files: number;
+            /**
+             * Seq
+             * @description the session's update number: 1, 2, 3… as received
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "update.received";
+            /** Updateid */
+            updateId: string;
+        };
+        /** UpdateTimings */
+        UpdateTimings: {
+            /**
+             * Analyzems
+             * @default null
+             */
+            analyzeMs?: number | null;
+            /**
+             * Notifyms
+             * @default null
+             */
+            notifyMs?: number | null;
+            /**
+             * Serverms
+             * @description from the API's receipt to applied
+             * @default null
+             */
+            serverMs?: number | null;
+            /**
+             * Writems
+             * @default null
+             */
+            writeMs?: number | null;
         };
     };
     responses: never;
@@ -1254,13 +1753,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The event stream. */
+            /** @description The event stream: each event's `data` is a `SessionEvent`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": {
+                        data?: string;
+                        event?: string;
+                        id?: string;
+                    };
                 };
             };
             /** @description Bad Request */

@@ -2,8 +2,14 @@
 // which passes its address and keys): every endpoint, the event stream through a connection
 // that is cut mid-stream, typed errors, and a browser token in place of the key.
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENT_TYPES, KontextApiError, KontextClient, type KontextEvent } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import {
+  EVENT_TYPES,
+  type EventDataOf,
+  KontextApiError,
+  KontextClient,
+  type KontextEvent,
+} from "../src/index.js";
 
 const BASE = process.env.KONTEXT_BASE_URL ?? "";
 const KEY = process.env.KONTEXT_API_KEY ?? "";
@@ -113,7 +119,9 @@ describe("KontextClient against a running service", () => {
     const sent = await client.updatePreview(sessionId, { files: [files("now")[1]!] });
     for await (const event of client.events(sessionId, { lastEventId: lastEventId ?? undefined })) {
       expect(event.type).toBe("update.received"); // nothing from before
+      if (event.type !== "update.received") throw new Error(`got ${event.type}`);
       expect(event.data.updateId).toBe(sent.updateId);
+      expect(event.data.seq).toBeGreaterThan(0);
       break;
     }
   });
@@ -155,6 +163,34 @@ describe("KontextClient against a running service", () => {
     const other = await client.createPreview({ files: files("doomed") });
     await client.deletePreview(other.sessionId);
     await expect(client.getPreview(other.sessionId)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("types each event's data by its name, from the API's schema (checked by tsc)", () => {
+    const narrow = (event: KontextEvent) => {
+      if (event.type === "update.applied") {
+        expectTypeOf(event.data.seq).toEqualTypeOf<number>();
+        expectTypeOf(event.data.browserAck).toEqualTypeOf<EventDataOf<"update.applied">["browserAck"]>();
+        expectTypeOf(event.data.browserAppliedMs).toEqualTypeOf<number | null>();
+      } else if (event.type === "preview.error") {
+        expectTypeOf(event.data.line).toEqualTypeOf<number | null | undefined>();
+      } else if (event.type === "session.starting") {
+        expectTypeOf(event.data.phase).toEqualTypeOf<"installing" | "starting">();
+      }
+    };
+    expect(typeof narrow).toBe("function");
+  });
+
+  it("gets events whose data has its schema's every required field", async () => {
+    const schema = JSON.parse(await (await import("node:fs/promises")).readFile(OPENAPI, "utf8"));
+    const models: Record<string, { required?: string[] }> = schema.components.schemas;
+    const union: { discriminator: { mapping: Record<string, string> } } = models.SessionEvent as never;
+    for await (const event of client.events(sessionId)) {
+      const ref = union.discriminator.mapping[event.type] ?? "";
+      const model = models[ref.split("/").pop() ?? ""];
+      expect(model, event.type).toBeTruthy();
+      for (const field of model?.required ?? []) expect(event.data, `${event.type}.${field}`).toHaveProperty(field);
+      if (event.type === "update.applied") break;
+    }
   });
 
   it("knows every event name the service documents", async () => {
