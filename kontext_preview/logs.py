@@ -13,9 +13,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
 
+import click
 from pythonjsonlogger.json import JsonFormatter
 
 SESSION: ContextVar[str] = ContextVar("kontext_session", default="-")
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal escapes (colours, cursor moves): the output of npm, Vite and
+    compilers is read by people and by the chat's AI, not by a terminal. click's ``unstyle``
+    (its ANSI pattern), kept behind this one name so the domain needs no CLI library."""
+    return click.unstyle(text)
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(session)s] %(message)s"
 
 

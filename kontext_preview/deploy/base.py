@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
 from kontext_preview import events as ev
+from kontext_preview.logs import plain
 from kontext_preview.sandbox.process import BACKGROUND_NICENESS, run_to_end
 
 log = logging.getLogger(__name__)
@@ -373,13 +372,13 @@ async def follow_step(
 ) -> None:
     """Run one deployment step (``run`` gives its output line by line and returns its exit
     code). Every line reaches ``on_line`` as plain text (terminal colours taken out, by
-    click's ``unstyle``). A step past ``limit_seconds`` is cancelled (``run`` stops what it
+    ``logs.plain``). A step past ``limit_seconds`` is cancelled (``run`` stops what it
     started); a failed step raises :class:`DeployFailed` with the last lines of its output
     as ``readable`` puts them (None: a line not worth repeating)."""
     tail: deque[str] = deque(maxlen=5)
 
     def line(text: str) -> None:
-        text = click.unstyle(text)
+        text = plain(text)
         if (shown := readable(text)) and (not tail or tail[-1] != shown):
             tail.append(shown)
         on_line(text)

@@ -19,9 +19,8 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-import click
-
 from kontext_preview.deploy.base import DeployFailed, Progress
+from kontext_preview.logs import plain
 
 MAX_DIAGNOSTICS = 50
 MOPS_TOML = "mops.toml"  # at the project root, where mops and icp-cli look for it
@@ -73,7 +72,7 @@ def read_report(output: str, progress: Progress) -> list[dict[str, Any]]:
         progress(f'motoko: canister "{name}": interface from {source}')
     diagnostics: list[dict[str, Any]] = report["diagnostics"][:MAX_DIAGNOSTICS]
     for d in diagnostics:
-        d["message"] = click.unstyle(str(d["message"]))
+        d["message"] = plain(str(d["message"]))
         progress(
             f"motoko: {d['file']}:{d['line']}:{d['column']}: {d['severity']}: "
             + d["message"].replace("\n", " ")

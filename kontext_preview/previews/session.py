@@ -8,9 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
 from kontext_preview.contract import SessionStatus
+from kontext_preview.logs import plain
 from kontext_preview.previews.updates import PendingUpdate
 from kontext_preview.sandbox.base import Sandbox
 from kontext_preview.workspace.layout import ProjectLayout
@@ -76,8 +75,8 @@ class PreviewSession:
     def log(self, line: str) -> None:
         """Keep a line of the session's log, and tell the listener (the engine publishes it
         while the session installs): plain text, terminal colours (dev server and npm
-        output) taken out by click's ``unstyle``."""
-        line = click.unstyle(line)
+        output) taken out (``logs.plain``)."""
+        line = plain(line)
         self.logs.append(line)
         log.debug("session %s: %s", self.id, line)
         if self.listener:
