@@ -45,7 +45,7 @@ class Arrival:
     parsed: Any = None
 
 
-@dataclass
+@dataclass(eq=False)  # each subscription is its own, kept in a set
 class Watch:
     """A follower's subscription to a stream: every arrival after it began, in order."""
 
@@ -64,7 +64,7 @@ class Watch:
 @dataclass
 class _Stream:
     last_id: bytes
-    watches: set[int] = field(default_factory=set)
+    watches: set[Watch] = field(default_factory=set)
 
 
 class StreamHub:
@@ -79,7 +79,6 @@ class StreamHub:
         self.commands = commands
         self.running = True
         self._streams: dict[bytes, _Stream] = {}
-        self._watches: dict[int, Watch] = {}
         self._reader: asyncio.Task[None] | None = None
         self._client_id: int | None = None
         self._blocked_on: frozenset[bytes] = frozenset()
@@ -93,8 +92,7 @@ class StreamHub:
         if stream is None:
             stream = self._streams[key] = _Stream(after)
         watch = Watch(key)
-        stream.watches.add(id(watch))
-        self._watches[id(watch)] = watch
+        stream.watches.add(watch)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.ensure_future(self._read_forever())
         elif key not in self._blocked_on:
@@ -102,17 +100,11 @@ class StreamHub:
         return watch
 
     def unwatch(self, watch: Watch) -> None:
-        self._watches.pop(id(watch), None)
         stream = self._streams.get(watch.key)
         if stream is not None:
-            stream.watches.discard(id(watch))
+            stream.watches.discard(watch)
             if not stream.watches:
                 del self._streams[watch.key]
-
-    @property
-    def streams(self) -> int:
-        """How many streams the hub covers (for metrics and tests)."""
-        return len(self._streams)
 
     async def aclose(self) -> None:
         self.running = False
@@ -121,8 +113,9 @@ class StreamHub:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for watch in self._watches.values():
-            watch.arrivals.put_nowait(None)
+        for stream in self._streams.values():
+            for watch in stream.watches:
+                watch.arrivals.put_nowait(None)
         with contextlib.suppress(Exception):
             await self.connection.aclose()
 
@@ -150,8 +143,8 @@ class StreamHub:
                     continue
                 arrival = Arrival(stream.last_id, entries)
                 stream.last_id = entries[-1][0]
-                for each in stream.watches:
-                    self._watches[each].arrivals.put_nowait(arrival)
+                for watch in stream.watches:
+                    watch.arrivals.put_nowait(arrival)
 
     def _interrupt(self) -> None:
         """Have the blocked read start again with the streams followed now: CLIENT UNBLOCK,

@@ -105,6 +105,12 @@ class DockerSandbox(AgentSandbox):
 
         self._cap = asyncio.ensure_future(cap())
 
+    def stop_pumps(self) -> None:
+        """Stop following the agent, and the pending cap of its start burst."""
+        super().stop_pumps()
+        if self._cap is not None:
+            self._cap.cancel()
+
     async def wait(self) -> int:
         code = await asyncio.shield(self.output.exit_code)
         if self.output.oom_killed and not self._told_oom:
@@ -117,16 +123,12 @@ class DockerSandbox(AgentSandbox):
 
     async def stop(self, now: bool = False) -> None:
         self.stop_pumps()
-        if self._cap is not None:
-            self._cap.cancel()
         timeout = 0 if now else int(self._settings.stop_timeout_seconds)
         await self.backend.remove(self.container, timeout)
         await self.door.close()
 
     async def detach(self) -> bool:
         self.stop_pumps()
-        if self._cap is not None:
-            self._cap.cancel()
         self.output.detach()
         await self.door.close()
         return True
