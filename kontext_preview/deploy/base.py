@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kontext_preview import events as ev
+from kontext_preview.event_models import Diagnostic
 from kontext_preview.logs import plain
 from kontext_preview.sandbox.process import BACKGROUND_NICENESS, run_to_end
 
@@ -55,7 +56,7 @@ class Deployment:
     finished_at: float | None = None
     url: str | None = None
     error: str | None = None
-    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,11 @@ class DeployJob:
 @dataclass
 class DeployResult:
     url: str | None = None
-    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 class DeployFailed(Exception):
-    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None):
+    def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None):
         super().__init__(message)
         self.message = message
         self.diagnostics = diagnostics or []
@@ -323,7 +324,7 @@ class DeploymentQueue:
         *,
         url: str | None = None,
         error: str | None = None,
-        diagnostics: list[dict[str, Any]] | None = None,
+        diagnostics: list[Diagnostic] | None = None,
     ) -> None:
         deployment.status, deployment.finished_at = status, time.time()
         deployment.url, deployment.error = url, error
@@ -332,7 +333,7 @@ class DeploymentQueue:
         data: dict[str, Any] = {
             "deploymentId": deployment.id,
             "durationMs": took,
-            "diagnostics": deployment.diagnostics,
+            "diagnostics": [d.model_dump(exclude_unset=True) for d in deployment.diagnostics],
         }
         if status == SUCCEEDED:
             self.report(deployment.session_id, ev.DEPLOY_SUCCEEDED, {**data, "url": url})

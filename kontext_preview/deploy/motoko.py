@@ -14,12 +14,14 @@ builds its request and turns its report into progress lines, diagnostics or one 
 - Diagnostics keep file, line and column (1-based), and lose terminal colours.
 """
 
-import json
 import tomllib
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
 from kontext_preview.deploy.base import DeployFailed, Progress
+from kontext_preview.event_models import Diagnostic
 from kontext_preview.logs import plain
 
 MAX_DIAGNOSTICS = 50
@@ -56,44 +58,57 @@ def mops_dependencies(files: Mapping[str, bytes]) -> dict[str, str] | None:
     return {str(name): _version(value) for name, value in dependencies.items()}
 
 
-def read_report(output: str, progress: Progress) -> list[dict[str, Any]]:
+class UnavailablePackage(BaseModel):
+    name: str
+    version: str
+    reason: str
+
+
+class CheckReport(BaseModel):
+    """What motoko-check.mjs prints, as its last line."""
+
+    checked: list[str] = Field(default_factory=list, description="the .mo files checked")
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    canisters: dict[str, str] = Field(
+        default_factory=dict, description="imported canister -> where its interface came from"
+    )
+    unavailablePackages: list[UnavailablePackage] = Field(default_factory=list)  # noqa: N815
+    notes: list[str] = Field(default_factory=list)
+
+
+def read_report(output: str, progress: Progress) -> list[Diagnostic]:
     """The diagnostics of the script's report (its last output line); raises DeployFailed
     on unavailable packages or any error diagnostic."""
     try:
-        report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        report = CheckReport.model_validate_json(output.strip().splitlines()[-1])
+    except (ValidationError, IndexError):
         raise DeployFailed(f"the Motoko check printed no result: {output[-300:]}") from None
-    for note in report.get("notes", []):
+    for note in report.notes:
         progress(f"motoko: {note}")
-    unavailable = report.get("unavailablePackages") or []
-    if unavailable:
-        raise DeployFailed(_unavailable_message(unavailable))
-    for name, source in sorted(report.get("canisters", {}).items()):
+    if report.unavailablePackages:
+        raise DeployFailed(_unavailable_message(report.unavailablePackages))
+    for name, source in sorted(report.canisters.items()):
         progress(f'motoko: canister "{name}": interface from {source}')
-    diagnostics: list[dict[str, Any]] = report["diagnostics"][:MAX_DIAGNOSTICS]
+    diagnostics = report.diagnostics[:MAX_DIAGNOSTICS]
     for d in diagnostics:
-        d["message"] = plain(str(d["message"]))
+        d.message = plain(d.message)
         progress(
-            f"motoko: {d['file']}:{d['line']}:{d['column']}: {d['severity']}: "
-            + d["message"].replace("\n", " ")
+            f"motoko: {d.file}:{d.line}:{d.column}: {d.severity}: " + d.message.replace("\n", " ")
         )
-    errors = [d for d in diagnostics if d["severity"] == "error"]
+    errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         first = errors[0]
         raise DeployFailed(
             f"Motoko type check failed with {len(errors)} error(s); first: "
-            f"{first['file']}:{first['line']}:{first['column']}: "
-            + " ".join(first["message"].split()),
+            f"{first.file}:{first.line}:{first.column}: " + " ".join(first.message.split()),
             diagnostics,
         )
     progress("motoko: no errors")
     return diagnostics
 
 
-def _unavailable_message(unavailable: list[dict[str, Any]]) -> str:
-    listed = "; ".join(
-        f'"{p["name"]}" (version {p["version"]}): {p["reason"]}' for p in unavailable
-    )
+def _unavailable_message(unavailable: list[UnavailablePackage]) -> str:
+    listed = "; ".join(f'"{p.name}" (version {p.version}): {p.reason}' for p in unavailable)
     noun = "package" if len(unavailable) == 1 else "packages"
     return f"Motoko check not run: {MOPS_TOML} asks for {noun} the deployer cannot load: {listed}"
 
