@@ -21,7 +21,7 @@ SANDBOX_BASE ?= kontext-node-base:local
 SANDBOX_IMAGE ?= kontext-sandbox:latest
 DOCKERD_LOG ?= /var/log/kontext-dockerd.log
 
-.PHONY: serve test bench lint template playground client client-types chromium redis docker sandbox-image node-check clean
+.PHONY: serve test bench lint template playground client client-types agent-schema chromium redis docker sandbox-image node-check clean
 
 serve: $(VENV)/.serve-installed template playground
 	$(PY) -m kontext_preview serve
@@ -43,11 +43,12 @@ bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.load --distributed --streams 0,300,1000
 
-lint: $(VENV)/.test-installed
+lint: $(VENV)/.test-installed template
 	$(VENV)/bin/ruff check kontext_preview workers tests benchmarks
 	$(VENV)/bin/ruff format --check kontext_preview workers
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	cd $(AGENT) && tools/node_modules/.bin/eslint --config tools/eslint.config.js .
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,11 +64,12 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 
 STACKS := $(patsubst %/package.json,%/node_modules/.package-lock.json,$(wildcard sandbox-images/stacks/*/package.json))
 
-template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json $(MANAGERS)/node_modules/.package-lock.json
+template: node-check $(TEMPLATE)/node_modules/.package-lock.json $(STACKS) $(DEPLOYER)/node_modules/.package-lock.json $(AGENT)/node_modules/.package-lock.json $(AGENT)/tools/node_modules/.package-lock.json $(MANAGERS)/node_modules/.package-lock.json
 
 # The Vite template every preview reuses, the stack templates (sandbox-images/stacks: the
 # dependency sets AI app builders emit), the local deployer's tools (the Motoko compiler) and
-# the agent's own packages (npm's spec parser and semver) and the package managers a project's
+# the agent's own packages (npm's spec parser and semver), its development tools (Ajv, ESLint;
+# agent/tools, not in the image) and the package managers a project's
 # lockfile may ask for (Yarn, pnpm, bun; kontext_preview/sandbox/managers.py).
 sandbox-images/%/node_modules/.package-lock.json: sandbox-images/%/package.json sandbox-images/%/package-lock.json
 	cd sandbox-images/$* && npm ci --ignore-scripts --no-audit --no-fund
@@ -82,6 +84,13 @@ client: node-check $(CLIENT)/node_modules/.package-lock.json
 $(CLIENT)/node_modules/.package-lock.json: $(CLIENT)/package.json $(CLIENT)/package-lock.json
 	cd $(CLIENT) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# The agent protocol's schema (from kontext_preview/sandbox/protocol.py) and the agent's
+# validators made from it (Ajv's standalone code): run after changing the protocol's models
+# (a test fails while they are stale).
+agent-schema: $(VENV)/.serve-installed template
+	$(PY) -c 'from kontext_preview.sandbox.protocol import schema_text; print(schema_text(), end="")' > $(AGENT)/protocol.schema.json
+	cd $(AGENT) && node tools/make-validators.mjs
 
 client-types: $(VENV)/.serve-installed client
 	$(PY) -m kontext_preview openapi > $(CLIENT)/openapi.json
@@ -126,4 +135,4 @@ sandbox-image: template docker
 	docker build -q --build-arg BASE=$(SANDBOX_BASE) -t $(SANDBOX_IMAGE) sandbox-images
 
 clean:
-	rm -rf $(VENV) $(TEMPLATE)/node_modules sandbox-images/stacks/*/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(MANAGERS)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist
+	rm -rf $(VENV) $(TEMPLATE)/node_modules sandbox-images/stacks/*/node_modules $(DEPLOYER)/node_modules $(AGENT)/node_modules $(AGENT)/tools/node_modules $(MANAGERS)/node_modules $(PLAYGROUND)/web/node_modules $(PLAYGROUND)/dist

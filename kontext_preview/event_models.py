@@ -110,16 +110,22 @@ class UpdateApplied(_Event):
     error: str | None = Field(default=None, description="why it could not show (a failed start)")
 
 
-class PreviewError(_Event):
+class ErrorPlace(BaseModel):
+    """Where in the project an error of a preview is, and what its tools said of it (the
+    agent's ``preview-error`` and the ``preview.error`` event share these)."""
+
+    file: str | None = Field(default=None, description="project path")
+    line: int | None = Field(default=None, description="1-based")
+    column: int | None = Field(default=None, description="1-based")
+    frame: str | None = Field(default=None, description="the code around it, as the tool shows it")
+    stack: str | None = None
+    plugin: str | None = Field(default=None, description="the Vite plugin that raised it")
+
+
+class PreviewError(_Event, ErrorPlace):
     type: Literal["preview.error"]
     kind: str | None = Field(default=None, description="compile | runtime | update")
     message: str | None = None
-    file: str | None = Field(default=None, description="project path")
-    line: int | None = None
-    column: int | None = None
-    frame: str | None = None
-    stack: str | None = None
-    plugin: str | None = None
     seq: int | None = Field(default=None, description="update: the failed updates' last seq")
     updateIds: list[str] | None = None
 

@@ -24,7 +24,6 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from kontext_preview.config import Settings
 from kontext_preview.deploy.base import (
@@ -39,7 +38,9 @@ from kontext_preview.deploy.base import (
 )
 from kontext_preview.deploy.motoko import check_request, read_report
 from kontext_preview.errors import KontextError
+from kontext_preview.event_models import Diagnostic
 from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.protocol import BuildConfig
 from kontext_preview.workspace.layout import read_package_json
 
 ERROR_PREFIX = "error: "  # how a step's error event reads in the progress lines
@@ -104,7 +105,7 @@ class LocalDeployer(Deployer):
 
     async def _check_motoko(
         self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
-    ) -> list[dict[str, Any]]:
+    ) -> list[Diagnostic]:
         if not any(name.endswith(".mo") for name in job.files):
             return []
         paths = self.backend.tool_paths(spec, out)
@@ -127,19 +128,18 @@ class LocalDeployer(Deployer):
         except KontextError as exc:
             raise DeployFailed(exc.message) from None
         paths = self.backend.tool_paths(spec, out)
-        config = {
-            "mode": "build",
-            "root": paths.of(spec, spec.vite_root),
-            "templateDir": paths.template,
-            "cacheDir": f"{paths.scratch}/vite-cache",
-            "tempDir": paths.scratch,
-            "outDir": f"{paths.out}/dist",
-            "addReactPlugin": job.add_react_plugin,
-        }
-        progress("vite build: started")
-        await self._node(
-            spec, out, [paths.agent, json.dumps(config)], spec.vite_root, "vite build", progress
+        config = BuildConfig(
+            mode="build",
+            root=paths.of(spec, spec.vite_root),
+            templateDir=paths.template,
+            cacheDir=f"{paths.scratch}/vite-cache",
+            tempDir=paths.scratch,
+            outDir=f"{paths.out}/dist",
+            addReactPlugin=job.add_react_plugin,
         )
+        progress("vite build: started")
+        args = [paths.agent, config.model_dump_json()]
+        await self._node(spec, out, args, spec.vite_root, "vite build", progress)
         if not (out / "dist" / "index.html").is_file():
             raise DeployFailed("vite build produced no index.html")
 
@@ -192,6 +192,8 @@ class LocalDeployer(Deployer):
 
 
 def _event_line(line: str) -> str:
+    """A line of a Node step's output (the agent's build, the deployer's tools: each says
+    ``error``, ``built`` or a ``message``), as the deployment's log shows it."""
     try:
         event = json.loads(line)
     except ValueError:

@@ -46,6 +46,13 @@ from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import AckWait, PreviewSession
 from kontext_preview.previews.updates import PendingUpdate, UpdateResult, applied_event
 from kontext_preview.sandbox.base import NotifyResult
+from kontext_preview.sandbox.protocol import (
+    Ack,
+    PageConsole,
+    PageEvent,
+    PagePreviewError,
+    Reloading,
+)
 
 # What a preview.error event carries, when the agent reports it.
 ERROR_FIELDS = ("kind", "message", "file", "line", "column", "frame", "stack", "plugin")
@@ -200,40 +207,29 @@ class AckTracker:
             if wait.timer:
                 wait.timer.cancel()
 
-    def on_agent_event(self, session: PreviewSession, event: dict[str, Any]) -> None:
+    def on_agent_event(self, session: PreviewSession, event: PageEvent) -> None:
         """An event from the session's agent: an acknowledgement or a page's error."""
         if not self.registry.holds(session):
             return
-        if event.get("type") == "reloading":  # a page reloads for change `seq`: give it time
-            seq = int(event.get("seq", -1))
-            if (wait := session.acks.get(seq)) is not None:
-                self._wait(session, seq, wait, self.settings.startup_timeout_seconds)
-        elif event.get("type") == "ack":
-            at = event.get("at")
-            self.acknowledged(
-                session,
-                int(event.get("seq", -1)),
-                str(event.get("kind", "update")),
-                float(at) if isinstance(at, int | float) else None,
-                str(event.get("page", "")),
-            )
-        elif event.get("type") == "preview-error":
-            data = {k: event[k] for k in ERROR_FIELDS if event.get(k) is not None}
+        if isinstance(event, Reloading):  # a page reloads for change `seq`: give it time
+            if (wait := session.acks.get(event.seq)) is not None:
+                self._wait(session, event.seq, wait, self.settings.startup_timeout_seconds)
+        elif isinstance(event, Ack):
+            self.acknowledged(session, event.seq, event.kind, event.at, event.page)
+        elif isinstance(event, PagePreviewError):
+            data = event.model_dump(include=set(ERROR_FIELDS), exclude_none=True)
             data = salvaged(ev.PREVIEW_ERROR, data)  # the page's words: what fits the model
             # A failed update names the agent's change number: the error carries the
             # numbers the chat knows, those of the updates shown as that change.
-            wait = session.acks.get(int(event["seq"])) if event.get("seq") is not None else None
+            wait = session.acks.get(event.seq) if event.seq is not None else None
             if wait is not None:
                 data["seq"] = max(a["seq"] for a in wait.applied)
                 data["updateIds"] = [a["updateId"] for a in wait.applied]
             session.log(f"{data.get('kind', 'error')} error: {data.get('message', '')[:300]}")
             self.events.publish(session.id, ev.PREVIEW_ERROR, data)
-        elif event.get("type") == "console":
-            data = salvaged(
-                ev.PREVIEW_CONSOLE,
-                {k: event[k] for k in CONSOLE_FIELDS if event.get(k) is not None},
-            )
-            self.events.publish(session.id, ev.PREVIEW_CONSOLE, data)
+        elif isinstance(event, PageConsole):
+            data = event.model_dump(include=set(CONSOLE_FIELDS), exclude_none=True)
+            self.events.publish(session.id, ev.PREVIEW_CONSOLE, salvaged(ev.PREVIEW_CONSOLE, data))
 
 
 def _restart_wait(session: PreviewSession) -> tuple[int, AckWait] | None:

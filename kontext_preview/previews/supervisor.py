@@ -22,7 +22,7 @@ import logging
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from kontext_preview.previews.lifecycle import Lifecycle
 from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
-from kontext_preview.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.base import EventSink, Sandbox, SandboxBackend, SandboxSpec
 from kontext_preview.snapshots import (
     CaptureFailed,
     PageSnapshot,
@@ -189,7 +189,7 @@ class Supervisor:
                 await sandbox.notify(changed)
         return sandbox
 
-    def _reporter(self, session: PreviewSession) -> Callable[[dict[str, Any]], None]:
+    def _reporter(self, session: PreviewSession) -> EventSink:
         return lambda event: self.acks.on_agent_event(session, event)
 
     def _make_room(self, session: PreviewSession) -> None:

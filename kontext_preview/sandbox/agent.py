@@ -5,9 +5,11 @@ stdout one JSON object a line (``ready``, ``log``, ``error``, and later ``ack`` 
 ``preview-error``), and takes changes on its control channel: a Unix socket in the
 session's run folder, one JSON line each way over one persistent connection, opened
 with the session's token (:class:`ControlChannel`; a fraction of an HTTP request's
-cost on every update). :class:`AgentSandbox` holds what does not depend on where
-the agent runs: the control calls, waiting for ``ready`` and pumping the later
-events. Backends say how the agent is started, waited for and stopped.
+cost on every update). Every message is a model of the agent protocol
+(:mod:`kontext_preview.sandbox.protocol`), checked on receipt on both sides.
+:class:`AgentSandbox` holds what does not depend on where the agent runs: the control
+calls, waiting for ``ready`` and pumping the later events. Backends say how the agent is
+started, waited for and stopped.
 """
 
 import asyncio
@@ -32,11 +34,31 @@ from kontext_preview.sandbox.base import (
     SandboxSpec,
 )
 from kontext_preview.sandbox.forward import open_unix_safely
+from kontext_preview.sandbox.protocol import (
+    AgentEvent,
+    AnnounceRestart,
+    ControlRequest,
+    DevServerConfig,
+    Failed,
+    FileChanged,
+    Health,
+    Hello,
+    Inject,
+    Log,
+    Notify,
+    PageEvent,
+    PageLoad,
+    PageLoads,
+    Ready,
+    Refused,
+    Shown,
+    reply,
+)
 from kontext_preview.workspace.vfs import FileChange
 
 CONTROL_SOCKET = "control.sock"  # in the session's run folder
 
-AgentEvents = AsyncIterator[dict[str, Any]]
+AgentEvents = AsyncIterator[AgentEvent]
 
 
 class PortTaken(SandboxError):
@@ -55,14 +77,17 @@ class ControlChannel:
         self._writer: asyncio.StreamWriter | None = None
         self._last_id = 0
 
-    async def call(self, action: str, **fields: Any) -> dict[str, Any]:
+    async def call(self, make: Callable[[int], ControlRequest]) -> Any:
+        """Send the request ``make(id)`` makes and answer its reply (the protocol's model for
+        its action). Raises SandboxError if the agent does not answer, refuses, or answers
+        outside the protocol."""
         async with self._lock:
             self._last_id += 1
-            request = {"id": self._last_id, "action": action, **fields}
+            request = make(self._last_id)
             try:
                 async with asyncio.timeout(self.timeout):
                     reader, writer = await self._connection()
-                    writer.write(json.dumps(request).encode() + b"\n")
+                    writer.write(request.model_dump_json().encode() + b"\n")
                     line = await reader.readline()
             except (OSError, TimeoutError) as exc:
                 self.close()
@@ -70,13 +95,21 @@ class ControlChannel:
             except SandboxError:
                 self.close()
                 raise
-            answer = json.loads(line) if line else {}
-            if answer.get("id") != self._last_id:
+            try:
+                answer = reply(request.action, json.loads(line))
+            except ValueError:  # ValidationError too: not JSON, or not the protocol's
+                self.close()
+                raise SandboxError(
+                    "the preview's dev server closed its control channel"
+                    if not line
+                    else f"the preview's dev server answered outside its protocol: {line[:300]!r}"
+                ) from None
+            if answer.id != self._last_id:
                 self.close()
                 raise SandboxError("the preview's dev server closed its control channel")
-        if "error" in answer:
-            raise SandboxError(f"the preview's dev server refused {action}: {answer['error']}")
-        return dict(answer)
+        if isinstance(answer, Refused):
+            raise SandboxError(f"the preview's dev server refused {request.action}: {answer.error}")
+        return answer
 
     def close(self) -> None:
         if self._writer is not None:
@@ -86,7 +119,7 @@ class ControlChannel:
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is None or self._writer is None or self._writer.is_closing():
             self._reader, self._writer = await open_unix_safely(self.socket_path)
-            self._writer.write(json.dumps({"token": self.token}).encode() + b"\n")
+            self._writer.write(Hello(token=self.token).model_dump_json().encode() + b"\n")
         return self._reader, self._writer
 
 
@@ -108,22 +141,32 @@ class AgentSandbox(Sandbox):
         return remember
 
     async def notify(self, changes: Sequence[FileChange], *, fresh: bool = False) -> NotifyResult:
-        body = [{"path": c.path, "event": c.event} for c in changes]
-        return _shown(await self.control.call("notify", changes=body, fresh=fresh))
+        body = [FileChanged(path=c.path, event=c.event) for c in changes]
+        return _shown(
+            await self.control.call(
+                lambda id: Notify(id=id, action="notify", changes=body, fresh=fresh)
+            )
+        )
 
     async def inject_css(self, paths: Sequence[str]) -> NotifyResult:
-        return _shown(await self.control.call("inject", paths=list(paths)))
+        return _shown(
+            await self.control.call(lambda id: Inject(id=id, action="inject", paths=list(paths)))
+        )
 
     async def announce_restart(self, seq: int) -> NotifyResult:
-        return _shown(await self.control.call("announce-restart", seq=seq))
+        return _shown(
+            await self.control.call(
+                lambda id: AnnounceRestart(id=id, action="announce-restart", seq=seq)
+            )
+        )
 
     async def page_requests(self) -> list[dict[str, Any]]:
-        answer = await self.control.call("page-load")
-        return [r for r in answer.get("requests", []) if isinstance(r, dict)]
+        answer: PageLoads = await self.control.call(lambda id: PageLoad(id=id, action="page-load"))
+        return [r.model_dump() for r in answer.requests]
 
     async def healthy(self) -> bool:
         try:
-            await self.control.call("health")
+            await self.control.call(lambda id: Health(id=id, action="health"))
         except SandboxError:
             return False
         return True
@@ -142,10 +185,9 @@ class AgentSandbox(Sandbox):
         try:
             async with asyncio.timeout(timeout):
                 async for event in events:
-                    if event.get("type") == "ready":
-                        port = event.get("port")
-                        where = f"port {port}" if port else "its socket"
-                        log(f"Vite {event.get('viteVersion')} ready on {where}")
+                    if isinstance(event, Ready):
+                        where = f"port {event.port}" if event.port else "its socket"
+                        log(f"Vite {event.viteVersion} ready on {where}")
                         self.pump(events, log, report)
                         return
                     handle_event(event, remember)
@@ -167,28 +209,30 @@ class AgentSandbox(Sandbox):
         self.control.close()
 
 
-def agent_config(spec: SandboxSpec, token: str, **where: Any) -> dict[str, Any]:
+def agent_config(spec: SandboxSpec, token: str, **where: Any) -> DevServerConfig:
     """The agent's config: the session's part, plus where things are (``where``: root,
-    workspace, templateDir, cacheDir, controlSocket and how to listen)."""
-    return {
-        "sessionId": spec.session_id,
-        "token": token,
-        "wsToken": hmr_token(spec.session_id),
-        "warmUrls": list(spec.warm_urls),
-        "launchSeq": spec.launch_seq,
-        "publicHost": spec.public_host,
-        "wsClientPort": spec.ws_client_port,
-        "wsPath": spec.ws_path,
-        "wsProtocol": spec.ws_protocol,
-        "addReactPlugin": spec.add_react_plugin,
+    workspace, templateDir, cacheDir, controlSocket and how to listen). Raises pydantic's
+    ValidationError for a field the protocol does not have."""
+    return DevServerConfig(
+        mode="dev",
+        sessionId=spec.session_id,
+        token=token,
+        wsToken=hmr_token(spec.session_id),
+        warmUrls=list(spec.warm_urls),
+        launchSeq=spec.launch_seq,
+        publicHost=spec.public_host,
+        wsClientPort=spec.ws_client_port,
+        wsPath=spec.ws_path,
+        wsProtocol=spec.ws_protocol,
+        addReactPlugin=spec.add_react_plugin,
         **where,
-    }
+    )
 
 
 AGENT_CONFIG = "agent.json"  # in the session's run folder: the agent's config, token included
 
 
-def write_agent_config(run_dir: Path, config: dict[str, Any], owner: int | None = None) -> Path:
+def write_agent_config(run_dir: Path, config: DevServerConfig, owner: int | None = None) -> Path:
     """Write the agent's config (its control token among it) to ``run_dir/agent.json``,
     readable by its owner only (``owner``: the uid the agent runs as, if not this process's),
     so that no command line (``ps``), container label or environment (``docker inspect``)
@@ -200,7 +244,7 @@ def write_agent_config(run_dir: Path, config: dict[str, Any], owner: int | None 
     with os.fdopen(fd, "w") as out:
         if owner is not None:
             os.fchown(out.fileno(), owner, owner)
-        json.dump(config, out)
+        out.write(config.model_dump_json(exclude_none=True))
     return path
 
 
@@ -223,20 +267,21 @@ def hmr_token(session_id: str) -> str:
     return base64.urlsafe_b64encode(digest[:9]).decode()
 
 
-def handle_event(event: dict[str, Any], log: LogSink) -> None:
-    if event.get("type") == "error":
-        message = str(event.get("message", "unknown error"))
-        if "already in use" in message:
-            raise PortTaken(message)
-        log(f"error: {message}")
-        raise SandboxError(f"Vite could not start: {message}")
-    if event.get("type") == "log":
-        log(str(event.get("message", "")))
+def handle_event(event: AgentEvent, log: LogSink) -> None:
+    """A start's event: an ``error`` raises SandboxError (PortTaken for a port in use), a
+    ``log`` is logged; the rest are the pages' (:data:`PageEvent`), handled by the pump."""
+    if isinstance(event, Failed):
+        if "already in use" in event.message:
+            raise PortTaken(event.message)
+        log(f"error: {event.message}")
+        raise SandboxError(f"Vite could not start: {event.message}")
+    if isinstance(event, Log):
+        log(event.message)
 
 
 async def _pump_events(events: AgentEvents, log: LogSink, report: EventSink | None) -> None:
     async for event in events:
-        if event.get("type") in ("ack", "reloading", "preview-error", "console"):
+        if isinstance(event, PageEvent):
             if report:
                 report(event)
             continue
@@ -244,10 +289,7 @@ async def _pump_events(events: AgentEvents, log: LogSink, report: EventSink | No
             handle_event(event, log)
 
 
-def _shown(answer: dict[str, Any]) -> NotifyResult:
+def _shown(answer: Shown) -> NotifyResult:
     return NotifyResult(
-        affected=list(answer.get("affected", [])),
-        injected=list(answer.get("injected", [])),
-        seq=answer.get("seq"),
-        clients=int(answer.get("clients", 0)),
+        affected=answer.affected, injected=answer.injected, seq=answer.seq, clients=answer.clients
     )

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kontext_preview.sandbox.protocol import PageEvent
 from kontext_preview.workspace.vfs import FileChange
 
 LogSink = Callable[[str], None]
-EventSink = Callable[[dict[str, Any]], None]  # what the agent reports: browser acks, page errors
+EventSink = Callable[[PageEvent], None]  # what the agent reports: browser acks, page errors
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ from kontext_preview.sandbox.dependencies import (
 from kontext_preview.sandbox.forward import UnixSocketForwarder
 from kontext_preview.sandbox.managers import Toolbox, install_command
 from kontext_preview.sandbox.ports import PortPool
-from kontext_preview.sandbox.process import read_json_lines, text_lines
+from kontext_preview.sandbox.process import agent_events, text_lines
+from kontext_preview.sandbox.protocol import DevServerConfig
 
 log = logging.getLogger(__name__)
 LOWEST_CPU_SHARES = 2  # Docker's minimum CPU weight (the default is 1024)
@@ -207,7 +208,7 @@ class DockerBackend(SandboxBackend):
         if burst:
             sandbox.cap_cpus_after(self.settings.docker_start_seconds)
         try:
-            events = read_json_lines(sandbox.output.reader)
+            events = agent_events(sandbox.output.reader)
             await sandbox.await_ready(events, log, report, sandbox.wait)
         except BaseException:
             await sandbox.stop(now=True)
@@ -268,7 +269,7 @@ class DockerBackend(SandboxBackend):
                 sandbox = await self._attach(container, folders, token, log, int(time.time()))
                 if await sandbox.healthy():
                     sandbox.cap_cpus_after(0)  # its start is over (or was another's)
-                    sandbox.pump(read_json_lines(sandbox.output.reader), log, report)
+                    sandbox.pump(agent_events(sandbox.output.reader), log, report)
                     adopted = sandbox
                     continue
                 await sandbox.detach()
@@ -461,7 +462,7 @@ class DockerBackend(SandboxBackend):
             self._network_ready = True
         return name
 
-    def _agent_config(self, spec: SandboxSpec, token: str) -> dict[str, Any]:
+    def _agent_config(self, spec: SandboxSpec, token: str) -> DevServerConfig:
         return agent_config(
             spec,
             token,

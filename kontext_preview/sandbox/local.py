@@ -37,9 +37,9 @@ from kontext_preview.sandbox.dependencies import install_here, prepare_dependenc
 from kontext_preview.sandbox.ports import PortPool
 from kontext_preview.sandbox.process import (
     BACKGROUND_NICENESS,
+    agent_events,
     log_lines,
     minimal_env,
-    read_json_lines,
     run_to_end,
     terminate_group,
 )
@@ -160,7 +160,7 @@ class LocalBackend(SandboxBackend):
         assert process.stdout and process.stderr
         try:
             sandbox.pump(log_lines(process.stderr), sandbox.remembering(log), None)
-            await sandbox.await_ready(read_json_lines(process.stdout), log, report, process.wait)
+            await sandbox.await_ready(agent_events(process.stdout), log, report, process.wait)
         except BaseException:
             await sandbox.stop(now=True)
             self.ports.in_use.discard(port)

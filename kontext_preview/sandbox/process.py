@@ -2,12 +2,12 @@
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+
+from kontext_preview.sandbox.protocol import AgentEvent, Log, agent_event
 
 
 async def text_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
@@ -16,23 +16,18 @@ async def text_lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
         yield raw.decode(errors="replace").rstrip()
 
 
-async def read_json_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
-    """Yield each JSON object line; other lines come through as ``{"type": "log"}``."""
+async def agent_events(stream: asyncio.StreamReader) -> AsyncIterator[AgentEvent]:
+    """The agent's events, one a line, each checked against the agent protocol
+    (:func:`kontext_preview.sandbox.protocol.agent_event`)."""
     async for line in text_lines(stream):
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            event = json.loads(text)
-        except ValueError:
-            event = None
-        yield event if isinstance(event, dict) else {"type": "log", "message": text}
+        if text := line.strip():
+            yield agent_event(text)
 
 
-async def log_lines(stream: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
-    """Each line as a ``{"type": "log"}`` event (a stream that is not JSON, like stderr)."""
+async def log_lines(stream: asyncio.StreamReader) -> AsyncIterator[AgentEvent]:
+    """Each line as a ``log`` event (a stream that is not JSON, like stderr)."""
     async for line in text_lines(stream):
-        yield {"type": "log", "message": line}
+        yield Log(type="log", message=line)
 
 
 async def terminate_group(process: asyncio.subprocess.Process, grace_seconds: float) -> None:

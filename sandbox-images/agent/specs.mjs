@@ -15,7 +15,7 @@ import semver from "semver";
 
 const PROJECT = "/project"; // a stand-in root: file specs are resolved against it, never read
 const REGISTRY = new Set(["version", "range", "tag"]);
-// The Vite majors the agent runs (sandbox-images/agent/compat.mjs).
+// The Vite majors the agent runs (sandbox-images/agent/adapters/vite-compat.mjs).
 export const SUPPORTED_VITE = ">=4.0.0";
 
 export function refusal(name, spec, dir) {

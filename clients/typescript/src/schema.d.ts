@@ -792,6 +792,7 @@ export interface components {
             at: number;
             /**
              * Column
+             * @description 1-based
              * @default null
              */
             column?: number | null;
@@ -803,6 +804,7 @@ export interface components {
             file?: string | null;
             /**
              * Frame
+             * @description the code around it, as the tool shows it
              * @default null
              */
             frame?: string | null;
@@ -814,6 +816,7 @@ export interface components {
             kind?: string | null;
             /**
              * Line
+             * @description 1-based
              * @default null
              */
             line?: number | null;
@@ -824,6 +827,7 @@ export interface components {
             message?: string | null;
             /**
              * Plugin
+             * @description the Vite plugin that raised it
              * @default null
              */
             plugin?: string | null;
