@@ -21,11 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kontext_preview import __version__, playground
-from kontext_preview.auth import ApiKeys, BrowserTokens, current_principal
-from kontext_preview.changes.router import router as changes_router
+from kontext_preview.analyze_routes import router as analyze_router
+from kontext_preview.auth import ApiKeys, BrowserTokens
+from kontext_preview.callers import current_principal
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager
-from kontext_preview.deploy.sites import DeployedSites
 from kontext_preview.errors import KontextError, LimitExceeded
 from kontext_preview.event_models import EVENTS
 from kontext_preview.health import router as health_router
@@ -34,6 +34,7 @@ from kontext_preview.metrics import Metrics
 from kontext_preview.previews.embedded import EmbeddedSessionManager
 from kontext_preview.previews.engine import SessionEngine
 from kontext_preview.proxy.proxy import PreviewHosts, PreviewProxy
+from kontext_preview.proxy.sites import DeployedSites
 from kontext_preview.routes import router as previews_router
 from kontext_preview.routes import tokens_router
 from kontext_preview.sandbox import create_backend
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     authenticated = [Depends(current_principal)]
     api.include_router(previews_router, dependencies=authenticated)
     api.include_router(tokens_router, dependencies=authenticated)
-    api.include_router(changes_router, dependencies=authenticated)
+    api.include_router(analyze_router, dependencies=authenticated)
     api.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         api.add_middleware(

@@ -19,6 +19,9 @@ naming the key's user, optionally one session, and scopes out of :data:`SCOPES`.
 service accepts it like the key within that scope until it expires. It stops being
 accepted when the secret that signed it leaves ``KONTEXT_TOKEN_SECRETS`` (rotation) or
 the API key that asked for it leaves the configured keys.
+
+Reading the header is the HTTP surface's (``kontext_preview.callers``: FastAPI
+dependencies); this module knows keys, tokens and who they name.
 """
 
 import hashlib
@@ -26,15 +29,13 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kontext_preview.config import Settings
 from kontext_preview.errors import KontextError
@@ -294,60 +295,3 @@ def _kept(path: Path, make: Callable[[], str], min_length: int) -> str:
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
-
-
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key (KONTEXT_API_KEYS), or a browser token (POST /kontext/tokens).",
-)
-
-
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """Who calls: an API key's user, or a browser token's (Unauthorized otherwise)."""
-    keys: ApiKeys = request.app.state.api_keys
-    if credentials is None:
-        raise Unauthorized(
-            "missing API key: send `Authorization: Bearer <key>` (the key is printed when "
-            "the service starts, or configured in KONTEXT_API_KEYS)"
-        )
-    presented = credentials.credentials
-    user = keys.user_of(presented)
-    if user is not None:
-        return Principal(user, key_id(presented))
-    if presented.count(".") == 2:  # a JWT's three parts
-        tokens: BrowserTokens = request.app.state.browser_tokens
-        return tokens.verify(presented, keys)
-    raise Unauthorized("unknown API key: check the key in `Authorization: Bearer <key>`")
-
-
-Caller = Annotated[Principal, Depends(current_principal)]
-
-
-async def current_user(principal: Caller) -> str:
-    """The user of a call only an API key may make (Forbidden for a browser token)."""
-    if principal.scopes is not None:
-        raise Forbidden(
-            "this call needs the API key: a browser token allows only "
-            f"{', '.join(SCOPES)} (make it from the chat's backend)"
-        )
-    return principal.user
-
-
-def scoped_user(scope: str) -> Callable[..., Awaitable[str]]:
-    """A dependency: the user of a ``scope`` call on the path's session, by an API key or
-    a browser token that allows it (Forbidden otherwise)."""
-
-    async def user(session_id: str, principal: Caller) -> str:
-        principal.check(scope, session_id)
-        return principal.user
-
-    return user
-
-
-User = Annotated[str, Depends(current_user)]
-UpdateUser = Annotated[str, Depends(scoped_user("update"))]
-StatusUser = Annotated[str, Depends(scoped_user("status"))]
-EventsUser = Annotated[str, Depends(scoped_user("events"))]

@@ -24,9 +24,9 @@ import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 from pydantic import BaseModel
 
-from kontext_preview.changes.schemas import AnalyzeResponse
 from kontext_preview.errors import KontextError
 from kontext_preview.schemas import (
+    AnalyzeResponse,
     BrowserTokenResponse,
     InspectPreviewRequest,
     InspectPreviewResponse,

@@ -17,7 +17,7 @@ looks like, the statuses, how long an ended session is remembered and the per-us
 limit. It imports no implementation (``make test`` checks that with import-linter).
 """
 
-# ruff: noqa: N815  (SessionFacts: the API's camelCase names)
+# ruff: noqa: N815  (the models below: the API's camelCase names)
 import re
 import secrets
 import zlib
@@ -30,10 +30,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from kontext_preview import events as ev
+from kontext_preview.changes.schemas import FileChangeOut
 from kontext_preview.config import Settings
 from kontext_preview.errors import TooManySessions
+from kontext_preview.event_models import Diagnostic
 from kontext_preview.events import EventLog
-from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
 
 # -- session ids ---------------------------------------------------------------------------
 
@@ -94,6 +95,65 @@ def check_user_room(live: int, settings: Settings) -> None:
 # -- what the verbs answer -------------------------------------------------------------------
 
 
+class DeploymentFacts(BaseModel):
+    """A full deployment, as a session's facts and an update's outcome tell it (the API
+    answers it as ``schemas.DeploymentOut``)."""
+
+    id: str
+    status: str = Field(description="queued | running | succeeded | failed | superseded")
+    queuedAt: float
+    reasons: list[str]
+    fallback: bool = Field(default=False, description="Queued because the preview failed.")
+    startedAt: float | None = None
+    finishedAt: float | None = None
+    url: str | None = None
+    error: str | None = None
+    diagnostics: list[Diagnostic] = Field(
+        default_factory=list, description="Compiler diagnostics (Motoko), 1-based lines."
+    )
+
+
+class UpdateOutcome(BaseModel):
+    """What an update did, as both modes answer it: made in one place
+    (``previews.updates.update_outcome``), sent by a worker to the API in its ``Reply``,
+    answered by the API as ``schemas.UpdatePreviewResponse``. Names are the API's."""
+
+    updateId: str = Field(
+        description="This update's id; its update.applied event on the SSE stream carries it."
+    )
+    seq: int = Field(
+        default=0,
+        description="The session's update number, 1, 2, 3… in the order received (also on "
+        "its update.received and update.applied events): a gap or a step back means loss "
+        "or reordering.",
+    )
+    updated: list[str] = Field(description="Files whose content changed.")
+    deleted: list[str]
+    unchanged: list[str] = Field(description="Files sent with the content they already had.")
+    hmrTriggered: bool = Field(
+        description="True if the dev server had loaded a changed file (or it is an HTML page), "
+        "so connected previews were sent an update or a reload."
+    )
+    restarted: bool = Field(
+        description="True if the change (layout, dependencies) restarts the dev server."
+    )
+    status: str
+    strategy: str = Field(
+        description="none | css-injection | preview-update | full-deploy: how this change is shown"
+    )
+    changes: list[FileChangeOut] = Field(description="Per file: class, strategy and reasons.")
+    batchSize: int = Field(
+        description="How many updates were applied together with this one (1: on its own)."
+    )
+    deploy: DeploymentFacts | None = Field(
+        default=None, description="The deployment queued for a full-deploy change."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict,
+        description="Milliseconds spent: analyzeMs, writeMs, notifyMs (browser time: SSE).",
+    )
+
+
 class SessionFacts(BaseModel):
     """What is told of a session wherever it is told: the API's view (:class:`SessionView`)
     and the distributed registry's record (``distributed.protocol.SessionRecord``) are this
@@ -107,7 +167,7 @@ class SessionFacts(BaseModel):
     viteRoot: str = ""
     projectType: str | None = None
     files: int = 0
-    deployments: list[DeploymentOut] = Field(default_factory=list)
+    deployments: list[DeploymentFacts] = Field(default_factory=list)
     deploymentUrl: str | None = None
     fallback: str | None = None  # why the deployment serves instead of the live preview
     warnings: list[str] = Field(default_factory=list)  # what was worked around to run it
@@ -186,7 +246,7 @@ def route_of(
     error: str | None,
     upstream: tuple[str, int] | None,
     fallback: str | None,
-    deployments: list[DeploymentOut],
+    deployments: list[DeploymentFacts],
     deployment_url: str | None,
 ) -> Route:
     """A live session's route (both implementations build it here): the dev server while
@@ -235,7 +295,7 @@ class SessionManager(ABC):
     @abstractmethod
     async def update(
         self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
-    ) -> UpdatePreviewResponse:
+    ) -> UpdateOutcome:
         """Apply an update; answers once the files are written and the dev server told
         (the browser's acknowledgement follows as ``update.applied``)."""
 

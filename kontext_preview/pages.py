@@ -1,9 +1,12 @@
-"""The pages a browser sees instead of the app when the app cannot answer (never a bare 502)."""
+"""The pages a browser sees instead of the app when the app cannot answer (never a bare 502).
+
+Each is a :class:`Page`: its status, HTML and headers, as data; the HTTP surface that
+serves it (``proxy/``) makes the response.
+"""
 
 import html
 import json
-
-from starlette.responses import HTMLResponse
+from dataclasses import dataclass
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
@@ -40,6 +43,15 @@ FOLLOW_SCRIPT = """<script>(() => {
 })();</script>"""
 
 
+@dataclass(frozen=True)
+class Page:
+    """A status page: served as ``text/html`` with ``status`` and ``headers``."""
+
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...]
+
+
 def follow_script(view: str, every_ms: int) -> str:
     """The script that reloads a page once the preview's view is no longer ``view``."""
     return FOLLOW_SCRIPT % (json.dumps(view), every_ms, every_ms)
@@ -54,7 +66,7 @@ def _page(
     *,
     view: str | None = None,
     every_ms: int = 1000,
-) -> HTMLResponse:
+) -> Page:
     """A status page; ``view``: the route's view it shows, followed every ``every_ms``."""
     refresh = max(1, every_ms // 1000)
     body = _PAGE.format(
@@ -67,13 +79,13 @@ def _page(
         else "",
         follow=follow_script(view, every_ms) if view else "",
     )
-    headers = {"cache-control": "no-store"}
+    headers = [("cache-control", "no-store")]
     if view and status == 503:
-        headers["retry-after"] = str(refresh)
-    return HTMLResponse(body, status_code=status, headers=headers)
+        headers.append(("retry-after", str(refresh)))
+    return Page(status, body, tuple(headers))
 
 
-def not_found() -> HTMLResponse:
+def not_found() -> Page:
     return _page(
         404,
         "not-found",
@@ -82,7 +94,7 @@ def not_found() -> HTMLResponse:
     )
 
 
-def starting(status: str, reason: str | None = None) -> HTMLResponse:
+def starting(status: str, reason: str | None = None) -> Page:
     """``reason``: why it is starting again, when it is not its first start (its node
     stopped answering, say)."""
     if status == "hibernated":
@@ -107,7 +119,7 @@ def starting(status: str, reason: str | None = None) -> HTMLResponse:
     )
 
 
-def expired() -> HTMLResponse:
+def expired() -> Page:
     return _page(
         410,
         "expired",
@@ -119,7 +131,7 @@ def expired() -> HTMLResponse:
     )
 
 
-def deploying(reason: str, view: str) -> HTMLResponse:
+def deploying(reason: str, view: str) -> Page:
     return _page(
         503,
         "deploying",
@@ -132,17 +144,17 @@ def deploying(reason: str, view: str) -> HTMLResponse:
     )
 
 
-def not_deployed() -> HTMLResponse:
+def not_deployed() -> Page:
     return _page(
         404, "not-deployed", "Nothing deployed here", "No deployment is published at this address."
     )
 
 
-def error_page(status: int, text: str) -> HTMLResponse:
+def error_page(status: int, text: str) -> Page:
     return _page(status, "error", "Request not served", text)
 
 
-def failed(reason: str, view: str) -> HTMLResponse:
+def failed(reason: str, view: str) -> Page:
     return _page(
         502,
         "failed",
@@ -155,7 +167,7 @@ def failed(reason: str, view: str) -> HTMLResponse:
     )
 
 
-def unreachable(reason: str) -> HTMLResponse:
+def unreachable(reason: str) -> Page:
     return _page(
         502,
         "unreachable",

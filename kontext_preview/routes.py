@@ -1,4 +1,5 @@
-"""/kontext/preview endpoints: validate, call the previews, return the contract's shapes."""
+"""/kontext/preview and /kontext/tokens endpoints: validate, call the SessionManager, answer
+the API's models (schemas.py) made from what it returns."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -6,14 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from kontext_preview.auth import (
-    BrowserTokens,
-    Caller,
-    EventsUser,
-    StatusUser,
-    UpdateUser,
-    User,
-)
+from kontext_preview.auth import BrowserTokens
+from kontext_preview.callers import Caller, EventsUser, StatusUser, UpdateUser, User
 from kontext_preview.config import Settings
 from kontext_preview.contract import SessionManager, SessionView
 from kontext_preview.errors import ErrorResponse, InvalidRequest, SessionNotFound
@@ -25,6 +20,7 @@ from kontext_preview.schemas import (
     BrowserTokenResponse,
     CreatePreviewRequest,
     DeletePreviewResponse,
+    DeploymentOut,
     InspectPreviewRequest,
     InspectPreviewResponse,
     PreviewSessionResponse,
@@ -112,13 +108,13 @@ async def update_preview(
     user: UpdateUser,
     wait: WaitParam = False,
 ) -> UpdatePreviewResponse:
-    answer = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
-    if answer.status == "active":
+    outcome = await service.update(session_id, user, decode_files(body.files), body.deletedFiles)
+    if outcome.status == "active":
         inspector.look_after_update(session_id)  # KONTEXT_INSPECT_AFTER_UPDATE
     if wait:
         view = await _settle(service, await service.view(session_id, user), wait, user)
-        answer = answer.model_copy(update={"status": view.status})
-    return answer
+        outcome = outcome.model_copy(update={"status": view.status})
+    return UpdatePreviewResponse.model_validate(outcome.model_dump())
 
 
 @router.get("/{session_id}", response_model=PreviewStatusResponse, summary="Session status")
@@ -131,7 +127,7 @@ async def get_preview(
         lastEventId=await service.events.last_id(session_id),
         files=view.files,
         logs=view.logs,
-        deployments=view.deployments,
+        deployments=[DeploymentOut.model_validate(d.model_dump()) for d in view.deployments],
     )
 
 

@@ -1,11 +1,13 @@
-"""Request and response models of /kontext/preview, field names as in the Kontext plan."""
+"""The API's request and response models (/kontext/preview, /kontext/tokens,
+/kontext/analyze), field names as in the Kontext plan. Only the HTTP surface imports them
+(import-linter): what is below it answers its own models, which these are made from."""
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from kontext_preview.changes.schemas import FileChangeOut
-from kontext_preview.event_models import Diagnostic
+from kontext_preview.contract import DeploymentFacts, UpdateOutcome
 from kontext_preview.workspace.schemas import ProjectFile
 
 # The contract's names are camelCase; keep them as written there.
@@ -80,19 +82,9 @@ class PreviewSessionResponse(BaseModel):
     )
 
 
-class DeploymentOut(BaseModel):
-    id: str
-    status: str = Field(description="queued | running | succeeded | failed | superseded")
-    queuedAt: float
-    reasons: list[str]
-    fallback: bool = Field(default=False, description="Queued because the preview failed.")
-    startedAt: float | None = None
-    finishedAt: float | None = None
-    url: str | None = None
-    error: str | None = None
-    diagnostics: list[Diagnostic] = Field(
-        default_factory=list, description="Compiler diagnostics (Motoko), 1-based lines."
-    )
+class DeploymentOut(DeploymentFacts):
+    # The contract's model under the API's name; no docstring: the schema has no description.
+    pass
 
 
 class PreviewStatusResponse(PreviewSessionResponse):
@@ -106,41 +98,15 @@ class PreviewStatusResponse(PreviewSessionResponse):
     deployments: list[DeploymentOut] = Field(default_factory=list)
 
 
-class UpdatePreviewResponse(BaseModel):
+class Succeeded(BaseModel):
     success: Literal[True] = True
-    updateId: str = Field(
-        description="This update's id; its update.applied event on the SSE stream carries it."
-    )
-    seq: int = Field(
-        default=0,
-        description="The session's update number, 1, 2, 3… in the order received (also on "
-        "its update.received and update.applied events): a gap or a step back means loss "
-        "or reordering.",
-    )
-    updated: list[str] = Field(description="Files whose content changed.")
-    deleted: list[str]
-    unchanged: list[str] = Field(description="Files sent with the content they already had.")
-    hmrTriggered: bool = Field(
-        description="True if the dev server had loaded a changed file (or it is an HTML page), "
-        "so connected previews were sent an update or a reload."
-    )
-    restarted: bool = Field(
-        description="True if the change (layout, dependencies) restarts the dev server."
-    )
-    status: str
-    strategy: str = Field(
-        description="none | css-injection | preview-update | full-deploy: how this change is shown"
-    )
-    changes: list[FileChangeOut] = Field(description="Per file: class, strategy and reasons.")
-    batchSize: int = Field(
-        description="How many updates were applied together with this one (1: on its own)."
-    )
+
+
+class UpdatePreviewResponse(UpdateOutcome, Succeeded):
+    # pydantic orders fields by the bases in reverse: Succeeded, the last, puts `success`
+    # first, where the API has always answered it. `deploy`: the API's DeploymentOut.
     deploy: DeploymentOut | None = Field(
         default=None, description="The deployment queued for a full-deploy change."
-    )
-    timings: dict[str, float] = Field(
-        default_factory=dict,
-        description="Milliseconds spent: analyzeMs, writeMs, notifyMs (browser time: SSE).",
     )
 
 
@@ -204,6 +170,25 @@ class InspectPreviewResponse(BaseModel):
     timings: dict[str, float] = Field(
         description="ms: queuedMs (waiting for a browser), loadMs (to the load event), totalMs."
     )
+
+
+class AnalyzeRequest(BaseModel):
+    oldFiles: list[ProjectFile] = Field(description="The project before the change (all files).")
+    newFiles: list[ProjectFile] = Field(
+        description="The project after the change (all files; missing ones count as deleted)."
+    )
+    policy: Literal["plan", "hmr"] | None = Field(
+        default=None, description="Policy to decide with; the server's setting if left out."
+    )
+
+
+class AnalyzeResponse(BaseModel):
+    success: Literal[True] = True
+    strategy: str = Field(
+        description="The most severe strategy of the files: none if nothing changed."
+    )
+    policy: str
+    changes: list[FileChangeOut]
 
 
 Scope = Literal["update", "status", "events"]  # kontext_preview.auth.SCOPES

@@ -31,7 +31,7 @@ from kontext_preview.logs import bind_session
 from kontext_preview.previews.engine import SessionEngine, with_package_json
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.previews.store import SessionStore
-from kontext_preview.previews.updates import UpdateResult, update_response
+from kontext_preview.previews.updates import UpdateResult, update_outcome
 from kontext_preview.sandbox import create_backend
 
 log = logging.getLogger(__name__)
@@ -399,4 +399,4 @@ def _reply_for(
     if isinstance(outcome, BaseException):
         log.error("update %s failed: %r", request_id, outcome)
         return error_reply(KontextError(f"internal error: {type(outcome).__name__}"))
-    return ok_reply(update_response(outcome, session.status.value).model_dump())
+    return ok_reply(update_outcome(outcome, session.status.value).model_dump())

@@ -1,11 +1,9 @@
-"""The analysis as the API shows it."""
-
-from typing import Literal
+"""A file's change as answers show it: an update's outcome (``contract.UpdateOutcome``)
+and POST /kontext/analyze's."""
 
 from pydantic import AliasChoices, BaseModel, Field
 
 from kontext_preview.changes.model import ChangeAnalysis
-from kontext_preview.workspace.schemas import ProjectFile
 
 # ruff: noqa: N815
 
@@ -33,22 +31,3 @@ def file_changes(analysis: ChangeAnalysis) -> list[FileChangeOut]:
         )
         for f in analysis.files
     ]
-
-
-class AnalyzeRequest(BaseModel):
-    oldFiles: list[ProjectFile] = Field(description="The project before the change (all files).")
-    newFiles: list[ProjectFile] = Field(
-        description="The project after the change (all files; missing ones count as deleted)."
-    )
-    policy: Literal["plan", "hmr"] | None = Field(
-        default=None, description="Policy to decide with; the server's setting if left out."
-    )
-
-
-class AnalyzeResponse(BaseModel):
-    success: Literal[True] = True
-    strategy: str = Field(
-        description="The most severe strategy of the files: none if nothing changed."
-    )
-    policy: str
-    changes: list[FileChangeOut]

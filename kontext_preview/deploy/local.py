@@ -9,7 +9,7 @@
    template, or npm with install scripts disabled), then the agent runs a
    production ``vite build`` with the preview's plugins.
 3. The built site replaces the session's published one in a single rename and is
-   served at ``http://deploy-{id}.{domain}:{port}/`` (``kontext_preview.deploy.sites``).
+   served at ``http://deploy-{id}.{domain}:{port}/`` (``kontext_preview.proxy.sites``).
 
 Steps 1 and 2 run the project's code (its vite.config, its plugins) and its sources
 through compilers: they run where the sandbox backend runs dev servers
@@ -37,6 +37,7 @@ from kontext_preview.deploy.base import (
     remove_tree,
 )
 from kontext_preview.deploy.motoko import check_request, read_report
+from kontext_preview.deploy.sites import site_folder
 from kontext_preview.errors import KontextError
 from kontext_preview.event_models import Diagnostic
 from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
@@ -145,8 +146,8 @@ class LocalDeployer(Deployer):
 
     def _publish(self, dist: Path, session_id: str) -> None:
         """Swap the new site in with renames: readers see the old site or the new one."""
-        base = self.settings.deploy_root / session_id
-        site, old = base / "site", base / f"site.old-{os.getpid()}"
+        site = site_folder(self.settings, session_id)
+        old = site.with_name(f"site.old-{os.getpid()}")
         if site.exists():
             site.rename(old)
         dist.rename(site)

@@ -1,49 +1,20 @@
-"""Published deployments, each on its own origin: ``{deploy_prefix}{id}.{domain}``.
+"""Published deployments: where a session's built site is, ``<deployments_dir>/<id>/site``.
 
-The local deployer publishes a session's built site into
-``<deployments_dir>/<id>/site``; this serves it as static files (Starlette's
-StaticFiles: no path escapes, ETags, ranges). A path that names no file gets the
-site's ``index.html``, so client-side routes work as in the preview.
+The local deployer publishes a site there; the HTTP surface serves it
+(``kontext_preview.proxy.sites``: each on its own origin, ``{deploy_prefix}{id}.{domain}``;
+and the preview's own address while it stands in for the live preview).
 """
 
 from pathlib import Path
 
-from starlette.exceptions import HTTPException
-from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
-
-from kontext_preview import pages
 from kontext_preview.config import Settings
 
 
-class DeployedSites:
-    def __init__(self, settings: Settings):
-        self.root = settings.deploy_root
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
-        site = self.root / session_id / "site"
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 1008})  # static sites have none
-            return
-        if not (site / "index.html").is_file():
-            await pages.not_deployed()(scope, receive, send)
-            return
-        try:
-            await SpaFiles(site)(scope, receive, send)
-        except HTTPException as exc:  # method not allowed and the like
-            await pages.error_page(exc.status_code, str(exc.detail))(scope, receive, send)
+def site_folder(settings: Settings, session_id: str) -> Path:
+    """The folder of the session's published site (there or not)."""
+    return settings.deploy_root / session_id / "site"
 
 
-class SpaFiles(StaticFiles):
-    """A built site's files; a path that names no file gets its ``index.html``."""
-
-    def __init__(self, site: Path):
-        super().__init__(directory=site, html=True, check_dir=False)
-
-    async def get_response(self, path: str, scope: Scope):  # type: ignore[no-untyped-def]
-        try:
-            return await super().get_response(path, scope)
-        except HTTPException as exc:
-            if exc.status_code != 404 or "." in path.rsplit("/", 1)[-1]:
-                raise
-            return await super().get_response("index.html", scope)
+def is_published(site: Path) -> bool:
+    """Whether ``site`` (a :func:`site_folder`) holds a published site."""
+    return (site / "index.html").is_file()

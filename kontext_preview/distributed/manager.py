@@ -35,6 +35,7 @@ from kontext_preview.contract import (
     SessionManager,
     SessionStatus,
     SessionView,
+    UpdateOutcome,
     check_user_room,
     expired_view,
     is_session_id,
@@ -72,7 +73,6 @@ from kontext_preview.distributed.requests import (
 from kontext_preview.distributed.stream_hub import BLOCK_MS, StreamHub
 from kontext_preview.errors import KontextError, SessionNotFound, StoreUnavailable
 from kontext_preview.events import event_data, received_event
-from kontext_preview.schemas import UpdatePreviewResponse
 from kontext_preview.workspace.vfs import FileLimits, check_request
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ class DistributedSessionManager(SessionManager):
     @translates_store_errors
     async def update(
         self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
-    ) -> UpdatePreviewResponse:
+    ) -> UpdateOutcome:
         await self._record(session_id, owner)
         return await self._update(session_id, files, deleted)
 
@@ -224,7 +224,7 @@ class DistributedSessionManager(SessionManager):
         *,
         replace_all: bool = False,
         package_json: dict[str, Any] | None = None,
-    ) -> UpdatePreviewResponse:
+    ) -> UpdateOutcome:
         if not is_session_id(session_id):
             raise SessionNotFound(session_id[:80])
         deleted = list(deleted)
@@ -271,11 +271,11 @@ class DistributedSessionManager(SessionManager):
                 answer = await wait_reply(
                     self.replies, keys, request_id, NUDGE_GRACE_SECONDS, "update"
                 )
-                return UpdatePreviewResponse.model_validate(answer)
+                return UpdateOutcome.model_validate(answer)
             timeout -= NUDGE_GRACE_SECONDS
         await self._send(APPLY_UPDATES_TASK, [session_id], node_queue(node))
         answer = await wait_reply(self.replies, keys, request_id, timeout, "update")
-        return UpdatePreviewResponse.model_validate(answer)
+        return UpdateOutcome.model_validate(answer)
 
     @translates_store_errors
     async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:

@@ -129,7 +129,7 @@ class ReplyError(BaseModel):
 
 
 class Reply(BaseModel):
-    """A worker's answer: ``result`` (the created session's record, the update's answer,
+    """A worker's answer: ``result`` (the created session's record, the update's outcome,
     {} for a delete) or ``error`` (a KontextError's code, message and HTTP status)."""
 
     ok: bool

@@ -12,14 +12,14 @@ from kontext_preview.contract import (
     Route,
     SessionManager,
     SessionView,
+    UpdateOutcome,
     expired_view,
     route_of,
 )
 from kontext_preview.errors import SessionNotFound
 from kontext_preview.previews.engine import SessionEngine
 from kontext_preview.previews.session import PreviewSession
-from kontext_preview.previews.updates import deployment_out, update_response
-from kontext_preview.schemas import UpdatePreviewResponse
+from kontext_preview.previews.updates import deployment_facts, update_outcome
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ class EmbeddedSessionManager(SessionManager):
 
     async def update(
         self, session_id: str, owner: str, files: Mapping[str, bytes], deleted: Iterable[str]
-    ) -> UpdatePreviewResponse:
+    ) -> UpdateOutcome:
         result = await self.engine.update(session_id, files, deleted, owner=owner)
-        return update_response(result, self.engine.get(session_id).status.value)
+        return update_outcome(result, self.engine.get(session_id).status.value)
 
     async def view(self, session_id: str, owner: str, *, detail: bool = False) -> SessionView:
         try:
@@ -90,7 +90,7 @@ class EmbeddedSessionManager(SessionManager):
             session.error,
             (endpoint.host, endpoint.port) if endpoint else None,
             session.fallback,
-            [deployment_out(d) for d in engine.deployments.deployments(session_id)],
+            [deployment_facts(d) for d in engine.deployments.deployments(session_id)],
             engine.deployment_url(session_id),
         )
 

@@ -46,7 +46,7 @@ from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.previews.store import NullStore, SessionStore
 from kontext_preview.previews.supervisor import Supervisor
-from kontext_preview.previews.updates import PendingUpdate, UpdateResult, deployment_out
+from kontext_preview.previews.updates import PendingUpdate, UpdateResult, deployment_facts
 from kontext_preview.sandbox.base import SandboxBackend
 from kontext_preview.workspace.layout import ProjectLayout, find_vite_root
 from kontext_preview.workspace.vfs import FileLimits, VirtualFileSystem
@@ -288,7 +288,7 @@ class SessionEngine:
             viteRoot=session.layout.vite_root,
             projectType=session.project_type,
             files=len(session.vfs.files),
-            deployments=[deployment_out(d) for d in self.deployments.deployments(session.id)],
+            deployments=[deployment_facts(d) for d in self.deployments.deployments(session.id)],
             deploymentUrl=self.deployment_url(session.id),
             fallback=session.fallback,
             warnings=list(session.warnings),

@@ -1,7 +1,7 @@
 """Updates in flight: what a caller asked for, what it got, and what its events carry.
 
-What ``update.applied`` carries and an update's answer
-(:class:`~kontext_preview.schemas.UpdatePreviewResponse`) are built here and nowhere
+What ``update.applied`` carries and an update's outcome
+(:class:`~kontext_preview.contract.UpdateOutcome`) are built here and nowhere
 else, for both modes (``update.received``: :func:`kontext_preview.events.received_event`).
 """
 
@@ -16,8 +16,8 @@ from kontext_preview.changes.config_deps import config_files
 from kontext_preview.changes.imports import value_import_candidates
 from kontext_preview.changes.kinds import is_css
 from kontext_preview.changes.schemas import file_changes
+from kontext_preview.contract import DeploymentFacts, UpdateOutcome
 from kontext_preview.deploy.base import Deployment
-from kontext_preview.schemas import DeploymentOut, UpdatePreviewResponse
 from kontext_preview.workspace.vfs import ChangeSet
 
 
@@ -69,8 +69,8 @@ def applied_event(pending: PendingUpdate, result: UpdateResult) -> dict[str, Any
     }
 
 
-def deployment_out(deployment: Deployment) -> DeploymentOut:
-    return DeploymentOut(
+def deployment_facts(deployment: Deployment) -> DeploymentFacts:
+    return DeploymentFacts(
         id=deployment.id,
         status=deployment.status,
         queuedAt=deployment.queued_at,
@@ -84,9 +84,9 @@ def deployment_out(deployment: Deployment) -> DeploymentOut:
     )
 
 
-def update_response(result: UpdateResult, status: str) -> UpdatePreviewResponse:
-    """The answer to an update (``status``: the session's, after it)."""
-    return UpdatePreviewResponse(
+def update_outcome(result: UpdateResult, status: str) -> UpdateOutcome:
+    """What an update did, as the verb answers it (``status``: the session's, after it)."""
+    return UpdateOutcome(
         updateId=result.update_id,
         seq=result.seq,
         updated=result.updated,
@@ -99,7 +99,7 @@ def update_response(result: UpdateResult, status: str) -> UpdatePreviewResponse:
         changes=file_changes(result.analysis),
         batchSize=result.batch_size,
         timings=result.timings,
-        deploy=deployment_out(result.deployment) if result.deployment else None,
+        deploy=deployment_facts(result.deployment) if result.deployment else None,
     )
 
 

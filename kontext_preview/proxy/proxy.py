@@ -41,10 +41,12 @@ from yarl import URL
 from kontext_preview import pages
 from kontext_preview.config import Settings
 from kontext_preview.contract import Route, SessionManager, SessionStatus
-from kontext_preview.deploy.sites import SpaFiles
+from kontext_preview.deploy.sites import site_folder
 from kontext_preview.errors import StoreUnavailable
 from kontext_preview.logs import bind_session
 from kontext_preview.proxy import guard
+from kontext_preview.proxy.pages import page_response
+from kontext_preview.proxy.sites import SpaFiles
 from kontext_preview.snapshots import SnapshotReader, variant
 
 log = logging.getLogger(__name__)
@@ -185,10 +187,10 @@ class PreviewProxy:
                 headers={"cache-control": "no-store"},
             )
         if route is None or raw_path.startswith(CONTROL_PREFIX):
-            return pages.not_found()
+            return page_response(pages.not_found())
         if refused := guard.refusal(raw_path, request.scope["query_string"]):
             log.warning("preview: refused %s: %s", _target(request.scope)[:200], refused)
-            return pages.error_page(400, f"Refused: {refused}.")
+            return page_response(pages.error_page(400, f"Refused: {refused}."))
         if request.headers.get("service-worker") == "script":
             return Response(
                 SERVICE_WORKER_SCRIPT,
@@ -196,16 +198,16 @@ class PreviewProxy:
             )
         view = route.view
         if view == "expired":
-            return pages.expired()
+            return page_response(pages.expired())
         if view.startswith("failed:"):
-            return pages.failed(route.error or "unknown error", view)
+            return page_response(pages.failed(route.error or "unknown error", view))
         if view.startswith("deployment:"):
             return await self._fallback(request, route, session_id)
         if view.startswith("deploy-failed:"):
             reason = f"{route.error or 'unknown error'}\n\nThe deployment failed too: "
-            return pages.failed(reason + (route.deploy_error or ""), view)
+            return page_response(pages.failed(reason + (route.deploy_error or ""), view))
         if view.startswith("deploying:"):
-            return pages.deploying(route.error or "unknown error", view)
+            return page_response(pages.deploying(route.error or "unknown error", view))
         if route.upstream is None:
             return await self._waking(request, route, session_id, hold)
         headers = [
@@ -222,7 +224,7 @@ class PreviewProxy:
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return pages.unreachable(f"{type(exc).__name__}: {exc}")
+            return page_response(pages.unreachable(f"{type(exc).__name__}: {exc}"))
         headers_out = [
             (k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in HOP_BY_HOP
         ]
@@ -230,7 +232,7 @@ class PreviewProxy:
             try:
                 body = await upstream.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
-                return pages.unreachable(f"{type(exc).__name__}: {exc}")
+                return page_response(pages.unreachable(f"{type(exc).__name__}: {exc}"))
             finally:
                 upstream.release()
             response: Response = Response(body, upstream.status)
@@ -251,7 +253,7 @@ class PreviewProxy:
         from the snapshot asks for it), but a page it does not have gets the waiting page."""
         snapshot = await self.snapshots.get(session_id) if route.status in WAKING else None
         if snapshot is None:
-            return pages.starting(route.status, route.error)
+            return page_response(pages.starting(route.status, route.error))
         headers = request.headers
         accept, dest = headers.get("accept"), headers.get("sec-fetch-dest")
         entry = snapshot.lookup(_target(request.scope), accept, dest)
@@ -266,7 +268,7 @@ class PreviewProxy:
                 ]
                 return response
         if not hold or variant(accept, dest) == "document":
-            return pages.starting(route.status, route.error)
+            return page_response(pages.starting(route.status, route.error))
         return await self._http(request, await self._until_served(session_id), session_id, False)
 
     async def _until_served(self, session_id: str) -> Route | None:
@@ -315,20 +317,20 @@ class PreviewProxy:
         """The session's published deployment, served at the preview's own origin while the
         live preview cannot serve; its pages follow the newest truth (a newer deployment,
         or the live preview back) by themselves."""
-        files = SpaFiles(self.settings.deploy_root / session_id / "site")
+        files = SpaFiles(site_folder(self.settings, session_id))
         try:
             response: Response = await files.get_response(
                 files.get_path(request.scope), request.scope
             )
         except HTTPException as exc:
-            return pages.error_page(exc.status_code, str(exc.detail))
+            return page_response(pages.error_page(exc.status_code, str(exc.detail)))
         served = getattr(response, "path", None)
         if not isinstance(served, str | PathLike) or not str(served).endswith(".html"):
             return response
         try:
             html = await asyncio.to_thread(Path(served).read_text, errors="replace")
         except OSError:
-            return pages.not_deployed()
+            return page_response(pages.not_deployed())
         follow = pages.follow_script(route.view, FOLLOW_MS)
         head = html.find("</head>")
         html = html[:head] + follow + html[head:] if head >= 0 else follow + html

@@ -39,7 +39,7 @@ def test_status_pages_follow_their_view() -> None:
         (failed("why", "failed:0badc0de"), "failed:0badc0de"),
         (deploying("why", "deploying:0badc0de"), "deploying:0badc0de"),
     ):
-        body = bytes(page.body).decode()
+        body = page.body
         assert f"const shown = {view!r}".replace("'", '"') in body, body[-600:]
         assert "/__kontext/route" in body and "<noscript><meta http-equiv" in body
     assert "kontext:reload-seq" in follow_script("app", 1000)  # the next page acknowledges
