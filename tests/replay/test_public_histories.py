@@ -187,7 +187,7 @@ def test_every_step_of_an_ai_built_history_shows_what_a_fresh_load_shows(
         absent = f"{history.repo} is not at {history.git_dir}: bring it with the library's fetch"
         # A machine without the copies (CI reaches no GitHub) skips the sample; a run that
         # asked for the replays (-m replay) fails.
-        if "replay" in (request.config.getoption("markexpr") or ""):
+        if asked_for_replays(request.config.getoption("markexpr") or ""):
             pytest.fail(absent)
         pytest.skip(absent)
     steps = replay(service, browser, history, progress=lambda s: print(describe(s), flush=True))
