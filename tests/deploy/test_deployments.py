@@ -99,11 +99,23 @@ def test_a_crash_loop_falls_back_to_a_deployment_the_preview_follows(
             push(api, sid, "src/frontend/src/Header.tsx", header_tsx("Newer build"))
             # (The dev server lives 1.5 s after each start: the page may show the live app
             # between; the build it settles on has no dev client.)
-            page.wait_for_function(
-                "document.querySelector('#title')?.textContent === 'Newer build'"
-                " && !('__kontext' in window)",
-                timeout=90_000,
-            )
+            try:
+                page.wait_for_function(
+                    "document.querySelector('#title')?.textContent === 'Newer build'"
+                    " && !('__kontext' in window)",
+                    timeout=150_000,
+                )
+            except Exception:  # what the page and the session were at, for the next reader
+                shown = page.evaluate(
+                    "[location.href, document.querySelector('#title')?.textContent,"
+                    " '__kontext' in window, document.body?.innerText.slice(0, 300)]"
+                )
+                view = api.get(f"/kontext/preview/{sid}").json()
+                raise AssertionError(
+                    f"the page did not follow to the newer build: page {shown}; status "
+                    f"{view['status']}, deployments {[d['status'] for d in view['deployments']]}, "
+                    f"logs {view.get('logs', [])[-15:]}"
+                ) from None
 
             # Fixed: the page comes back to the live preview by itself.
             push(api, sid, CONFIG, FIXED_CONFIG)
