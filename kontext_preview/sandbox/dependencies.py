@@ -376,10 +376,17 @@ def _changed_specs(before: dict[str, Any], after: dict[str, Any]) -> str:
     return ", ".join(f"{n}@{r}" for n, r in specs(after).items() if old.get(n) != r)
 
 
+HIDDEN_LOCKFILE = ".package-lock.json"  # npm's, in node_modules (docs: npm package-lock.json)
+
+
 async def seed_from_template(template_modules: Path, target: Path) -> None:
     """``target`` (absent) becomes a copy of ``template_modules`` made of hard links (a
     plain copy where the two are on different file systems): cheap, and safe because npm
-    never writes into an installed file, it replaces folders. Vite's caches are left out."""
+    never writes into an installed file, it replaces folders; but for its hidden lockfile
+    (``node_modules/.package-lock.json``, rewritten in place after every install), which
+    is copied, not linked: linked, the template's would describe the last session's tree
+    and the next install over the template would "remove" what it does not list. Vite's
+    caches are left out."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for flags in ("-al", "-a"):
         process = await asyncio.create_subprocess_exec(
@@ -398,6 +405,10 @@ async def seed_from_template(template_modules: Path, target: Path) -> None:
         raise SandboxError(f"could not copy the template's node_modules: {err.decode()[-300:]}")
     for cache in (".vite", ".vite-temp"):
         _remove(target / cache)
+    hidden = target / HIDDEN_LOCKFILE
+    if hidden.is_file() and not hidden.is_symlink():
+        hidden.unlink()
+        shutil.copy2(template_modules / HIDDEN_LOCKFILE, hidden)  # its mtime kept: npm trusts it
 
 
 def installed_packages(node_modules: Path) -> dict[str, str]:

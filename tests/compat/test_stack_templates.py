@@ -115,6 +115,9 @@ def test_packages_beyond_the_stack_are_installed_alone(
 ) -> None:
     server = backend_server
     api = server.client()
+    hidden = Path(__file__).parents[2] / "sandbox-images" / STACK / "node_modules"
+    hidden /= ".package-lock.json"  # npm's hidden lockfile: rewritten in place by installs
+    template_lock = hidden.read_bytes()
     session = create_session(api, ai_stack(**{"is-odd": "3.0.1"}))
     sid = session["sessionId"]
     assert session["status"] == "active", (session, logs_of(api, session["sessionId"])[-20:])
@@ -148,6 +151,10 @@ def test_packages_beyond_the_stack_are_installed_alone(
     assert added in logs, [line for line in logs if line.startswith("dependencies")]
     assert vite_version(tree) == template_vite
     assert (tree / "is-odd/package.json").is_file()
+    # The session's installs left the template as it was (its hidden lockfile copied, not
+    # linked: linked, the next install over the template "removed" 150 packages).
+    assert hidden.read_bytes() == template_lock
+    assert hidden.stat().st_nlink == 1
     page = server.preview_get(sid, "/src/pages/Index.tsx")
     assert page.status_code == 200 and "Plant Tracker" in page.text
     api.delete(f"/kontext/preview/{sid}")
