@@ -164,6 +164,7 @@ class SessionFacts(BaseModel):
     status: SessionStatus | Literal["expired"]  # EXPIRED: ended, still remembered
     error: str | None = None
     framework: str = ""
+    frameworkVersion: str | None = None
     viteRoot: str = ""
     projectType: str | None = None
     files: int = 0

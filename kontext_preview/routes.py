@@ -67,6 +67,7 @@ def session_fields(settings: Settings, view: SessionView) -> dict[str, Any]:
         "status": view.status,
         "error": view.error,
         "framework": view.framework,
+        "frameworkVersion": view.frameworkVersion,
         "viteRoot": view.viteRoot,
         "projectType": view.projectType,
         "deploymentUrl": view.deploymentUrl,

@@ -63,8 +63,19 @@ class PreviewSessionResponse(BaseModel):
         "the next preview request or update) | expired (create again to restore)"
     )
     error: str | None = Field(default=None, description="Why the session failed, if it did.")
-    framework: str
-    viteRoot: str = Field(description="Folder of the app's index.html, '' for the project root.")
+    framework: str = Field(
+        description="nextjs | nuxt | sveltekit | astro | react-router | angular (meta-frameworks) "
+        "or vite-react | vite-vue | vite-svelte | vite-preact | vite-solid | vite-vanilla"
+    )
+    frameworkVersion: str | None = Field(
+        default=None,
+        description="The framework's version as the project's package.json asks for it (Vite's "
+        "for a Vite app), as written: a range such as ^2.63.0.",
+    )
+    viteRoot: str = Field(
+        description="The app's root folder: its index.html's, or the package.json's of a "
+        "framework that renders its pages on the server; '' for the project root."
+    )
     projectType: str | None = None
     deploymentUrl: str | None = Field(
         default=None, description="Where the latest successful full deployment is published."

@@ -285,6 +285,7 @@ class SessionEngine:
             status=session.status,
             error=session.error,
             framework=session.layout.framework,
+            frameworkVersion=session.layout.framework_version,
             viteRoot=session.layout.vite_root,
             projectType=session.project_type,
             files=len(session.vfs.files),

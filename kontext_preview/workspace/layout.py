@@ -1,12 +1,15 @@
-"""Where is the Vite app in a project, and which framework is it?
+"""Where is the app in a project, and which framework is it?
 
 Kontext projects keep the app in ``src/frontend/``, ICP-style projects in
-``frontend/``, others at the root. The Vite root is the folder holding
+``frontend/``, others at the root. A Vite app's root is the folder holding
 ``index.html`` (Vite's entry); those three are tried first, then any other folder
 with an ``index.html``, shallowest first. The framework comes from the
-dependencies of the nearest ``package.json`` (detection order as in
-shared/seeds/hmr-production-environment.md: meta-frameworks with their own dev
-servers first, which we refuse with a clear message).
+dependencies of the nearest ``package.json`` and the config files beside it, in the
+detection order of shared/seeds/hmr-production-environment.md ("Framework
+Auto-Detection"): the meta-frameworks (:data:`META_FRAMEWORKS`) first. One that renders
+its pages on the server (SvelteKit, React Router's framework mode) has no index.html: its
+root is its package.json's folder. One whose dev server the agent cannot run yet is
+refused, naming what it would need.
 """
 
 import json
@@ -21,15 +24,74 @@ from kontext_preview.workspace import npm_specs
 PREFERRED_ROOTS = ("src/frontend", "frontend", "")
 VITE_CONFIG_NAMES = tuple(f"vite.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts", "cts"))
 
-# (dependency or config-file stem, name shown to the user); first match wins.
-UNSUPPORTED = (
-    ("next", "Next.js"),
-    ("nuxt", "Nuxt"),
-    ("@sveltejs/kit", "SvelteKit"),
-    ("astro", "Astro"),
-    ("@remix-run/react", "Remix"),
-    ("@angular/core", "Angular"),
-    ("react-scripts", "Create React App"),
+
+@dataclass(frozen=True)
+class MetaFramework:
+    """A framework with a dev server and a page renderer of its own."""
+
+    name: str  # as the API answers it (``framework``)
+    shown: str  # as its users call it
+    markers: tuple[str, ...]  # dependencies that say it is this framework (any of them)
+    config_files: tuple[str, ...] = ()  # files beside package.json that say it too
+    dev_server: str | None = None  # the agent's adapter that runs it (None: none yet)
+    needs: str = ""  # what running it would take, said when it is refused
+
+
+def _configs(stem: str) -> tuple[str, ...]:
+    return tuple(f"{stem}.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts"))
+
+
+# First match wins: the seed's order, meta-frameworks before the libraries they build on.
+META_FRAMEWORKS = (
+    MetaFramework(
+        "nextjs",
+        "Next.js",
+        ("next",),
+        _configs("next"),
+        needs="its own dev server (next dev: Turbopack or webpack), which is not run yet",
+    ),
+    MetaFramework(
+        "nuxt",
+        "Nuxt",
+        ("nuxt",),
+        _configs("nuxt"),
+        needs="Nuxt's dev server (nuxi dev), which is not run yet",
+    ),
+    MetaFramework("sveltekit", "SvelteKit", ("@sveltejs/kit",), dev_server="vite"),
+    MetaFramework(
+        "astro",
+        "Astro",
+        ("astro",),
+        _configs("astro"),
+        needs="Astro's dev server (astro dev), which is not run yet",
+    ),
+    MetaFramework(
+        "react-router",
+        "React Router",
+        ("@react-router/dev",),
+        _configs("react-router"),
+        dev_server="vite",
+    ),
+    MetaFramework(
+        "remix",
+        "Remix",
+        ("@remix-run/dev", "@remix-run/react"),
+        _configs("remix"),
+        needs="Remix's compiler or its Vite plugin, which is not run yet (React Router 7 is)",
+    ),
+    MetaFramework(
+        "angular",
+        "Angular",
+        ("@angular/core",),
+        ("angular.json",),
+        needs="the Angular CLI's dev server (ng serve), which is not run yet",
+    ),
+    MetaFramework(
+        "create-react-app",
+        "Create React App",
+        ("react-scripts",),
+        needs="webpack (react-scripts), which is not run; move the app to Vite",
+    ),
 )
 FRAMEWORKS = (
     ("react", "vite-react"),
@@ -44,8 +106,10 @@ FRAMEWORKS = (
 class ProjectLayout:
     vite_root: str  # folder relative to the project, "" for the project root
     package_dir: str  # folder whose package.json (and node_modules) the app uses
-    framework: str
+    framework: str  # a META_FRAMEWORKS name, or vite-react, vite-vue, … vite-vanilla
     config_file: str | None  # vite.config.* relative to the project
+    # The version its package.json asks for (the range as written; None: none asked)
+    framework_version: str | None = None
 
     def path(self, folder: str, name: str) -> str:
         return posixpath.join(folder, name) if folder else name
@@ -55,7 +119,13 @@ class ProjectLayout:
         return self.path(self.package_dir, "package.json")
 
 
+SERVED = "Vite apps (React, Vue, Svelte, Preact, Solid, plain), SvelteKit and React Router"
+
+
 def find_vite_root(files: Mapping[str, bytes]) -> str:
+    """The app's root folder: its index.html's (a Vite app), else the package.json folder of
+    a meta-framework the agent runs. Raises UnsupportedProject for a framework it cannot run
+    (naming what it would need) and for a project with neither."""
     roots = {posixpath.dirname(name) for name in files if posixpath.basename(name) == "index.html"}
     for preferred in PREFERRED_ROOTS:
         if preferred in roots:
@@ -63,27 +133,76 @@ def find_vite_root(files: Mapping[str, bytes]) -> str:
     others = sorted(r for r in roots if not _is_build_output(r))
     if others:
         return min(others, key=lambda r: (r.count("/"), r))
-    _refuse_known_non_vite(files)
+    for folder in _package_dirs(files):
+        meta, _ = _meta_framework(files, folder, folder)
+        if meta is not None:
+            return _runnable(meta, folder)
     raise UnsupportedProject(
         "no index.html found: a Vite app needs an index.html in its root folder "
-        "(looked in src/frontend/, frontend/, the project root and every other folder)"
+        "(looked in src/frontend/, frontend/, the project root and every other folder), "
+        f"and no package.json names a framework that runs without one; served: {SERVED}"
     )
 
 
 def detect_layout(files: Mapping[str, bytes]) -> ProjectLayout:
     vite_root = find_vite_root(files)
     package_dir = _nearest_package_dir(files, vite_root)
-    package = read_package_json(files, package_dir)
-    deps = dependency_names(package, package_dir)
+    meta, version = _meta_framework(files, package_dir, vite_root)
+    if meta is not None:
+        vite_root = _runnable(meta, package_dir)
+        framework = meta.name
+    else:
+        deps = _dependencies(read_package_json(files, package_dir), package_dir)
+        framework = next((name for dep, name in FRAMEWORKS if dep in deps), "vite-vanilla")
+        version = deps.get("vite")
     config_file = next((p for n in VITE_CONFIG_NAMES if (p := _join(vite_root, n)) in files), None)
-    for marker, shown in UNSUPPORTED:
-        if marker in deps or _has_config(files, vite_root, marker):
-            raise UnsupportedProject(
-                f"this looks like a {shown} project; kontext-preview serves Vite apps "
-                "(React, Vue, Svelte, Preact, Solid or plain Vite)"
-            )
-    framework = next((name for dep, name in FRAMEWORKS if dep in deps), "vite-vanilla")
-    return ProjectLayout(vite_root, package_dir, framework, config_file)
+    return ProjectLayout(vite_root, package_dir, framework, config_file, version)
+
+
+def _meta_framework(
+    files: Mapping[str, bytes], package_dir: str, app_root: str
+) -> tuple[MetaFramework | None, str | None]:
+    """The meta-framework ``package_dir``'s package.json (or a config file in it or in
+    ``app_root``) says the project is, and the version it asks for."""
+    deps = _dependencies(read_package_json(files, package_dir), package_dir)
+    for meta in META_FRAMEWORKS:
+        marker = next((m for m in meta.markers if m in deps), None)
+        configs = {
+            _join(folder, name) for folder in {package_dir, app_root} for name in meta.config_files
+        }
+        if marker is not None or configs & files.keys():
+            return meta, deps.get(marker) if marker else None
+    return None, None
+
+
+def _runnable(meta: MetaFramework, folder: str) -> str:
+    if meta.dev_server is None:
+        raise UnsupportedProject(
+            f"this is a {meta.shown} project: running it needs {meta.needs}; served: {SERVED}"
+        )
+    return folder
+
+
+def _dependencies(package: Mapping[str, Any], package_dir: str = "") -> dict[str, str]:
+    """name -> the version asked for, of dependencies and devDependencies (checked as
+    :func:`dependency_names` checks them)."""
+    dependency_names(package, package_dir)
+    found: dict[str, str] = {}
+    for key in ("devDependencies", "dependencies"):
+        found.update(package.get(key) or {})
+    return found
+
+
+def _package_dirs(files: Mapping[str, bytes]) -> list[str]:
+    """Folders with a package.json, the preferred ones first, then shallowest first."""
+    folders = {
+        posixpath.dirname(name)
+        for name in files
+        if posixpath.basename(name) == "package.json" and "node_modules" not in name.split("/")
+    }
+    preferred = [f for f in PREFERRED_ROOTS if f in folders]
+    others = sorted(folders - set(preferred), key=lambda f: (f.count("/"), f))
+    return preferred + [f for f in others if not _is_build_output(f)]
 
 
 def read_package_json(files: Mapping[str, bytes], package_dir: str | None) -> dict[str, Any]:
@@ -148,21 +267,6 @@ def _nearest_package_dir(files: Mapping[str, bytes], vite_root: str) -> str:
         if not folder:
             return vite_root
         folder = posixpath.dirname(folder)
-
-
-def _refuse_known_non_vite(files: Mapping[str, bytes]) -> None:
-    deps = dependency_names(read_package_json(files, ""))
-    for marker, shown in UNSUPPORTED:
-        if marker in deps or _has_config(files, "", marker):
-            raise UnsupportedProject(
-                f"this looks like a {shown} project; kontext-preview serves Vite apps"
-            )
-
-
-def _has_config(files: Mapping[str, bytes], folder: str, stem: str) -> bool:
-    if "/" in stem or "@" in stem:
-        return False
-    return any(_join(folder, f"{stem}.config.{ext}") in files for ext in ("js", "mjs", "ts", "cjs"))
 
 
 def _is_build_output(folder: str) -> bool:

@@ -30,18 +30,24 @@ pytestmark = [pytest.mark.vite, pytest.mark.browser]
 
 @dataclass(frozen=True)
 class Case:
+    name: str
     adapter: str  # the agent config's devServer
     files: Callable[[], list[dict[str, Any]]]  # a project this adapter is picked for
     component: str  # a file that renders #title
     render: Callable[[str], str]  # its source, showing a text in #title
     throws: str  # its source, throwing while it renders
+    broken: str  # its source with a syntax error on line ``broken_line``
     stylesheet: str  # a stylesheet the page loads
     config: str  # a file whose change restarts the dev server
     config_source: str  # a changed version of it
+    # How the open page acknowledges a component that throws: "error" (it is left blank),
+    # or "update" where the framework shows an error page of its own, as a fresh load does
+    thrown_ack: str = "error"
 
 
 CASES = [
     Case(
+        name="vite",
         adapter="vite",
         files=project_files,
         component="src/frontend/src/Header.tsx",
@@ -52,6 +58,10 @@ CASES = [
             "export default function Header(): JSX.Element {\n"
             '  throw new Error("Header broke");\n}\n'
         ),
+        broken=(
+            'export default function Header() {\n  return <h1 id="title">Broken</h1>;\n}\n'
+            "export const = ;\n"
+        ),
         stylesheet="src/frontend/src/index.css",
         config="src/frontend/vite.config.ts",
         config_source=(
@@ -59,10 +69,49 @@ CASES = [
             "export default defineConfig({ plugins: [react()], define: { __ADAPTER__: 1 } });\n"
         ),
     ),
+    Case(  # a framework that renders its pages on the server, through the Vite adapter
+        name="sveltekit",
+        adapter="vite",
+        files=lambda: project_files("sveltekit-app"),
+        component="src/routes/+page.svelte",
+        render=lambda text: f'<h1 id="title">{text}</h1>\n',
+        throws='<script lang="ts">\n\tthrow new Error("Header broke");\n</script>\n\n<h1>x</h1>\n',
+        broken='<script lang="ts">\n\tlet x = ;\n</script>\n\n<h1 id="title">Broken</h1>\n',
+        stylesheet="src/app.css",
+        config="vite.config.ts",
+        config_source=(
+            "import { sveltekit } from '@sveltejs/kit/vite';\n"
+            "import { defineConfig } from 'vite';\n\n"
+            "export default defineConfig({ plugins: [sveltekit()], define: { __ADAPTER__: 1 } });\n"
+        ),
+    ),
+    Case(  # React Router's framework mode: a Vite plugin, pages rendered on the server
+        name="react-router",
+        adapter="vite",
+        files=lambda: project_files("react-router-app"),
+        component="app/welcome.tsx",
+        render=lambda text: (
+            f'export function Welcome() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+        ),
+        throws='export function Welcome(): never {\n  throw new Error("Header broke");\n}\n',
+        broken=(
+            'export function Welcome() {\n  return <h1 id="title">Broken</h1>;\n}\n'
+            "export const = ;\n"
+        ),
+        stylesheet="app/app.css",
+        config="vite.config.ts",
+        config_source=(
+            'import { reactRouter } from "@react-router/dev/vite";\n'
+            'import { defineConfig } from "vite";\n\n'
+            "export default defineConfig({\n"
+            "  plugins: [reactRouter()],\n  define: { __ADAPTER__: 1 },\n});\n"
+        ),
+        thrown_ack="update",
+    ),
 ]
 
 
-@pytest.fixture(params=CASES, ids=[c.adapter for c in CASES])
+@pytest.fixture(params=CASES, ids=[c.name for c in CASES])
 def case(request: pytest.FixtureRequest) -> Case:
     result: Case = request.param
     return result
@@ -78,6 +127,7 @@ def opened(server: ApiServer, api: httpx.Client, browser: Any, case: Case) -> It
     page.goto(f"http://preview-{sid}.localhost:{server.port}/")
     page.wait_for_selector("#title")
     page.wait_for_function("window.__kontext?.connected === true")
+    page.wait_for_load_state("networkidle")  # a server-rendered page: hydrated
     yield sid, page, sockets
     page.close()
     api.delete(f"/kontext/preview/{sid}")
@@ -141,10 +191,18 @@ def test_an_edit_and_a_stylesheet_are_shown_as_a_fresh_load_shows_them(
 
 
 def test_a_compile_error_comes_back_with_its_file_and_line_and_its_fix_shows(
-    server: ApiServer, api: httpx.Client, browser: Any, opened: Any, case: Case
+    request: pytest.FixtureRequest,
+    server: ApiServer,
+    api: httpx.Client,
+    browser: Any,
+    opened: Any,
+    case: Case,
 ) -> None:
+    if case.name == "sveltekit":  # runs, and must fail until it is fixed (strict)
+        reason = "known (issue 33): the fix shows, but its reload's acknowledgement times out"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     sid, page, _ = opened
-    broken = push(api, sid, case.component, case.render("Broken") + "\nexport const = ;\n")
+    broken = push(api, sid, case.component, case.broken)
     events = applied(server, sid, broken["updateId"])
     errors = [e.data for e in events if e.type == "preview.error"]
     assert errors, [(e.type, e.data) for e in events]
@@ -162,7 +220,7 @@ def test_a_runtime_error_comes_back_with_its_file(
     sid, _, _ = opened
     thrown = push(api, sid, case.component, case.throws)
     events = applied(server, sid, thrown["updateId"])
-    assert events[-1].data["browserAck"] == "error"
+    assert events[-1].data["browserAck"] == case.thrown_ack
     errors = [e.data for e in events if e.type == "preview.error"]
     assert any(e.get("file") == case.component for e in errors), errors
     assert any("Header broke" in str(e.get("message")) for e in errors), errors
@@ -176,6 +234,7 @@ def test_a_config_change_restarts_it_in_place_and_the_page_follows(
     changed = push(api, sid, case.config, case.config_source)
     assert applied(server, sid, changed["updateId"])[-1].data["browserAck"] == "reload"
     assert agent_pids(sid) == pids, "the agent was replaced, not restarted in place"
+    page.wait_for_load_state("networkidle")  # loaded again (a server-rendered page: hydrated)
     edit = push(api, sid, case.component, case.render("After the restart"))
     shows(page, "After the restart")
     assert applied(server, sid, edit["updateId"])[-1].data["browserAck"] == "update"
@@ -190,7 +249,11 @@ def control_lines(server: ApiServer, sid: str, lines: list[Any]) -> list[Any]:
         conn.connect(str(run / CONTROL_SOCKET))
         reader = conn.makefile("r")
         for line in lines:
-            conn.sendall(json.dumps(line).encode() + b"\n")
+            try:
+                conn.sendall(json.dumps(line).encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):  # closed it already
+                answers.append(None)
+                break
             if isinstance(line, dict) and "token" in line:
                 continue
             text = reader.readline()

@@ -165,3 +165,23 @@ def test_the_apps_console_reaches_the_agent_but_vites_own_messages_do_not(serve:
     page.evaluate("console.warn('careful', {n: 1}); console.error('[vite] hmr'); console.log('x')")
     [warning] = sent(page, "kontext:console")
     assert warning["level"] == "warn" and warning["message"] == 'careful {"n":1}'
+
+
+def test_an_error_a_framework_caught_and_logged_is_reported_once(serve: Any) -> None:
+    """An error boundary (React Router's, SvelteKit's) catches a render error and logs it:
+    no error event tells of it, the console does. Vite's report of an update it could not
+    apply is the update's, not a runtime error."""
+    page = serve([APP])
+    page.evaluate(
+        "const e = new Error('caught by a boundary');"
+        "console.error(e); console.error('The above error occurred in <Welcome>', e)"
+    )
+    page.wait_for_timeout(200)
+    assert [e["message"] for e in sent(page, "kontext:error")] == ["caught by a boundary"]
+    page.evaluate(
+        "console.error(new Error('Failed to fetch dynamically imported module'));"
+        "console.error('[hmr] Failed to reload /src/main.js. This could be due to syntax errors"
+        " or importing non-existent modules. (see errors above)')"
+    )
+    page.wait_for_timeout(200)
+    assert len(sent(page, "kontext:error")) == 1

@@ -26,7 +26,7 @@ def test_kontext_projects_keep_the_app_in_src_frontend() -> None:
         }
     )
     assert layout == ProjectLayout(
-        "src/frontend", "src/frontend", "vite-react", "src/frontend/vite.config.ts"
+        "src/frontend", "src/frontend", "vite-react", "src/frontend/vite.config.ts", "*"
     )
 
 
@@ -88,18 +88,69 @@ def test_src_frontend_wins_over_the_root() -> None:
             "Next.js",
         ),
         ({"index.html": HTML, "package.json": package("nuxt", "vue")}, "Nuxt"),
-        (
-            {"index.html": HTML, "package.json": package(dev=("@sveltejs/kit", "svelte"))},
-            "SvelteKit",
-        ),
         ({"index.html": HTML, "package.json": package("astro")}, "Astro"),
+        (
+            {"src/pages/index.astro": b"", "astro.config.mjs": b"", "package.json": package()},
+            "Astro",
+        ),
+        (
+            {"angular.json": b"{}", "src/main.ts": b"", "package.json": package("@angular/core")},
+            "Angular",
+        ),
+        ({"app/root.tsx": b"", "package.json": package("@remix-run/react")}, "Remix"),
         ({"public/index.html": HTML, "package.json": package("react-scripts")}, "Create React App"),
     ],
 )
-def test_other_frameworks_get_a_clear_refusal(files: dict[str, bytes], shown: str) -> None:
-    with pytest.raises(UnsupportedProject, match=shown) as info:
+def test_frameworks_the_agent_cannot_run_yet_get_a_clear_refusal(
+    files: dict[str, bytes], shown: str
+) -> None:
+    with pytest.raises(
+        UnsupportedProject, match=f"this is a {shown} project: running it needs"
+    ) as info:
         detect_layout(files)
     assert info.value.status_code == 422
+    assert "served: Vite apps" in info.value.message
+
+
+SVELTEKIT = {  # as `sv create --template minimal --types ts` writes it (sv 0.17)
+    "package.json": json.dumps(
+        {"devDependencies": {"@sveltejs/kit": "^2.63.0", "svelte": "^5.56.1", "vite": "^8.0.16"}}
+    ).encode(),
+    "vite.config.ts": b"export default {}",
+    "src/app.html": b"<!doctype html><html><head>%sveltekit.head%</head></html>",
+    "src/routes/+page.svelte": b"<h1>hi</h1>",
+}
+REACT_ROUTER = {  # framework mode, as its docs write it
+    "package.json": json.dumps(
+        {
+            "dependencies": {"react-router": "^7.9.0"},
+            "devDependencies": {"@react-router/dev": "^7.9.0"},
+        }
+    ).encode(),
+    "vite.config.ts": b"export default {}",
+    "react-router.config.ts": b"export default {}",
+    "app/root.tsx": b"",
+    "app/routes.ts": b"",
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "framework", "version"),
+    [(SVELTEKIT, "sveltekit", "^2.63.0"), (REACT_ROUTER, "react-router", "^7.9.0")],
+)
+def test_frameworks_that_render_on_the_server_run_from_their_package_folder(
+    files: dict[str, bytes], framework: str, version: str
+) -> None:
+    layout = detect_layout(files)
+    assert (layout.framework, layout.framework_version) == (framework, version)
+    assert (layout.vite_root, layout.package_dir, layout.config_file) == ("", "", "vite.config.ts")
+    inside = detect_layout({f"src/frontend/{name}": data for name, data in files.items()})
+    assert (inside.vite_root, inside.package_dir) == ("src/frontend", "src/frontend")
+
+
+def test_a_vite_apps_version_is_vites() -> None:
+    files = {"index.html": HTML, "package.json": b'{"devDependencies": {"vite": "^7.1.0"}}'}
+    assert detect_layout(files).framework_version == "^7.1.0"
 
 
 def test_a_project_without_index_html_is_refused() -> None:

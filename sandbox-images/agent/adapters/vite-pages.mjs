@@ -167,17 +167,20 @@ export function listenToPages(server) {
     const at = file ? await sourcePosition(server, url, Number(line), Number(column)) : {};
     consoleOut.add({ level: data?.level === "error" ? "error" : "warn", message: String(data?.message ?? "").slice(0, 2000), file, ...at });
   });
+  // A page's runtime error: where it was thrown (the error event's place), else the first
+  // project frame of its stack (an error a framework's error boundary caught and logged).
   server.ws.on("kontext:error", async (data) => {
+    const stack = data?.stack ? String(data.stack).slice(0, 4000) : undefined;
     const at = Number.isInteger(data?.line) && projectPath(data?.url)
-      ? await sourcePosition(server, data.url, data.line, Number(data?.column) || 1)
-      : {};
+      ? { file: projectPath(data.url), ...(await sourcePosition(server, data.url, data.line, Number(data?.column) || 1)) }
+      : ((await firstProjectFrame(server, stack)) ?? {});
     emit("preview-error", {
       kind: "runtime",
       message: String(data?.message ?? "error").slice(0, 4000),
-      file: projectPath(data?.url),
+      file: at.file,
       line: integer(at.line),
       column: integer(at.column),
-      stack: data?.stack ? String(data.stack).slice(0, 4000) : undefined,
+      stack,
     });
   });
 }

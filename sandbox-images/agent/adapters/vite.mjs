@@ -236,7 +236,7 @@ function controlPlugin() {
     transformIndexHtml() {
       return [
         { tag: "script", children: WATCHDOG_CODE, injectTo: "head-prepend" },
-        { tag: "script", attrs: { type: "module", src: state.base + CLIENT_ID.slice(1) }, injectTo: "head-prepend" },
+        { tag: "script", attrs: { type: "module", src: clientSrc() }, injectTo: "head-prepend" },
       ];
     },
     configureServer(server) {
@@ -249,25 +249,91 @@ function controlPlugin() {
       watchPagePayloads(server);
       listenToPages(server);
       server.middlewares.use(recordPageLoad);
-      server.middlewares.use(clientInErrorPages);
+      server.middlewares.use(clientInEveryPage);
     },
   };
 }
 
-// Vite answers a page it cannot make (a plugin or the PostCSS config failing on its HTML)
-// with an error page of its own, which loads Vite's client but not ours: ours is put in it,
-// so that the page acknowledges the change it was loaded for (as an error, with the overlay's
-// message) and follows the next one like any page (issue 29).
-function clientInErrorPages(req, res, next) {
+function clientSrc() {
+  return state.base + CLIENT_ID.slice(1);
+}
+
+// Every HTML page the dev server answers gets the page client first in its <head>. Vite's
+// own pages (index.html) have it already, through transformIndexHtml; pages a framework
+// renders itself (SvelteKit, React Router: on the server, often streamed, never through
+// transformIndexHtml) and the error page Vite answers a page it cannot make with do not:
+// they get it here, as they stream out. The page's start is held until its <head> tag has
+// gone by (at most HEAD_WITHIN bytes), in bytes (a UTF-8 character split across chunks is
+// never decoded); a page that sets its length loses it (sent chunked instead).
+const HEAD_WITHIN = 64 * 1024;
+
+// A body chunk as bytes: a Buffer, a Uint8Array (SvelteKit writes a web stream's), or text.
+function asBuffer(chunk, encoding) {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return Buffer.from(String(chunk), typeof encoding === "string" ? encoding : "utf8");
+}
+
+function clientInEveryPage(req, res, next) {
   if (req.method !== "GET" || !String(req.headers.accept ?? "").includes("text/html")) return next();
+  const write = res.write.bind(res);
   const end = res.end.bind(res);
-  res.end = (chunk, ...rest) => {
-    const page = typeof chunk === "string" ? chunk : null;
-    if (res.statusCode >= 500 && page?.includes("<head>") && !page.includes(CLIENT_ID)) {
-      const client = `<script type="module" src="${state.base}${CLIENT_ID.slice(1)}"></script>`;
-      return end(page.replace("<head>", `<head>${client}`), ...rest);
+  const writeHead = res.writeHead.bind(res);
+  let held = [];
+  let size = 0;
+  let passing = false; // decided: injected, or nothing to inject into
+  const isPage = () => /^text\/html/i.test(String(res.getHeader("content-type") ?? ""));
+  // Give the held start out, with the client in it unless the page has it already.
+  // (null: not yet, its <head> has not gone by).
+  const release = (final) => {
+    const page = Buffer.concat(held);
+    const head = ["<head>", "<head "].map((tag) => page.indexOf(tag)).filter((at) => at >= 0);
+    const close = head.length ? page.indexOf(">", Math.min(...head)) : -1;
+    if (close < 0 && !final && size < HEAD_WITHIN && !page.includes(CLIENT_ID)) return null;
+    passing = true;
+    held = [];
+    // Nothing to put it in (a 304, an empty answer), or it is there already.
+    if (page.length === 0 || page.includes(CLIENT_ID)) return page;
+    const tags = Buffer.from(`<script>${WATCHDOG_CODE}</script><script type="module" src="${clientSrc()}"></script>`);
+    if (!res.headersSent) res.removeHeader("content-length");
+    const at = close >= 0 ? close + 1 : 0;
+    return Buffer.concat([page.subarray(0, at), tags, page.subarray(at)]);
+  };
+  res.writeHead = (status, ...rest) => {
+    const headers = rest.at(-1);
+    if (headers && typeof headers === "object" && !Array.isArray(headers)) {
+      const type = Object.entries(headers).find(([k]) => k.toLowerCase() === "content-type")?.[1];
+      if (/^text\/html/i.test(String(type ?? ""))) {
+        for (const key of Object.keys(headers)) if (key.toLowerCase() === "content-length") delete headers[key];
+      }
     }
-    return end(chunk, ...rest);
+    if (isPage()) res.removeHeader("content-length");
+    return writeHead(status, ...rest);
+  };
+  res.write = (chunk, encoding, callback) => {
+    if (passing || chunk == null || !isPage()) {
+      passing = true;
+      return write(chunk, encoding, callback);
+    }
+    const bytes = asBuffer(chunk, encoding);
+    held.push(bytes);
+    size += bytes.length;
+    const out = release(false);
+    if (out === null) {
+      const done = typeof encoding === "function" ? encoding : callback;
+      if (done) process.nextTick(done);
+      return true;
+    }
+    return write(out, typeof encoding === "function" ? encoding : callback);
+  };
+  res.end = (chunk, encoding, callback) => {
+    if (passing || !isPage()) return end(chunk, encoding, callback);
+    if (chunk != null && typeof chunk !== "function") {
+      held.push(asBuffer(chunk, encoding));
+    }
+    const out = release(true);
+    const done = [chunk, encoding, callback].find((a) => typeof a === "function");
+    return end(out, done);
   };
   next();
 }
@@ -330,7 +396,8 @@ export async function createDevServer(vite) {
       watch: null,
       // Transform the app (index.html and what it imports) right after start, so the
       // first page load after a start or a wake-up finds it ready.
-      warmup: { clientFiles: ["./index.html"] },
+      // (A framework that renders its pages on the server has no index.html.)
+      warmup: { clientFiles: fs.existsSync(path.join(config.root, "index.html")) ? ["./index.html"] : [] },
       allowedHosts: [config.publicHost],
       // The HMR socket as browsers reach it (through the proxy): `server.ws` on 8.1+,
       // `server.hmr` before (8.1+ read it too, as a deprecated alias).

@@ -19,6 +19,8 @@ const PAGE = Math.random().toString(36).slice(2, 10);
 // an error (React's Fast Refresh renders 16–30 ms after Vite applied the module) and Vite to
 // send more of the change before it is acknowledged.
 const SETTLE_MS = 60;
+// A page loaded again acknowledges once no module has come for SETTLE_MS, at most this long.
+const QUIET_MAX_MS = 1500;
 // After a module gave up on HMR ("Could not Fast Refresh"), how long the server's update of
 // its importers may take to come.
 const FOLLOW_UP_MS = 2000;
@@ -262,12 +264,21 @@ if (import.meta.hot) {
     // "launch": loaded again for the dev server's start (from a status page, or held by the
     // proxy while it started): the agent knows which update that was.
     const seq = reloaded === "launch" ? reloaded : Number(reloaded);
+    // Once the page's modules have stopped coming (a page its framework rendered on the
+    // server hydrates from modules it imports after the load event), at most QUIET_MAX_MS.
     const done = () => {
       const since = now();
-      setTimeout(() => {
+      let seen = -1;
+      const settle = () => {
+        const loaded = performance.getEntriesByType("resource").length;
+        if (loaded !== seen && now() - since < QUIET_MAX_MS) {
+          seen = loaded;
+          return setTimeout(settle, SETTLE_MS);
+        }
         const error = outcome(0);
         ack(seq, error ? "error" : "reload", error ?? undefined, now() - since);
-      }, SETTLE_MS);
+      };
+      setTimeout(settle, SETTLE_MS);
     };
     if (document.readyState === "complete") done();
     else addEventListener("load", done, { once: true });
@@ -301,16 +312,35 @@ if (import.meta.hot) {
   // Vite's client reports an HMR update it could not apply (the module failed to fetch, to
   // evaluate or to link) only on the console: "[hmr] Failed to reload <path>", after the
   // error itself (which it leaves out for fetch failures). Both are kept here.
+  // An error a framework caught (its error boundary: React Router's, SvelteKit's) and
+  // logged: no error event tells of it, its console.error does. It is reported as a runtime
+  // error once (one the page threw is reported by its error event), unless it is Vite's
+  // report of an update it could not apply ("[hmr] Failed to reload" follows it at once).
+  const reported = new WeakSet();
+  let caught = null;
+  const reportCaught = () => {
+    const error = caught;
+    caught = null;
+    if (!error || reported.has(error)) return;
+    reported.add(error);
+    errors.push({ error, at: performance.now() });
+    reportError(error.message, undefined, undefined, undefined, error.stack);
+  };
   const consoleError = console.error.bind(console);
   console.error = (...args) => {
     consoleError(...args);
     forward("error", args);
     for (const arg of args) {
-      if (arg instanceof Error) lastError = arg;
+      if (arg instanceof Error) {
+        lastError = arg;
+        caught = arg;
+        setTimeout(reportCaught, 0);
+      }
       const failed = typeof arg === "string" && /Failed to reload (\S+)\. This could be/.exec(arg);
       if (failed) {
         failure = { path: failed[1], error: lastError };
         lastError = null;
+        caught = null;
       }
     }
   };
@@ -407,10 +437,12 @@ if (import.meta.hot) {
       stack: stack ? String(stack).slice(0, 4000) : undefined,
     });
   addEventListener("error", (e) => {
+    if (e.error && typeof e.error === "object") reported.add(e.error);
     errors.push({ error: e.error ?? e.message, at: performance.now() });
     reportError(e.message, e.filename, e.lineno, e.colno, e.error?.stack);
   });
   addEventListener("unhandledrejection", (e) => {
+    if (e.reason && typeof e.reason === "object") reported.add(e.reason);
     errors.push({ error: e.reason, at: performance.now() });
     reportError(e.reason?.message ?? e.reason, undefined, undefined, undefined, e.reason?.stack);
   });
