@@ -878,8 +878,16 @@ export interface components {
              * @description Set when the live preview cannot serve: why. A deployment runs instead and the preview URL redirects to deploymentUrl once it is up.
              */
             fallback?: string | null;
-            /** Framework */
+            /**
+             * Framework
+             * @description nextjs | nuxt | sveltekit | astro | react-router | angular (meta-frameworks) or vite-react | vite-vue | vite-svelte | vite-preact | vite-solid | vite-vanilla
+             */
             framework: string;
+            /**
+             * Frameworkversion
+             * @description The framework's version as the project's package.json asks for it (Vite's for a Vite app), as written: a range such as ^2.63.0.
+             */
+            frameworkVersion?: string | null;
             /** Previewurl */
             previewUrl: string;
             /** Projecttype */
@@ -899,7 +907,7 @@ export interface components {
             success?: true;
             /**
              * Viteroot
-             * @description Folder of the app's index.html, '' for the project root.
+             * @description The app's root folder: its index.html's, or the package.json's of a framework that renders its pages on the server; '' for the project root.
              */
             viteRoot: string;
             /**
@@ -939,8 +947,16 @@ export interface components {
             fallback?: string | null;
             /** Files */
             files: number;
-            /** Framework */
+            /**
+             * Framework
+             * @description nextjs | nuxt | sveltekit | astro | react-router | angular (meta-frameworks) or vite-react | vite-vue | vite-svelte | vite-preact | vite-solid | vite-vanilla
+             */
             framework: string;
+            /**
+             * Frameworkversion
+             * @description The framework's version as the project's package.json asks for it (Vite's for a Vite app), as written: a range such as ^2.63.0.
+             */
+            frameworkVersion?: string | null;
             /**
              * Lasteventid
              * @description The id of the session's latest event: follow the event stream with it as Last-Event-ID to get only what happens from now on.
@@ -970,7 +986,7 @@ export interface components {
             success?: true;
             /**
              * Viteroot
-             * @description Folder of the app's index.html, '' for the project root.
+             * @description The app's root folder: its index.html's, or the package.json's of a framework that renders its pages on the server; '' for the project root.
              */
             viteRoot: string;
             /**
