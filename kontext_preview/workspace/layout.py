@@ -194,12 +194,13 @@ def _dependencies(package: Mapping[str, Any], package_dir: str = "") -> dict[str
 
 
 def _package_dirs(files: Mapping[str, bytes]) -> list[str]:
-    """Folders with a package.json, the preferred ones first, then shallowest first."""
+    """Folders with a package.json, and the project's root (a framework's config file may
+    say what it is without one), the preferred ones first, then shallowest first."""
     folders = {
         posixpath.dirname(name)
         for name in files
         if posixpath.basename(name) == "package.json" and "node_modules" not in name.split("/")
-    }
+    } | {""}
     preferred = [f for f in PREFERRED_ROOTS if f in folders]
     others = sorted(folders - set(preferred), key=lambda f: (f.count("/"), f))
     return preferred + [f for f in others if not _is_build_output(f)]

@@ -282,7 +282,10 @@ function clientInEveryPage(req, res, next) {
   let held = [];
   let size = 0;
   let passing = false; // decided: injected, or nothing to inject into
-  const isPage = () => /^text\/html/i.test(String(res.getHeader("content-type") ?? ""));
+  // An HTML answer, or one that says no type (Vite's error page): the latter only gets the
+  // client where it has a <head>.
+  const type = () => res.getHeader("content-type");
+  const isPage = () => type() === undefined || /^text\/html/i.test(String(type()));
   // Give the held start out, with the client in it unless the page has it already.
   // (null: not yet, its <head> has not gone by).
   const release = (final) => {
@@ -292,8 +295,9 @@ function clientInEveryPage(req, res, next) {
     if (close < 0 && !final && size < HEAD_WITHIN && !page.includes(CLIENT_ID)) return null;
     passing = true;
     held = [];
-    // Nothing to put it in (a 304, an empty answer), or it is there already.
-    if (page.length === 0 || page.includes(CLIENT_ID)) return page;
+    // Nothing to put it in (a 304, an empty answer, an untyped answer without a <head>), or
+    // it is there already.
+    if (page.length === 0 || page.includes(CLIENT_ID) || (close < 0 && type() === undefined)) return page;
     const tags = Buffer.from(`<script>${WATCHDOG_CODE}</script><script type="module" src="${clientSrc()}"></script>`);
     if (!res.headersSent) res.removeHeader("content-length");
     const at = close >= 0 ? close + 1 : 0;
