@@ -29,9 +29,16 @@ class Worker:
     process: subprocess.Popen[bytes]
     data_dir: Path
     log_path: Path
+    log_from: int = 0  # where this process's lines begin (a restarted node appends)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def own_log(self) -> str:
+        """What this process wrote (not an earlier process of the same node)."""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_from)
+            return log.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind, as when a machine dies."""
@@ -89,6 +96,7 @@ class Cluster:
         environ.update({f"KONTEXT_{k.upper()}": str(v) for k, v in self.settings.items()})
         environ.update(env)
         log_path = self.root / f"worker-{name}.log"
+        log_from = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [
@@ -104,7 +112,7 @@ class Cluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        worker = Worker(name, process, data_dir, log_path)
+        worker = Worker(name, process, data_dir, log_path, log_from)
         self.workers[name] = worker
         if not wait_for(lambda: self._ready(worker), timeout=60, interval=0.1):
             raise RuntimeError(f"worker {name} did not start:\n{worker.log()}")
@@ -138,7 +146,9 @@ class Cluster:
         return (
             bool(raw)
             and json.loads(raw)["heartbeat"] > time.time() - 5
-            and (f"node {worker.name}: ready" in worker.log())
+            # this process's "ready" (a restarted node's log holds the earlier one's too):
+            # written once it has restored its sessions and removed what it left
+            and (f"node {worker.name}: ready" in worker.own_log())
         )
 
     def record(self, session_id: str) -> dict[str, str]:
