@@ -134,7 +134,8 @@ def find_vite_root(files: Mapping[str, bytes]) -> str:
     if others:
         return min(others, key=lambda r: (r.count("/"), r))
     for folder in _package_dirs(files):
-        meta, _ = _meta_framework(files, folder, folder)
+        deps = _dependencies(read_package_json(files, folder), folder)
+        meta, _ = _meta_framework(files, deps, folder, folder)
         if meta is not None:
             return _runnable(meta, folder)
     raise UnsupportedProject(
@@ -147,12 +148,12 @@ def find_vite_root(files: Mapping[str, bytes]) -> str:
 def detect_layout(files: Mapping[str, bytes]) -> ProjectLayout:
     vite_root = find_vite_root(files)
     package_dir = _nearest_package_dir(files, vite_root)
-    meta, version = _meta_framework(files, package_dir, vite_root)
+    deps = _dependencies(read_package_json(files, package_dir), package_dir)
+    meta, version = _meta_framework(files, deps, package_dir, vite_root)
     if meta is not None:
         vite_root = _runnable(meta, package_dir)
         framework = meta.name
     else:
-        deps = _dependencies(read_package_json(files, package_dir), package_dir)
         framework = next((name for dep, name in FRAMEWORKS if dep in deps), "vite-vanilla")
         version = deps.get("vite")
     config_file = next((p for n in VITE_CONFIG_NAMES if (p := _join(vite_root, n)) in files), None)
@@ -160,11 +161,10 @@ def detect_layout(files: Mapping[str, bytes]) -> ProjectLayout:
 
 
 def _meta_framework(
-    files: Mapping[str, bytes], package_dir: str, app_root: str
+    files: Mapping[str, bytes], deps: Mapping[str, str], package_dir: str, app_root: str
 ) -> tuple[MetaFramework | None, str | None]:
-    """The meta-framework ``package_dir``'s package.json (or a config file in it or in
-    ``app_root``) says the project is, and the version it asks for."""
-    deps = _dependencies(read_package_json(files, package_dir), package_dir)
+    """The meta-framework ``package_dir``'s dependencies (``deps``, its package.json's) or a
+    config file in it or in ``app_root`` say the project is, and the version it asks for."""
     for meta in META_FRAMEWORKS:
         marker = next((m for m in meta.markers if m in deps), None)
         configs = {
