@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 
-from kontext_preview.changes import code, manifest, stylesheet, text
+from kontext_preview.changes import code, components, manifest, stylesheet, text
 from kontext_preview.changes.config_deps import config_dependencies, config_files
 from kontext_preview.changes.imports import value_imports
 from kontext_preview.changes.kinds import FileKind, file_kind, is_css, is_typescript
@@ -87,7 +87,7 @@ def classify_change(
     name: str, old: bytes, new: bytes, max_bytes: int = ANALYSIS_MAX_BYTES
 ) -> Classified:
     kind = file_kind(name)
-    if kind is FileKind.CODE and max(len(old), len(new)) > max_bytes:
+    if kind in (FileKind.CODE, FileKind.COMPONENT) and max(len(old), len(new)) > max_bytes:
         return text.classify_by_lines(old, new, max_bytes)
     try:
         before, after = old.decode("utf-8"), new.decode("utf-8")
@@ -95,6 +95,8 @@ def classify_change(
         return _undecodable(kind)
     if kind is FileKind.CODE:
         return code.classify(before, after, typescript=is_typescript(name))
+    if kind is FileKind.COMPONENT:
+        return components.classify(before, after)
     if kind in (FileKind.STYLESHEET, FileKind.CSS_MODULE):
         return stylesheet.classify(before, after, css_module=kind is FileKind.CSS_MODULE)
     if kind is FileKind.MANIFEST:
@@ -139,7 +141,7 @@ def _feeds_config(config: str) -> Classified:
 
 
 def _undecodable(kind: FileKind) -> Classified:
-    if kind is FileKind.CODE:
+    if kind in (FileKind.CODE, FileKind.COMPONENT):
         return ChangeClass.COMPONENT_STRUCTURE, ["not valid UTF-8, so it cannot be analyzed"]
     if kind in (FileKind.STYLESHEET, FileKind.CSS_MODULE):
         return ChangeClass.STYLESHEET, ["not valid UTF-8"]

@@ -4,9 +4,12 @@ import posixpath
 import re
 from enum import StrEnum
 
+from kontext_preview.changes.components import COMPONENT_EXTENSIONS
+
 
 class FileKind(StrEnum):
     CODE = "code"  # JS/TS modules, components
+    COMPONENT = "component"  # a framework's component file: .vue, .svelte, .astro
     STYLESHEET = "stylesheet"
     CSS_MODULE = "css-module"
     BACKEND = "backend"
@@ -24,7 +27,8 @@ BACKEND_NAMES = frozenset({"dfx.json", "icp.yaml", "canister_ids.json", "mops.to
 LOCKFILES = frozenset({"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "bun.lock"})
 CONFIG_NAMES = frozenset({"jsconfig.json", ".env", ".npmrc", ".browserslistrc"})
 CONFIG_PATTERN = re.compile(
-    r"^(vite|vitest|tailwind|postcss|eslint|babel|svelte|prettier)\.config\.[a-z]+$"
+    r"^(vite|vitest|tailwind|postcss|eslint|babel|svelte|prettier|astro|next|nuxt|"
+    r"react-router|remix|angular)\.config\.[a-z]+$|^angular\.json$"
     r"|^tsconfig.*\.json$|^\.env\..+$|^\.eslintrc.*$|^\.babelrc.*$|^\.postcssrc.*$"
 )
 
@@ -55,6 +59,8 @@ def file_kind(name: str) -> FileKind:
         return FileKind.CSS_MODULE if ".module." in lower else FileKind.STYLESHEET
     if ext in CODE_EXTENSIONS:
         return FileKind.CODE
+    if ext in COMPONENT_EXTENSIONS:
+        return FileKind.COMPONENT
     if ext == ".json":
         return FileKind.DATA
     return FileKind.ASSET

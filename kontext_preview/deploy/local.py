@@ -42,7 +42,7 @@ from kontext_preview.errors import KontextError
 from kontext_preview.event_models import Diagnostic
 from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
 from kontext_preview.sandbox.protocol import BuildConfig
-from kontext_preview.workspace.layout import read_package_json
+from kontext_preview.workspace.layout import detect_layout, read_package_json
 
 ERROR_PREFIX = "error: "  # how a step's error event reads in the progress lines
 
@@ -137,12 +137,14 @@ class LocalDeployer(Deployer):
             tempDir=paths.scratch,
             outDir=f"{paths.out}/dist",
             addReactPlugin=job.add_react_plugin,
+            devServer=detect_layout(job.files).dev_server,
         )
-        progress("vite build: started")
+        what = f"{config.devServer} build"  # the framework's own production build
+        progress(f"{what}: started")
         args = [paths.agent, config.model_dump_json()]
-        await self._node(spec, out, args, spec.vite_root, "vite build", progress)
+        await self._node(spec, out, args, spec.vite_root, what, progress)
         if not (out / "dist" / "index.html").is_file():
-            raise DeployFailed("vite build produced no index.html")
+            raise DeployFailed(f"{what} produced no index.html")
 
     def _publish(self, dist: Path, session_id: str) -> None:
         """Swap the new site in with renames: readers see the old site or the new one."""

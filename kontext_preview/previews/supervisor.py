@@ -424,6 +424,7 @@ class Supervisor:
             ws_path=settings.hmr_path,
             ws_protocol="wss" if https else "ws",
             add_react_plugin=layout.framework == "vite-react" and layout.config_file is None,
+            dev_server=layout.dev_server,
             warm_urls=self._snapshot_modules(session),
         )
 

@@ -225,6 +225,7 @@ def agent_config(spec: SandboxSpec, token: str, **where: Any) -> DevServerConfig
         wsPath=spec.ws_path,
         wsProtocol=spec.ws_protocol,
         addReactPlugin=spec.add_react_plugin,
+        devServer=spec.dev_server,
         **where,
     )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kontext_preview.sandbox.protocol import PageEvent
+from kontext_preview.workspace.layout import DevServerName
 from kontext_preview.workspace.vfs import FileChange
 
 LogSink = Callable[[str], None]
@@ -46,6 +47,7 @@ class SandboxSpec:
     ws_path: str
     ws_protocol: str  # "ws" or "wss"
     add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
+    dev_server: DevServerName = "vite"  # the agent's dev-server adapter
     warm_urls: tuple[str, ...] = ()  # modules a page has (a wake's snapshot): transform at start
     # The update that (re)starts this dev server, as the pages acknowledge it (negative: the
     # service's numbering): a page loaded again for the start acknowledges it to the agent.

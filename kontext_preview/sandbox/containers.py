@@ -122,6 +122,7 @@ def shape_of(spec: SandboxSpec, settings: Settings, deps: bool) -> str:
         spec.public_host,
         f"{spec.ws_protocol}:{spec.ws_client_port}{spec.ws_path}",
         str(spec.add_react_plugin),
+        spec.dev_server,
         str(deps),
         str(settings.docker_egress),
     ]

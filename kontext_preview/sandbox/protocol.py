@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from kontext_preview.event_models import ErrorPlace
+from kontext_preview.workspace.layout import DevServerName
 
 SCHEMA_FILE = "protocol.schema.json"  # in the agent's folder
 Ms = Annotated[float, Field(description="milliseconds")]
@@ -47,7 +48,7 @@ class DevServerConfig(_Config):
 
     mode: Literal["dev"]
     root: str = Field(description="the folder of the app's index.html (or the framework's root)")
-    devServer: Literal["vite"] = Field(
+    devServer: DevServerName = Field(
         default="vite", description="the dev-server adapter (agent/adapters/<name>.mjs)"
     )
     sessionId: str
@@ -81,6 +82,9 @@ class BuildConfig(_Config):
     mode: Literal["build"]
     root: str
     outDir: str
+    devServer: DevServerName = Field(
+        default="vite", description="the adapter whose production build it is"
+    )
 
 
 class ImageConfig(_Config):

@@ -16,13 +16,18 @@ import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from kontext_preview.errors import InvalidRequest, UnsupportedProject
 from kontext_preview.workspace import npm_specs
 
 PREFERRED_ROOTS = ("src/frontend", "frontend", "")
 VITE_CONFIG_NAMES = tuple(f"vite.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts", "cts"))
+
+
+# The agent's dev-server adapters (sandbox-images/agent/adapters/<name>.mjs): Vite's, and
+# those of frameworks that start Vite through their own API (Astro's dev()).
+DevServerName = Literal["vite", "astro"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ class MetaFramework:
     shown: str  # as its users call it
     markers: tuple[str, ...]  # dependencies that say it is this framework (any of them)
     config_files: tuple[str, ...] = ()  # files beside package.json that say it too
-    dev_server: str | None = None  # the agent's adapter that runs it (None: none yet)
+    dev_server: DevServerName | None = None  # the agent's adapter that runs it (None: none yet)
     needs: str = ""  # what running it would take, said when it is refused
 
 
@@ -58,13 +63,7 @@ META_FRAMEWORKS = (
         needs="Nuxt's dev server (nuxi dev), which is not run yet",
     ),
     MetaFramework("sveltekit", "SvelteKit", ("@sveltejs/kit",), dev_server="vite"),
-    MetaFramework(
-        "astro",
-        "Astro",
-        ("astro",),
-        _configs("astro"),
-        needs="Astro's dev server (astro dev), which is not run yet",
-    ),
+    MetaFramework("astro", "Astro", ("astro",), _configs("astro"), dev_server="astro"),
     MetaFramework(
         "react-router",
         "React Router",
@@ -111,6 +110,12 @@ class ProjectLayout:
     # The version its package.json asks for (the range as written; None: none asked)
     framework_version: str | None = None
 
+    @property
+    def dev_server(self) -> DevServerName:
+        """The agent's dev-server adapter that runs it (``DevServerName``)."""
+        meta = next((m for m in META_FRAMEWORKS if m.name == self.framework), None)
+        return (meta.dev_server if meta else None) or "vite"
+
     def path(self, folder: str, name: str) -> str:
         return posixpath.join(folder, name) if folder else name
 
@@ -119,7 +124,7 @@ class ProjectLayout:
         return self.path(self.package_dir, "package.json")
 
 
-SERVED = "Vite apps (React, Vue, Svelte, Preact, Solid, plain), SvelteKit and React Router"
+SERVED = "Vite apps (React, Vue, Svelte, Preact, Solid, plain), SvelteKit, React Router and Astro"
 
 
 def find_vite_root(files: Mapping[str, bytes]) -> str:

@@ -12,8 +12,9 @@
 // Every message is one of the agent protocol (protocol.mjs; its source is the models of
 // kontext_preview/sandbox/protocol.py), checked on receipt on both sides.
 
-import { fail, readConfig } from "./protocol.mjs";
+import { fail, keepStdout, readConfig } from "./protocol.mjs";
 
+keepStdout();
 let config = null;
 try {
   config = readConfig(process.argv[2] ?? "{}");
@@ -24,7 +25,7 @@ try {
 async function run() {
   if (config.mode === "dev") return (await import("./dev-server.mjs")).serve(config);
   if (config.mode === "image") return (await import("./image.mjs")).image(config);
-  const adapter = await import("./adapters/vite.mjs"); // the deployment's build: Vite's
+  const adapter = await import(`./adapters/${config.devServer ?? "vite"}.mjs`); // the deployment's build
   await adapter.build(config);
   process.exit(0);
 }

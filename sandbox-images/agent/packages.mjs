@@ -7,14 +7,19 @@ import { pathToFileURL } from "node:url";
 
 // Looked up by folder: not every package exports its package.json.
 export async function importFrom(name, dirs) {
+  const pkgDir = packageDir(name, dirs);
+  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
+  const entry = exportEntry(pkg) ?? pkg.module ?? pkg.main ?? "index.js";
+  return import(pathToFileURL(path.join(pkgDir, entry)).href);
+}
+
+// The folder of package `name` as Node would find it from the first of `dirs` that has it
+// (its node_modules, or one above). Throws if none has it.
+export function packageDir(name, dirs) {
   for (const start of dirs) {
     for (let dir = start; ; dir = path.dirname(dir)) {
       const pkgDir = path.join(dir, "node_modules", name);
-      if (fs.existsSync(path.join(pkgDir, "package.json"))) {
-        const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
-        const entry = exportEntry(pkg) ?? pkg.module ?? pkg.main ?? "index.js";
-        return import(pathToFileURL(path.join(pkgDir, entry)).href);
-      }
+      if (fs.existsSync(path.join(pkgDir, "package.json"))) return pkgDir;
       if (dir === path.dirname(dir)) break;
     }
   }

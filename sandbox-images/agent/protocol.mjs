@@ -29,6 +29,9 @@ export function readConfig(argument) {
 // Say something on stdout, one JSON object a line. Everything the agent says is read by
 // people and by the chat's AI, not by a terminal: Vite's and Rolldown's colours (terminal
 // escapes) are taken out of every text field. Fields left undefined are left out.
+// stdout as it was before keepStdout() took it: the protocol's lines go out through it.
+const writeLine = process.stdout.write.bind(process.stdout);
+
 export function emit(type, fields = {}) {
   const plain = Object.fromEntries(
     Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? stripVTControlCharacters(v) : v]),
@@ -36,11 +39,27 @@ export function emit(type, fields = {}) {
   const line = JSON.stringify({ type, ...plain });
   const event = JSON.parse(line); // as the service will read it (NaN is null there)
   if (validate.AgentEvent(event)) {
-    process.stdout.write(line + "\n");
+    writeLine(line + "\n");
     return;
   }
   const why = described(validate.AgentEvent.errors);
-  process.stdout.write(JSON.stringify({ type: "log", level: "error", message: `agent protocol: a ${type} event not sent (${why}): ${line.slice(0, 300)}` }) + "\n");
+  writeLine(JSON.stringify({ type: "log", level: "error", message: `agent protocol: a ${type} event not sent (${why}): ${line.slice(0, 300)}` }) + "\n");
+}
+
+// stdout is the protocol's: what anything else in the agent's process writes there (a
+// framework's own logger writes its lines to process.stdout: Astro's does) is said as a
+// `log` at `info` level, a line at a time, never as a line the service could not read.
+export function keepStdout() {
+  let partial = "";
+  process.stdout.write = (chunk, encoding, callback) => {
+    partial += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    const lines = partial.split("\n");
+    partial = lines.pop();
+    for (const line of lines) if (line.trim()) emit("log", { level: "info", message: line });
+    const done = [encoding, callback].find((a) => typeof a === "function");
+    if (done) process.nextTick(done);
+    return true;
+  };
 }
 
 // Say why the agent cannot go on, and exit.

@@ -2682,6 +2682,193 @@ _RENAMED_CASES = [
     ),
 ]
 
+# Framework component files (issue 33): Vue and Svelte SFCs as create-vite's templates write
+# them, an Astro page as Astro's docs do.
+_VUE_SFC = """<script setup lang="ts">
+import { ref } from 'vue'
+
+defineProps<{ msg: string }>()
+
+const count = ref(0)
+</script>
+
+<template>
+  <h1>{{ msg }}</h1>
+
+  <div class="card">
+    <button type="button" @click="count++">count is {{ count }}</button>
+    <p>
+      Edit
+      <code>components/HelloWorld.vue</code> to test HMR
+    </p>
+  </div>
+</template>
+
+<style scoped>
+.read-the-docs {
+  color: #888;
+}
+</style>
+"""
+_SVELTE_SFC = """<script lang="ts">
+  let count: number = $state(0)
+  const increment = () => {
+    count += 1
+  }
+</script>
+
+<h1 class="title">Vite + Svelte</h1>
+<button onclick={increment}>
+  count is {count}
+</button>
+<p class="read-the-docs">Click on the Vite and Svelte logos to learn more</p>
+
+<style>
+  .read-the-docs {
+    color: #888;
+  }
+</style>
+"""
+_ASTRO_PAGE = """---
+import Layout from '../layouts/Layout.astro';
+const title = 'Welcome';
+---
+
+<Layout>
+	<main class="page">
+		<h1>{title}</h1>
+		<p>Edit <code>src/pages/index.astro</code> to start.</p>
+	</main>
+</Layout>
+
+<style>
+	main { margin: auto; }
+</style>
+"""
+
+_COMPONENT_FILE_CASES = [
+    _case(
+        "vue-sfc-template-text",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, "to test HMR", "to see it change"),
+        "content-only",
+    ),
+    _case(
+        "vue-sfc-scoped-style",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, "color: #888;", "color: #0d9488;"),
+        "style-only",
+    ),
+    _case(
+        "vue-sfc-class-attribute",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, 'class="card"', 'class="card shadow"'),
+        "style-only",
+    ),
+    _case(
+        "vue-sfc-script-state",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, "ref(0)", "ref(10)"),
+        "component-structure",
+    ),
+    _case(
+        "vue-sfc-template-expression",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, "count is {{ count }}", "count is {{ count * 2 }}"),
+        "component-structure",
+    ),
+    _case(
+        "vue-sfc-event-handler",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _sub(_VUE_SFC, '@click="count++"', '@click="count--"'),
+        "component-structure",
+    ),
+    _case(
+        "vue-sfc-reindented",
+        f"{SRC}/components/HelloWorld.vue",
+        _VUE_SFC,
+        _VUE_SFC.replace("\n  ", "\n    "),
+        "formatting",
+    ),
+    _case(
+        "svelte-text",
+        f"{SRC}/App.svelte",
+        _SVELTE_SFC,
+        _sub(_SVELTE_SFC, "Vite + Svelte", "Hello Svelte"),
+        "content-only",
+    ),
+    _case(
+        "svelte-style-block",
+        f"{SRC}/App.svelte",
+        _SVELTE_SFC,
+        _sub(_SVELTE_SFC, "color: #888;", "color: rgb(0, 0, 255);"),
+        "style-only",
+    ),
+    _case(
+        "svelte-new-element",
+        f"{SRC}/App.svelte",
+        _SVELTE_SFC,
+        _sub(_SVELTE_SFC, "<p class=", "<hr />\n<p class="),
+        "component-structure",
+    ),
+    _case(
+        "svelte-rune",
+        f"{SRC}/App.svelte",
+        _SVELTE_SFC,
+        _sub(_SVELTE_SFC, "$state(0)", "$state(1)"),
+        "component-structure",
+    ),
+    _case(
+        "astro-markup-text",
+        f"{SRC}/pages/index.astro",
+        _ASTRO_PAGE,
+        _sub(_ASTRO_PAGE, "to start.", "to begin."),
+        "content-only",
+    ),
+    _case(
+        "astro-frontmatter",
+        f"{SRC}/pages/index.astro",
+        _ASTRO_PAGE,
+        _sub(_ASTRO_PAGE, "'Welcome'", "'Hello'"),
+        "component-structure",
+    ),
+    _case(
+        "astro-style",
+        f"{SRC}/pages/index.astro",
+        _ASTRO_PAGE,
+        _sub(_ASTRO_PAGE, "margin: auto;", "margin: 0 auto;"),
+        "style-only",
+    ),
+    _case(
+        "astro-config-integration",
+        "astro.config.mjs",
+        "import { defineConfig } from 'astro/config';\n\nexport default defineConfig({});\n",
+        "import { defineConfig } from 'astro/config';\nimport react from '@astrojs/react';\n\n"
+        "export default defineConfig({ integrations: [react()] });\n",
+        "build-config",
+    ),
+    _case(
+        "svelte-markup-comment",
+        f"{SRC}/App.svelte",
+        _SVELTE_SFC + "<!-- counter -->\n",
+        _SVELTE_SFC + "<!-- the counter, kept -->\n",
+        "formatting",
+    ),
+    _case(
+        "svelte-component-added",
+        f"{SRC}/lib/Counter.svelte",
+        None,
+        _SVELTE_SFC,
+        "added",
+    ),
+]
+
 CASES: list[Case] = [
     *_STYLESHEET_CASES,
     *_STYLE_ONLY_CODE_CASES,
@@ -2696,4 +2883,5 @@ CASES: list[Case] = [
     *_ADDED_CASES,
     *_DELETED_CASES,
     *_RENAMED_CASES,
+    *_COMPONENT_FILE_CASES,
 ]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import create_session, push, replace_file
+from tests.project import project_file, project_files
 from tests.distributed.cluster import SseEvent, read_events
 from tests.server import ApiServer, agent_pids, wait_for
 
@@ -358,3 +359,31 @@ def test_a_deploy_host_without_a_published_site_is_a_404(server: ApiServer) -> N
     )
     assert response.status_code == 404
     assert 'data-kontext-page="not-deployed"' in response.text
+
+
+def test_an_astro_projects_deployment_is_astros_own_build(
+    server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    """A framework's deployment is its production build (issue 33): `astro build` of the
+    project as Astro's docs write it, served on the deployment's origin, its React island
+    hydrated there."""
+    sid = create_session(api, project_files("astro-app"))["sessionId"]
+    page = "src/pages/index.astro"
+    source = project_file(page, "astro-app")
+    result = push(api, sid, page, source.replace("---\n\n", "const built = true;\n---\n\n", 1))
+    assert result["strategy"] == "full-deploy", result
+    events = read_events(server.base_url, sid, until=until_deployed, timeout=180)
+    assert events[-1].type == "deploy.succeeded", [(e.type, e.data) for e in events[-5:]]
+    progress = [e.data["line"] for e in events if e.type == "deploy.progress"]
+    assert any("Complete!" in line or "page(s) built" in line for line in progress), progress
+    site = browser.new_page()
+    try:
+        site.goto(f"http://deploy-{sid}.localhost:{server.port}/")
+        site.wait_for_selector("#title")
+        assert site.inner_text("#title") == "Hello from Astro"
+        assert not site.locator("script[src*='@kontext'], script[src*='@vite']").count()
+        site.click("#count")  # hydrated: React answers the click
+        site.wait_for_function("document.querySelector('#count').textContent === 'count is 1'")
+    finally:
+        site.close()
+    api.delete(f"/kontext/preview/{sid}")

@@ -43,6 +43,9 @@ class Case:
     # How the open page acknowledges a component that throws: "error" (it is left blank),
     # or "update" where the framework shows an error page of its own, as a fresh load does
     thrown_ack: str = "error"
+    # How the open page acknowledges a component edit right after a config restart: "update",
+    # or "reload" where the framework's own dev server reloads for it too
+    after_restart_ack: str = "update"
 
 
 CASES = [
@@ -108,6 +111,33 @@ CASES = [
         ),
         thrown_ack="update",
     ),
+    Case(  # Astro: its own API starts Vite; a React island in a server-rendered page
+        name="astro",
+        adapter="astro",
+        files=lambda: project_files("astro-app"),
+        component="src/components/Counter.tsx",
+        render=lambda text: (
+            f'export default function Counter() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+        ),
+        throws=(
+            'export default function Counter(): never {\n  throw new Error("Header broke");\n}\n'
+        ),
+        broken=(
+            'export default function Counter() {\n  return <h1 id="title">Broken</h1>;\n}\n'
+            "export const = ;\n"
+        ),
+        stylesheet="src/styles/global.css",
+        config="astro.config.mjs",
+        config_source=(
+            "import { defineConfig } from 'astro/config';\n"
+            "import react from '@astrojs/react';\n\n"
+            "export default defineConfig({\n"
+            "  integrations: [react()],\n  vite: { define: { __A__: 1 } },\n});\n"
+        ),
+        # `astro dev` over the same project, its own watcher: a page opened once, the config
+        # changed, 5 s, then the island edited: the page reloads (window marker gone).
+        after_restart_ack="reload",
+    ),
 ]
 
 
@@ -144,13 +174,17 @@ def applied(server: ApiServer, sid: str, update_id: str) -> list[SseEvent]:
     return events
 
 
-def fresh_title(browser: Any, server: ApiServer, sid: str) -> str:
+COLOUR = "getComputedStyle(document.querySelector('#title')).color"
+
+
+def fresh_title(browser: Any, server: ApiServer, sid: str, colour: bool = False) -> Any:
+    """What a page loaded now shows in #title: its text (``colour``: and its colour)."""
     page = browser.new_page()
     try:
         page.goto(f"http://preview-{sid}.localhost:{server.port}/")
         page.wait_for_selector("#title")
         text: str = page.inner_text("#title")
-        return text
+        return (text, page.evaluate(COLOUR)) if colour else text
     finally:
         page.close()
 
@@ -183,11 +217,18 @@ def test_an_edit_and_a_stylesheet_are_shown_as_a_fresh_load_shows_them(
     shows(page, "Adapter edit")
     assert applied(server, sid, edit["updateId"])[-1].data["browserAck"] == "update"
     css = push(api, sid, case.stylesheet, "#title {\n  color: rgb(0, 0, 255);\n}\n")
-    colour = "getComputedStyle(document.querySelector('#title')).color"
-    page.wait_for_function(f"{colour} === 'rgb(0, 0, 255)'")
+    page.wait_for_function(f"{COLOUR} === 'rgb(0, 0, 255)'")
     assert applied(server, sid, css["updateId"])[-1].data["browserAck"] == "css"
     assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
-    assert fresh_title(browser, server, sid) == page.inner_text("#title") == "Adapter edit"
+    shown = (page.inner_text("#title"), page.evaluate(COLOUR))
+    assert (
+        fresh_title(browser, server, sid, colour=True)
+        == shown
+        == (
+            "Adapter edit",
+            "rgb(0, 0, 255)",
+        )
+    )
 
 
 def test_a_compile_error_comes_back_with_its_file_and_line_and_its_fix_shows(
@@ -237,7 +278,7 @@ def test_a_config_change_restarts_it_in_place_and_the_page_follows(
     page.wait_for_load_state("networkidle")  # loaded again (a server-rendered page: hydrated)
     edit = push(api, sid, case.component, case.render("After the restart"))
     shows(page, "After the restart")
-    assert applied(server, sid, edit["updateId"])[-1].data["browserAck"] == "update"
+    assert applied(server, sid, edit["updateId"])[-1].data["browserAck"] == case.after_restart_ack
 
 
 def control_lines(server: ApiServer, sid: str, lines: list[Any]) -> list[Any]:

@@ -88,11 +88,6 @@ def test_src_frontend_wins_over_the_root() -> None:
             "Next.js",
         ),
         ({"index.html": HTML, "package.json": package("nuxt", "vue")}, "Nuxt"),
-        ({"index.html": HTML, "package.json": package("astro")}, "Astro"),
-        (
-            {"src/pages/index.astro": b"", "astro.config.mjs": b"", "package.json": package()},
-            "Astro",
-        ),
         (
             {"angular.json": b"{}", "src/main.ts": b"", "package.json": package("@angular/core")},
             "Angular",
@@ -134,16 +129,29 @@ REACT_ROUTER = {  # framework mode, as its docs write it
 }
 
 
+ASTRO = {  # as Astro's docs write it: no vite.config, no index.html
+    "package.json": json.dumps({"dependencies": {"astro": "^5.18.2"}}).encode(),
+    "astro.config.mjs": b"export default {}",
+    "src/pages/index.astro": b"<h1>hi</h1>",
+}
+
+
 @pytest.mark.parametrize(
-    ("files", "framework", "version"),
-    [(SVELTEKIT, "sveltekit", "^2.63.0"), (REACT_ROUTER, "react-router", "^7.9.0")],
+    ("files", "framework", "version", "dev_server"),
+    [
+        (SVELTEKIT, "sveltekit", "^2.63.0", "vite"),
+        (REACT_ROUTER, "react-router", "^7.9.0", "vite"),
+        (ASTRO, "astro", "^5.18.2", "astro"),
+    ],
 )
 def test_frameworks_that_render_on_the_server_run_from_their_package_folder(
-    files: dict[str, bytes], framework: str, version: str
+    files: dict[str, bytes], framework: str, version: str, dev_server: str
 ) -> None:
     layout = detect_layout(files)
     assert (layout.framework, layout.framework_version) == (framework, version)
-    assert (layout.vite_root, layout.package_dir, layout.config_file) == ("", "", "vite.config.ts")
+    assert layout.dev_server == dev_server
+    config = "vite.config.ts" if "vite.config.ts" in files else None
+    assert (layout.vite_root, layout.package_dir, layout.config_file) == ("", "", config)
     inside = detect_layout({f"src/frontend/{name}": data for name, data in files.items()})
     assert (inside.vite_root, inside.package_dir) == ("src/frontend", "src/frontend")
 

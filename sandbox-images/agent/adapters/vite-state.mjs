@@ -6,6 +6,9 @@ export const state = {
   base: "/", // the served base (`base` of the project's config): the page client is under it
   fresh: false, // see notify() in vite.mjs
   shownAt: new Map(), // the agent's change number -> when it was sent to the pages (ms)
+  // Files whose change restarts the dev server besides Vite's own (its config, env files):
+  // a framework's config, which the framework watches for itself (adapters/astro.mjs).
+  restartsOn: null, // (absolute file) -> boolean
 };
 
 export function configure(value) {

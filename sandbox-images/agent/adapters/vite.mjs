@@ -85,6 +85,7 @@ function isPublicFile(server, file) {
 function notify(server, changes, fresh = false) {
   state.fresh = fresh;
   const graph = clientSide(server).moduleGraph;
+  const graphs = moduleGraphs(server);
   const affected = [];
   const files = [];
   let restarts = false;
@@ -92,9 +93,11 @@ function notify(server, changes, fresh = false) {
   for (const change of changes) {
     const file = path.resolve(config.workspace, change.path);
     if (!file.startsWith(config.workspace + path.sep)) continue;
-    const restart = restartsVite(server, file);
+    const restart = restartsVite(server, file) || Boolean(state.restartsOn?.(file));
     restarts ||= restart;
-    const loaded = graph.getModulesByFile(file)?.size > 0;
+    // Loaded by the pages, or by the server to render them (a framework's server-only
+    // module: an .astro page, a +page.server.ts): either way what a page shows may change.
+    const loaded = graphs.some((g) => g.getModulesByFile(file)?.size > 0);
     // A public/ file no module imports (fetched at runtime, <img src="/x.png">): Vite's
     // HMR has nothing to update, so the page reloads to show it as a fresh load would.
     const fetched = !loaded && !restart && isPublicFile(server, file);
@@ -111,7 +114,7 @@ function notify(server, changes, fresh = false) {
   // follows the answer must get the new file (Vite's own handling repeats it, harmlessly).
   for (const [event, file] of files) {
     if (event === "add") continue;
-    for (const moduleGraph of moduleGraphs(server)) moduleGraph.onFileChange(file);
+    for (const moduleGraph of graphs) moduleGraph.onFileChange(file);
   }
   for (const [event, file] of files) server.watcher.emit(event, file);
   if (reload && !restarts) server.ws.send({ type: "full-reload", path: "*" });
@@ -155,7 +158,7 @@ async function inject(server, paths) {
   for (const relative of paths) {
     const file = path.resolve(config.workspace, relative);
     const compiled = file.startsWith(config.workspace + path.sep) && STYLESHEET.test(file) && !CSS_MODULE.test(file)
-      ? await compiledStyles(env, file)
+      ? await compiledStyles(server, env, file)
       : null;
     for (const style of compiled ?? []) { // a root reached twice: its newest compile
       const at = styles.findIndex((s) => s.id === style.id);
@@ -178,12 +181,15 @@ async function inject(server, paths) {
   };
 }
 
-// What the page loaded for a changed stylesheet: the stylesheets imported by modules (the
-// file itself, or those that reach it through `@import` or a preprocessor's partials, as
-// Vite's module graph records them), recompiled. null hands the file to Vite's HMR: it is
-// not loaded yet, or it is loaded as something else too (`?raw`, `?inline`, `?url`: a
-// string or a URL, not a page stylesheet), or a CSS module reaches it (`composes`).
-async function compiledStyles(env, file) {
+// What the page loaded for a changed stylesheet: the stylesheets imported by modules, or
+// by the page itself (a framework's `<script type="module" src="….css">` beside the same
+// stylesheet rendered into the page on the server: Astro's), the file itself or those that
+// reach it through `@import` or a preprocessor's partials (as Vite's module graph records
+// them), recompiled. null hands the file to Vite's HMR: it is not loaded yet, or it is
+// loaded as something else too (`?raw`, `?inline`, `?url`: a string or a URL, not a page
+// stylesheet), or a CSS module reaches it (`composes`). The server's graphs (a framework's
+// server rendering) forget it too, so that a page loaded next renders the new one.
+async function compiledStyles(server, env, file) {
   const graph = env.moduleGraph;
   const modules = [...(graph.getModulesByFile(file) ?? [])];
   if (modules.length === 0 || modules.some((m) => m.url.includes("?"))) return null;
@@ -192,7 +198,11 @@ async function compiledStyles(env, file) {
   const walk = (module) => {
     if (chain.has(module)) return true;
     chain.add(module);
-    if (module.importers.size === 0) return false;
+    if (module.importers.size === 0) {
+      if (!pageLoaded(module.url)) return false; // imported once, by nothing now
+      roots.add(module);
+      return true;
+    }
     for (const importer of module.importers) {
       const stylesheet = importer.file && STYLESHEET.test(importer.file);
       if (!stylesheet) roots.add(module);
@@ -201,7 +211,11 @@ async function compiledStyles(env, file) {
     return true;
   };
   if (!modules.every(walk) || roots.size === 0) return null;
-  for (const module of chain) graph.invalidateModule(module);
+  for (const module of chain) {
+    for (const any of moduleGraphs(server)) {
+      for (const same of any.getModulesByFile(module.file) ?? []) any.invalidateModule(same);
+    }
+  }
   const styles = [];
   for (const root of roots) {
     const result = await env.transformRequest(root.url);
@@ -213,7 +227,7 @@ async function compiledStyles(env, file) {
   return styles;
 }
 
-function controlPlugin() {
+export function controlPlugin() {
   return {
     name: "kontext-preview-agent",
     configResolved(resolved) {
@@ -240,6 +254,10 @@ function controlPlugin() {
       ];
     },
     configureServer(server) {
+      // A server without an HTTP server of its own (middleware mode) is a framework's
+      // helper, not the one pages reach: Astro's content sync makes one (with the project's
+      // plugins, ours among them) as it starts and restarts.
+      if (!server.httpServer) return;
       current = server; // Vite makes a new server when it restarts (vite.config changed)
       if (stopFileWatching(server)) {
         emit("log", { level: "info", message: "this Vite started a file watcher despite watch: null (4.x); it was closed (changes come from the agent)" });
@@ -351,6 +369,12 @@ function clientInEveryPage(req, res, next) {
 // (x-kontext-snapshot) are not recorded.
 const PAGE_LOAD_MAX_REQUESTS = 2000;
 const pageRequests = new Map();
+const pageModules = new Set(); // the paths pages asked for as modules (beneath the base)
+
+// Whether a page asked for this module (a URL of the module graph) itself.
+function pageLoaded(url) {
+  return pageModules.has(url);
+}
 
 function recordPageLoad(req, res, next) {
   const headers = req.headers;
@@ -363,13 +387,16 @@ function recordPageLoad(req, res, next) {
       const key = `${request.url}\n${request.accept}`;
       pageRequests.delete(key);
       pageRequests.set(key, request);
+      if (dest === "script" && request.url.startsWith(state.base) && pageModules.size < PAGE_LOAD_MAX_REQUESTS) {
+        pageModules.add("/" + request.url.slice(state.base.length).split("?")[0]);
+      }
       if (pageRequests.size > PAGE_LOAD_MAX_REQUESTS) pageRequests.delete(pageRequests.keys().next().value);
     });
   }
   next();
 }
 
-function createForwardingLogger(createLogger) {
+export function createForwardingLogger(createLogger) {
   const logger = createLogger("info", { allowClearScreen: false });
   for (const level of ["info", "warn", "error"]) {
     const original = logger[level].bind(logger);
@@ -385,7 +412,6 @@ function createForwardingLogger(createLogger) {
 // The dev server every mode shares (the image's cache prebuild must match it exactly:
 // Vite keys its dependency cache by the root path, the config and the plugins' names).
 export async function createDevServer(vite) {
-  const hmrSocket = { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol };
   const plugins = [controlPlugin(), ...(await projectPlugins())];
   return vite.createServer({
     root: config.root,
@@ -393,24 +419,31 @@ export async function createDevServer(vite) {
     clearScreen: false,
     customLogger: createForwardingLogger(vite.createLogger),
     plugins,
-    server: {
-      host: config.bindHost ?? "127.0.0.1",
-      port: config.port,
-      strictPort: true,
-      watch: null,
-      // Transform the app (index.html and what it imports) right after start, so the
-      // first page load after a start or a wake-up finds it ready.
-      // (A framework that renders its pages on the server has no index.html.)
-      warmup: { clientFiles: fs.existsSync(path.join(config.root, "index.html")) ? ["./index.html"] : [] },
-      allowedHosts: [config.publicHost],
-      // The HMR socket as browsers reach it (through the proxy): `server.ws` on 8.1+,
-      // `server.hmr` before (8.1+ read it too, as a deprecated alias).
-      ws: hmrSocket,
-      hmr: hmrSocket,
-      // The project's node_modules may be a link to one of the prepared templates.
-      fs: { allow: [config.workspace, config.templateDir, ...(config.templateDirs ?? [])] },
-    },
+    server: serverOptions(),
   });
+}
+
+// Vite's `server` options for a session, whichever starts Vite (this adapter, or a framework
+// through its own API: adapters/astro.mjs).
+export function serverOptions() {
+  const hmrSocket = { clientPort: config.wsClientPort, path: config.wsPath, protocol: config.wsProtocol };
+  return {
+    host: config.bindHost ?? "127.0.0.1",
+    port: config.port,
+    strictPort: true,
+    watch: null,
+    // Transform the app (index.html and what it imports) right after start, so the
+    // first page load after a start or a wake-up finds it ready.
+    // (A framework that renders its pages on the server has no index.html.)
+    warmup: { clientFiles: fs.existsSync(path.join(config.root, "index.html")) ? ["./index.html"] : [] },
+    allowedHosts: [config.publicHost],
+    // The HMR socket as browsers reach it (through the proxy): `server.ws` on 8.1+,
+    // `server.hmr` before (8.1+ read it too, as a deprecated alias).
+    ws: hmrSocket,
+    hmr: hmrSocket,
+    // The project's node_modules may be a link to one of the prepared templates.
+    fs: { allow: [config.workspace, config.templateDir, ...(config.templateDirs ?? [])] },
+  };
 }
 
 // The plugins the project needs beyond its own config: React's, for a React project without
@@ -437,10 +470,17 @@ export async function start(value) {
     await server.close().catch(() => {});
     throw err;
   }
+  return sessionHandle(server, vite.version);
+}
+
+// The adapter's handle (dev-server.mjs) over the Vite dev server now serving (`current`: a
+// restart makes a new one), started by this adapter or by a framework (`version`: the
+// one the `ready` event says).
+export function sessionHandle(server, version) {
   if (!warmsUpItself(server)) warmPage(server, path.join(config.root, "index.html"));
   warmModules(server, config.warmUrls ?? []);
   return {
-    version: vite.version,
+    version,
     hmrPath: config.wsPath,
     clientPath: CLIENT_ID,
     notify: (changes, fresh) => notify(current, changes, fresh),
@@ -473,7 +513,7 @@ function graphMemory(server) {
 // In a container the dev server has no network: it listens on a Unix socket in a folder
 // shared with the host, which the node publishes on a loopback port. Vite's own listen()
 // only takes ports, so its HTTP server (the HMR socket rides on it) is bound here.
-function listenOnSocket(server, socket) {
+export function listenOnSocket(server, socket) {
   fs.rmSync(socket, { force: true });
   return new Promise((resolve, reject) => {
     server.httpServer.once("error", reject);

@@ -1,0 +1,127 @@
+"""The frameworks the agent runs (issue 33), as their CLIs or docs write them, on every
+backend: created, first paint in Chromium, a component edit hot-updated in the open page
+(state kept), a stylesheet injected, a package added, and a fresh load showing what the
+open page shows. (The dev-server contract suite, tests/e2e/test_dev_server_contract.py,
+runs each adapter through errors and restarts on the local backend.)"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import create_session, push
+from tests.distributed.cluster import read_events
+from tests.project import project_file, project_files
+from tests.server import ApiServer
+
+pytestmark = [pytest.mark.vite, pytest.mark.browser]
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str  # as the API answers `framework`
+    fixture: str  # tests/fixtures/<fixture>
+    component: str  # renders #title (and #count, a button counting clicks, where it has state)
+    title: str  # #title's text as created
+    stylesheet: str  # a stylesheet the page loads
+
+
+FRAMEWORKS = [
+    Framework(
+        "astro",
+        "astro-app",
+        "src/components/Counter.tsx",
+        "Hello from Astro",
+        "src/styles/global.css",
+    ),
+    Framework(
+        "sveltekit",
+        "sveltekit-app",
+        "src/routes/+page.svelte",
+        "Welcome to SvelteKit",
+        "src/app.css",
+    ),
+    Framework(
+        "react-router",
+        "react-router-app",
+        "app/welcome.tsx",
+        "Welcome to React Router",
+        "app/app.css",
+    ),
+]
+
+
+@pytest.fixture(params=FRAMEWORKS, ids=[f.name for f in FRAMEWORKS])
+def framework(request: pytest.FixtureRequest) -> Framework:
+    value: Framework = request.param
+    return value
+
+
+def acknowledged(server: ApiServer, sid: str, update_id: str, timeout: float = 60) -> str:
+    events = read_events(
+        server.base_url,
+        sid,
+        until=lambda e: e.type == "update.applied" and e.data["updateId"] == update_id,
+        timeout=timeout,
+    )
+    ack: str = events[-1].data["browserAck"]
+    return ack
+
+
+def fresh(browser: Any, url: str) -> tuple[str, str]:
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector("#title")
+        page.wait_for_load_state("networkidle")
+        return page.inner_text("#title"), page.evaluate(COLOUR)
+    finally:
+        page.close()
+
+
+COLOUR = "getComputedStyle(document.querySelector('#title')).color"
+
+
+def test_a_framework_project_starts_hot_updates_and_takes_a_package(
+    backend: str, server: ApiServer, api: httpx.Client, browser: Any, framework: Framework
+) -> None:
+    files = project_files(framework.fixture)
+    session = create_session(api, files)
+    sid = session["sessionId"]
+    assert (session["status"], session["framework"]) == ("active", framework.name), session
+    page = browser.new_page()
+    try:
+        page.goto(session["previewUrl"])
+        page.wait_for_selector("#title")
+        page.wait_for_load_state("networkidle")  # rendered on the server, then hydrated
+        assert page.inner_text("#title") == framework.title
+        page.evaluate("window.__marker = 'same page'")
+
+        source = project_file(framework.component, framework.fixture)
+        edited = source.replace(framework.title, "Edited live")
+        assert edited != source
+        result = push(api, sid, framework.component, edited)
+        page.wait_for_function("document.querySelector('#title')?.textContent === 'Edited live'")
+        assert acknowledged(server, sid, result["updateId"]) == "update"
+
+        css = push(api, sid, framework.stylesheet, "#title {\n  color: rgb(0, 128, 0);\n}\n")
+        page.wait_for_function(f"{COLOUR} === 'rgb(0, 128, 0)'")
+        assert acknowledged(server, sid, css["updateId"]) == "css"
+        assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
+        assert fresh(browser, session["previewUrl"]) == ("Edited live", "rgb(0, 128, 0)")
+
+        # A package added: installed (no scripts), the dev server follows, the page with it.
+        package = json.loads(project_file("package.json", framework.fixture))
+        package.setdefault("dependencies", {})["is-odd"] = "3.0.1"
+        added = push(api, sid, "package.json", json.dumps(package, indent=2))
+        assert added["strategy"] == "full-deploy"
+        assert acknowledged(server, sid, added["updateId"], timeout=180) == "reload"
+        page.wait_for_function("document.querySelector('#title')?.textContent === 'Edited live'")
+        status = api.get(f"/kontext/preview/{sid}").json()
+        assert status["status"] == "active", status
+        assert fresh(browser, session["previewUrl"]) == ("Edited live", "rgb(0, 128, 0)")
+    finally:
+        page.close()
+        api.delete(f"/kontext/preview/{sid}")
