@@ -102,6 +102,7 @@ class LocalDeployer(Deployer):
             ws_path="",
             ws_protocol="ws",
             add_react_plugin=False,
+            generated_dirs=detect_layout(job.files).generated_dirs,
         )
 
     async def _check_motoko(

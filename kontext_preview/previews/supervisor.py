@@ -425,6 +425,7 @@ class Supervisor:
             ws_protocol="wss" if https else "ws",
             add_react_plugin=layout.framework == "vite-react" and layout.config_file is None,
             dev_server=layout.dev_server,
+            generated_dirs=layout.generated_dirs,
             warm_urls=self._snapshot_modules(session),
         )
 

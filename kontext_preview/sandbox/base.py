@@ -48,6 +48,7 @@ class SandboxSpec:
     ws_protocol: str  # "ws" or "wss"
     add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
     dev_server: DevServerName = "vite"  # the agent's dev-server adapter
+    generated_dirs: tuple[str, ...] = ()  # folders the framework writes (relative to workspace)
     warm_urls: tuple[str, ...] = ()  # modules a page has (a wake's snapshot): transform at start
     # The update that (re)starts this dev server, as the pages acknowledge it (negative: the
     # service's numbering): a page loaded again for the start acknowledges it to the agent.

@@ -158,6 +158,23 @@ def hardening(settings: Settings) -> dict[str, Any]:
     }
 
 
+def generated_tmpfs(spec: SandboxSpec, settings: Settings) -> dict[str, str]:
+    """Where the framework writes as it runs (its generated types, caches: SvelteKit's
+    .svelte-kit, Astro's .astro) in the read-only workspace: a tmpfs each, as small as
+    /tmp's, made again with each container (the framework writes them at start). Their
+    mount points are made in the workspace here (Docker cannot make one in a read-only
+    bind mount). Owned by the container's user (Docker 20.10 ignores a tmpfs *mount*'s
+    mode: the ``tmpfs`` option's uid= is what makes it writable)."""
+    uid, gid = sandbox_user()
+    tmpfs = {}
+    for folder in spec.generated_dirs:
+        (spec.workspace / folder).mkdir(parents=True, exist_ok=True)
+        target = str(in_container(spec, spec.workspace / folder))
+        size = settings.docker_tmpfs_mb
+        tmpfs[target] = f"rw,nosuid,nodev,size={size}m,uid={uid},gid={gid},mode=0755"
+    return tmpfs
+
+
 def dev_server_mounts(spec: SandboxSpec, folders: SessionFolders) -> list[Mount]:
     """The workspace read-only, the socket's folder, and installed dependencies if any."""
     return [*project_mounts(spec, folders), Mount(str(RUN_DIR), str(folders.run), type="bind")]

@@ -184,6 +184,7 @@ class DockerBackend(SandboxBackend):
         write_agent_config(folders.run, config, uid if uid != os.getuid() else None)
         network = await self._network()
         hardening = c.hardening(self.settings)
+        hardening["tmpfs"] |= c.generated_tmpfs(spec, self.settings)
         hardening["environment"] |= self.settings.dev_server_env
         burst = self._start_cpus()
         del hardening["nano_cpus"]
@@ -233,6 +234,8 @@ class DockerBackend(SandboxBackend):
         removed after."""
         c.writable_folder(out)
         mounts = c.tool_mounts(spec, c.SessionFolders.of(spec), out)
+        hardening = c.hardening(self.settings)
+        hardening["tmpfs"] |= c.generated_tmpfs(spec, self.settings)
         container = await self._run(
             lambda d: d.containers.run(
                 self.settings.docker_image,
@@ -244,7 +247,7 @@ class DockerBackend(SandboxBackend):
                 working_dir=str(c.in_container(spec, cwd)),
                 network_mode="none",
                 cpu_shares=LOWEST_CPU_SHARES,
-                **c.hardening(self.settings),
+                **hardening,
             )
         )
         output = c.OutputStream(container)

@@ -40,6 +40,9 @@ class MetaFramework:
     config_files: tuple[str, ...] = ()  # files beside package.json that say it too
     dev_server: DevServerName | None = None  # the agent's adapter that runs it (None: none yet)
     needs: str = ""  # what running it would take, said when it is refused
+    # Folders it writes beside its package.json as it runs (types, caches, its build): a
+    # container's read-only workspace gets a writable one there
+    generated: tuple[str, ...] = ()
 
 
 def _configs(stem: str) -> tuple[str, ...]:
@@ -62,14 +65,19 @@ META_FRAMEWORKS = (
         _configs("nuxt"),
         needs="Nuxt's dev server (nuxi dev), which is not run yet",
     ),
-    MetaFramework("sveltekit", "SvelteKit", ("@sveltejs/kit",), dev_server="vite"),
-    MetaFramework("astro", "Astro", ("astro",), _configs("astro"), dev_server="astro"),
+    MetaFramework(
+        "sveltekit", "SvelteKit", ("@sveltejs/kit",), dev_server="vite", generated=(".svelte-kit",)
+    ),
+    MetaFramework(
+        "astro", "Astro", ("astro",), _configs("astro"), dev_server="astro", generated=(".astro",)
+    ),
     MetaFramework(
         "react-router",
         "React Router",
         ("@react-router/dev",),
         _configs("react-router"),
         dev_server="vite",
+        generated=(".react-router",),
     ),
     MetaFramework(
         "remix",
@@ -111,10 +119,20 @@ class ProjectLayout:
     framework_version: str | None = None
 
     @property
+    def meta(self) -> "MetaFramework | None":
+        return next((m for m in META_FRAMEWORKS if m.name == self.framework), None)
+
+    @property
     def dev_server(self) -> DevServerName:
         """The agent's dev-server adapter that runs it (``DevServerName``)."""
-        meta = next((m for m in META_FRAMEWORKS if m.name == self.framework), None)
-        return (meta.dev_server if meta else None) or "vite"
+        return (self.meta.dev_server if self.meta else None) or "vite"
+
+    @property
+    def generated_dirs(self) -> tuple[str, ...]:
+        """Folders the framework writes as it runs, relative to the project."""
+        return tuple(
+            self.path(self.package_dir, d) for d in (self.meta.generated if self.meta else ())
+        )
 
     def path(self, folder: str, name: str) -> str:
         return posixpath.join(folder, name) if folder else name

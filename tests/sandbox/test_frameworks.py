@@ -6,6 +6,7 @@ runs each adapter through errors and restarts on the local backend.)"""
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +15,8 @@ import pytest
 from tests.conftest import create_session, push
 from tests.distributed.cluster import read_events
 from tests.project import project_file, project_files
-from tests.server import ApiServer
+from tests.sandboxes import sandbox_alive
+from tests.server import ApiServer, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.browser]
 
@@ -125,3 +127,41 @@ def test_a_framework_project_starts_hot_updates_and_takes_a_package(
     finally:
         page.close()
         api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_framework_session_sleeps_and_a_page_load_wakes_it(
+    backend: str, tmp_path: Path, browser: Any, framework: Framework
+) -> None:
+    """Idle, it sleeps (its dev server stopped); a page load wakes it to what it showed, and
+    the woken dev server hot-updates that page."""
+    server = ApiServer.start(
+        tmp_path, sandbox_backend=backend, hibernate_after_seconds=3, reap_interval_seconds=0.5
+    )
+    try:
+        with server.client() as api:
+            session = create_session(api, project_files(framework.fixture))
+            sid = session["sessionId"]
+            source = project_file(framework.component, framework.fixture)
+            push(api, sid, framework.component, source.replace(framework.title, "Before sleep"))
+            read_events(server.base_url, sid, until=lambda e: e.type == "session.hibernated")
+            assert wait_for(lambda: not sandbox_alive(backend, sid)), "still running"
+            page = browser.new_page()
+            try:
+                page.goto(session["previewUrl"])  # the "waking up" page, then the app
+                page.wait_for_function(
+                    "document.querySelector('#title')?.textContent === 'Before sleep'",
+                    timeout=90_000,
+                )
+                assert sandbox_alive(backend, sid)
+                assert wait_for(lambda: page.evaluate("window.__kontext?.connected === true"), 60)
+                page.wait_for_load_state("networkidle")
+                page.evaluate("window.__marker = 'same page'")
+                edit = push(api, sid, framework.component, source.replace(framework.title, "Woken"))
+                page.wait_for_function("document.querySelector('#title')?.textContent === 'Woken'")
+                assert acknowledged(server, sid, edit["updateId"]) == "update"
+                assert page.evaluate("window.__marker") == "same page"
+            finally:
+                page.close()
+    finally:
+        server.stop()
+    assert not sandbox_alive(backend, sid)

@@ -15,7 +15,7 @@
 import path from "node:path";
 import { importFrom, packageDir } from "../packages.mjs";
 import { configure, config, state } from "./vite-state.mjs";
-import { controlPlugin, listenOnSocket, prepareWritableDirs, serverOptions, sessionHandle } from "./vite.mjs";
+import { controlPlugin, prepareWritableDirs, serverOptions, sessionHandle } from "./vite.mjs";
 
 const CONFIG_FILE = /^astro\.config\.(js|mjs|cjs|ts|mts|cts)$/;
 
@@ -24,6 +24,7 @@ function astroSettings() {
     root: config.root,
     logLevel: "info",
     devToolbar: { enabled: false },
+    cacheDir: path.join(config.cacheDir, "astro"), // not node_modules/.astro: read-only in a container
     server: { host: config.bindHost ?? "127.0.0.1", port: config.port ?? 4321 },
     vite: {
       cacheDir: config.cacheDir,
@@ -48,8 +49,9 @@ export async function start(value) {
   let server = null;
   const settings = astroSettings();
   settings.vite.plugins.push({ name: "kontext-preview-astro", configureServer: (s) => void (s.httpServer && (server ??= s)) });
+  // In a container, Astro's listen() goes to the session's socket (the Vite adapter's plugin
+  // puts it there).
   const started = await astro.dev(settings);
-  if (config.socket) await listenOnSocket(server, config.socket);
   const handle = sessionHandle(server, vite.version);
   return { ...handle, close: () => started.stop() };
 }
@@ -60,7 +62,7 @@ export async function build(value) {
   prepareWritableDirs();
   quiet();
   const astro = await importFrom("astro", [config.root]);
-  await astro.build({ root: config.root, logLevel: "info", outDir: config.outDir, devToolbar: { enabled: false }, vite: { cacheDir: config.cacheDir } });
+  await astro.build({ root: config.root, logLevel: "info", outDir: config.outDir, cacheDir: path.join(config.cacheDir, "astro"), devToolbar: { enabled: false }, vite: { cacheDir: config.cacheDir } });
   const { emit } = await import("../protocol.mjs");
   emit("built", { outDir: config.outDir, viteVersion: (await importFrom("vite", [packageDir("astro", [config.root]), config.root])).version });
 }
