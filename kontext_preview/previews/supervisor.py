@@ -39,6 +39,7 @@ from kontext_preview.previews.pool import WarmPool
 from kontext_preview.previews.registry import SessionRegistry
 from kontext_preview.previews.session import PreviewSession
 from kontext_preview.sandbox.base import EventSink, Sandbox, SandboxBackend, SandboxSpec
+from kontext_preview.sandbox.node_runtime import NodeRuntimes
 from kontext_preview.snapshots import (
     CaptureFailed,
     PageSnapshot,
@@ -99,6 +100,7 @@ class Supervisor:
         self.deployments = deployments
         self.limits = FileLimits.of(settings)
         self.pool = WarmPool(settings, self)
+        self.runtimes = NodeRuntimes(settings)
         self._background: set[asyncio.Task[None]] = set()
 
     def session_dir(self, session_id: str) -> Path:
@@ -161,6 +163,9 @@ class Supervisor:
             if sandbox is None:
                 prepared = await self.backend.prepare(spec, session.log)
                 session.warnings = list(prepared.warnings)
+                spec = replace(
+                    spec, node=await self.runtimes.for_spec(spec, self.backend, session.log)
+                )
                 self.lifecycle.move(session, SessionStatus.STARTING)
                 sandbox = await self.backend.start(spec, session.log, self._reporter(session))
         except KontextError as exc:

@@ -49,6 +49,9 @@ class SandboxSpec:
     add_react_plugin: bool  # React project without a vite.config: add @vitejs/plugin-react
     dev_server: DevServerName = "vite"  # the agent's dev-server adapter
     generated_dirs: tuple[str, ...] = ()  # folders the framework writes (relative to workspace)
+    # The Node binary to run it with (kontext_preview.sandbox.node_runtime); None: the
+    # machine's (the image's in a container)
+    node: Path | None = None
     warm_urls: tuple[str, ...] = ()  # modules a page has (a wake's snapshot): transform at start
     # The update that (re)starts this dev server, as the pages acknowledge it (negative: the
     # service's numbering): a page loaded again for the start acknowledges it to the agent.
@@ -169,6 +172,10 @@ class SandboxBackend(ABC):
         server (``out``, a folder that exists, the one it may write to; ``prepare`` done
         before), its
         output line by line to ``on_line``; return its exit code. Cancelled, it stops."""
+
+    def installed_packages(self, spec: SandboxSpec) -> Path:
+        """The node_modules folder the project's packages are in, as ``prepare`` left it."""
+        return spec.package_dir / "node_modules"
 
     async def adopt(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None

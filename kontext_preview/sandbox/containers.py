@@ -46,6 +46,7 @@ PREBUILT_CACHE = PurePosixPath("/opt/kontext/vite-cache")
 AGENT = PurePosixPath("/opt/kontext/agent/agent.mjs")
 DEPLOYER = PurePosixPath("/opt/kontext/deployer")
 NPM_CLI = PurePosixPath("/usr/local/lib/node_modules/npm/bin/npm-cli.js")  # both bases
+NODE_RUNTIME = PurePosixPath("/opt/kontext-node")  # a Node release the project needs (mounted)
 CONTAINER_UID = 10001  # the image's user, when this process is root
 
 LABEL = "kontext.preview"
@@ -156,6 +157,19 @@ def hardening(settings: Settings) -> dict[str, Any]:
         },
         "detach": True,
     }
+
+
+def node_mounts(spec: SandboxSpec) -> list[Mount]:
+    """The Node release the project needs (kontext_preview.sandbox.node_runtime), read-only,
+    where the image's own Node is not the one."""
+    if spec.node is None:
+        return []
+    return [Mount(str(NODE_RUNTIME), str(spec.node.parent.parent), type="bind", read_only=True)]
+
+
+def node_in_container(spec: SandboxSpec) -> str:
+    """The Node a container runs: the project's (mounted), else the image's."""
+    return str(NODE_RUNTIME / "bin" / "node") if spec.node is not None else "node"
 
 
 def generated_tmpfs(spec: SandboxSpec, settings: Settings) -> dict[str, str]:

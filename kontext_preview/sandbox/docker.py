@@ -167,6 +167,14 @@ class DockerBackend(SandboxBackend):
             c.point_vite_temp_at_tmpfs(folders.deps / tree / "node_modules")
         return prepared
 
+    def installed_packages(self, spec: SandboxSpec) -> Path:
+        """deps/<folder>/node_modules where an install made it, else the workspace's (the
+        template's link)."""
+        folders = c.SessionFolders.of(spec)
+        if c.uses_installed_deps(spec, folders):
+            return folders.deps / spec.package_dir.relative_to(spec.workspace) / "node_modules"
+        return spec.package_dir / "node_modules"
+
     async def start(
         self, spec: SandboxSpec, log: LogSink, report: EventSink | None = None
     ) -> DockerSandbox:
@@ -186,6 +194,7 @@ class DockerBackend(SandboxBackend):
         hardening = c.hardening(self.settings)
         hardening["tmpfs"] |= c.generated_tmpfs(spec, self.settings)
         hardening["environment"] |= self.settings.dev_server_env
+        mounts += c.node_mounts(spec)
         burst = self._start_cpus()
         del hardening["nano_cpus"]
         hardening |= c.cpu_quota(burst or self.settings.docker_cpus)
@@ -193,6 +202,7 @@ class DockerBackend(SandboxBackend):
             lambda d: d.containers.run(
                 self.settings.docker_image,
                 [f"@{c.RUN_DIR / AGENT_CONFIG}"],
+                entrypoint=[c.node_in_container(spec), str(c.AGENT)],
                 name=f"kontext-{spec.session_id[:16]}-{secrets.token_hex(3)}",
                 labels=labels,
                 mounts=mounts,
@@ -233,14 +243,14 @@ class DockerBackend(SandboxBackend):
         CPU weight (``cpu_shares`` 2: dev servers come first when the CPU is short);
         removed after."""
         c.writable_folder(out)
-        mounts = c.tool_mounts(spec, c.SessionFolders.of(spec), out)
+        mounts = c.tool_mounts(spec, c.SessionFolders.of(spec), out) + c.node_mounts(spec)
         hardening = c.hardening(self.settings)
         hardening["tmpfs"] |= c.generated_tmpfs(spec, self.settings)
         container = await self._run(
             lambda d: d.containers.run(
                 self.settings.docker_image,
                 list(args),
-                entrypoint=["node"],
+                entrypoint=[c.node_in_container(spec)],
                 name=f"kontext-tool-{spec.session_id[:16]}-{secrets.token_hex(3)}",
                 labels=self._labels(spec.session_id, "tool"),
                 mounts=mounts,

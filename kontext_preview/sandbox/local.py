@@ -105,7 +105,7 @@ class LocalBackend(SandboxBackend):
     ) -> int:
         """A process of this machine (the project's code runs with this process's rights,
         as its dev server does), with a minimal environment, at the lowest CPU priority."""
-        node = self.settings.node_binary
+        node = str(spec.node or self.settings.node_binary)
         try:
             return await run_to_end(
                 [node, *args], cwd, minimal_env(), on_line, niceness=BACKGROUND_NICENESS
@@ -145,7 +145,7 @@ class LocalBackend(SandboxBackend):
         )
         config_file = write_agent_config(spec.run_dir, config)
         process = await asyncio.create_subprocess_exec(
-            settings.node_binary,
+            str(spec.node or settings.node_binary),
             str(settings.agent_dir / "agent.mjs"),
             f"@{config_file}",  # not the config itself: ps would show its token
             stdin=asyncio.subprocess.PIPE,

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import create_session, push, replace_file
-from tests.project import project_file, project_files
 from tests.distributed.cluster import SseEvent, read_events
+from tests.project import project_file, project_files
 from tests.server import ApiServer, agent_pids, wait_for
 
 pytestmark = [pytest.mark.vite]

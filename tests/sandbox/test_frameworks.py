@@ -129,6 +129,14 @@ def test_a_framework_project_starts_hot_updates_and_takes_a_package(
         api.delete(f"/kontext/preview/{sid}")
 
 
+# make test sleeps and wakes Astro; the others under -m frameworks
+SLEEPERS = [
+    pytest.param(f, id=f.name, marks=[] if f.name == "astro" else [pytest.mark.frameworks])
+    for f in FRAMEWORKS
+]
+
+
+@pytest.mark.parametrize("framework", SLEEPERS)
 def test_a_framework_session_sleeps_and_a_page_load_wakes_it(
     backend: str, tmp_path: Path, browser: Any, framework: Framework
 ) -> None:
@@ -165,3 +173,35 @@ def test_a_framework_session_sleeps_and_a_page_load_wakes_it(
     finally:
         server.stop()
     assert not sandbox_alive(backend, sid)
+
+
+def test_a_project_that_needs_a_newer_node_runs_on_it(
+    backend: str, server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    """Astro 7 (and its React integration) asks for Node >=22.23.4 in engines.node; the
+    machine runs Node 20: the session runs on a Node 22 release from the npm registry (its
+    page, rendered on the server, says which), and hot-updates as any other."""
+    session = create_session(api, project_files("astro7-app"))
+    sid = session["sessionId"]
+    status = api.get(f"/kontext/preview/{sid}").json()
+    assert session["status"] == "active", status["logs"][-10:]
+    assert any(line.startswith("node: running on 22.") for line in status["logs"]), status["logs"]
+    page = browser.new_page()
+    try:
+        page.goto(session["previewUrl"])
+        page.wait_for_selector("#title")
+        page.wait_for_load_state("networkidle")
+        assert page.inner_text("#node").startswith("rendered on Node v22."), page.inner_text(
+            "#node"
+        )
+        page.evaluate("window.__marker = 'same page'")
+        source = project_file("src/components/Counter.tsx", "astro7-app")
+        edit = push(
+            api, sid, "src/components/Counter.tsx", source.replace("Hello from Astro", "On 22")
+        )
+        page.wait_for_function("document.querySelector('#title')?.textContent === 'On 22'")
+        assert acknowledged(server, sid, edit["updateId"]) == "update"
+        assert page.evaluate("window.__marker") == "same page"
+    finally:
+        page.close()
+        api.delete(f"/kontext/preview/{sid}")
