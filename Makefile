@@ -37,6 +37,7 @@ bench: $(VENV)/.test-installed template playground chromium redis sandbox-image
 	$(PY) -m benchmarks.stacks
 	$(PY) -m benchmarks.lifecycle
 	$(PY) -m benchmarks.replay
+	$(PY) -m benchmarks.frameworks
 	$(PY) -m benchmarks.inspect
 	$(PY) -m benchmarks.deploy_load
 	$(PY) -m benchmarks.memory
