@@ -390,7 +390,7 @@ async def seed_from_template(template_modules: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # The tree itself, never a link to it: a template whose node_modules is a symbolic link
     # would be copied as that link, and the session would install into the template.
-    template_modules = template_modules.resolve()
+    template_modules = await asyncio.to_thread(template_modules.resolve)
     for flags in ("-al", "-a"):
         process = await asyncio.create_subprocess_exec(
             "cp",

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import create_session, replace_file
 from tests.distributed.cluster import Cluster, SseEvent, read_events
-from tests.project import project_files
+from tests.project import project_file, project_files
 from tests.server import BOB_KEY, agent_pids, wait_for
 
 pytestmark = [pytest.mark.vite, pytest.mark.distributed]
@@ -385,3 +385,55 @@ def test_readiness_and_sessions_per_node_in_the_metrics(tmp_path: Path) -> None:
             api.delete(f"/kontext/preview/{sid}")
     finally:
         cluster.stop()
+
+
+@pytest.mark.browser
+def test_a_framework_project_runs_on_a_worker_node(cluster: Cluster, browser: Any) -> None:
+    """Astro (issue 33) in distributed mode: the session's dev server on a worker node, its
+    page through the API's proxy, an island edit by HMR acknowledged by that page, and a
+    fresh load showing the same."""
+    with cluster.api.client() as api:
+        session = create_session(api, project_files("astro-app"))
+        sid = session["sessionId"]
+        assert (session["status"], session["framework"]) == ("active", "astro"), session
+        node = cluster.workers[cluster.record(sid)["node"]]
+        [agent] = agent_pids(sid)
+        assert parent_of(agent) == node.process.pid, "not its worker node's dev server"
+        page = browser.new_page()
+        try:
+            page.goto(session["previewUrl"])
+            page.wait_for_selector("#title")
+            page.wait_for_load_state("networkidle")
+            page.evaluate("window.__marker = 'same page'")
+            source = project_file("src/components/Counter.tsx", "astro-app")
+            result = api.post(
+                f"/kontext/preview/{sid}/update",
+                json={
+                    "files": [
+                        {
+                            "name": "src/components/Counter.tsx",
+                            "content": source.replace("Hello from Astro", "From a worker"),
+                        }
+                    ]
+                },
+            ).json()
+            page.wait_for_function(
+                "document.querySelector('#title')?.textContent === 'From a worker'"
+            )
+            events = read_events(
+                cluster.api.base_url,
+                sid,
+                until=lambda e: (
+                    e.type == "update.applied" and e.data["updateId"] == result["updateId"]
+                ),
+            )
+            assert events[-1].data["browserAck"] == "update"
+            assert page.evaluate("window.__marker") == "same page"
+            fresh = browser.new_page()
+            fresh.goto(session["previewUrl"])
+            fresh.wait_for_selector("#title")
+            assert fresh.inner_text("#title") == "From a worker"
+            fresh.close()
+        finally:
+            page.close()
+            api.delete(f"/kontext/preview/{sid}")
