@@ -3,6 +3,7 @@ engines.node ranges of the project and of its direct dependencies as installed."
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,12 @@ def project(tmp_path: Path, own: str | None, deps: dict[str, str | None]) -> Pat
 
 
 def for_project(tmp_path: Path, settings: Settings | None = None) -> Path | None:
+    """NodeRuntimes.for_project on a loop of its own thread (a sync Playwright test earlier in
+    the session leaves this thread's loop running)."""
     runtimes = NodeRuntimes(settings or Settings())
-    return asyncio.run(runtimes.for_project(tmp_path, tmp_path / "node_modules", lambda _: None))
+    work = runtimes.for_project(tmp_path, tmp_path / "node_modules", lambda _: None)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def test_the_ranges_are_the_projects_and_its_direct_dependencies(tmp_path: Path) -> None:
