@@ -13,6 +13,7 @@
 // Astro 5 (Vite 6) on Node 20; Astro 6 needs Node 22.
 
 import path from "node:path";
+import { emit } from "../protocol.mjs";
 import { importFrom, packageDir } from "../packages.mjs";
 import { configure, config, state } from "./vite-state.mjs";
 import { controlPlugin, prepareWritableDirs, serverOptions, sessionHandle } from "./vite.mjs";
@@ -39,13 +40,18 @@ function quiet() {
   process.env.ASTRO_DISABLE_UPDATE_CHECK = "true";
 }
 
+// Vite as Astro has it (its own, or the project's where npm hoisted one).
+function astroVite() {
+  return importFrom("vite", [packageDir("astro", [config.root]), config.root]);
+}
+
 export async function start(value) {
   configure(value);
   prepareWritableDirs();
   quiet();
   state.restartsOn = (file) => path.dirname(file) === config.root && CONFIG_FILE.test(path.basename(file));
   const astro = await importFrom("astro", [config.root]);
-  const vite = await importFrom("vite", [packageDir("astro", [config.root]), config.root]);
+  const vite = await astroVite();
   let server = null;
   const settings = astroSettings();
   settings.vite.plugins.push({ name: "kontext-preview-astro", configureServer: (s) => void (s.httpServer && (server ??= s)) });
@@ -63,6 +69,5 @@ export async function build(value) {
   quiet();
   const astro = await importFrom("astro", [config.root]);
   await astro.build({ root: config.root, logLevel: "info", outDir: config.outDir, cacheDir: path.join(config.cacheDir, "astro"), devToolbar: { enabled: false }, vite: { cacheDir: config.cacheDir } });
-  const { emit } = await import("../protocol.mjs");
-  emit("built", { outDir: config.outDir, viteVersion: (await importFrom("vite", [packageDir("astro", [config.root]), config.root])).version });
+  emit("built", { outDir: config.outDir, viteVersion: (await astroVite()).version });
 }

@@ -199,7 +199,7 @@ async function compiledStyles(server, env, file) {
     if (chain.has(module)) return true;
     chain.add(module);
     if (module.importers.size === 0) {
-      if (!pageLoaded(module.url)) return false; // imported once, by nothing now
+      if (!pageModules.has(module.url)) return false; // imported once, by nothing now
       roots.add(module);
       return true;
     }
@@ -369,12 +369,8 @@ function clientInEveryPage(req, res, next) {
 // (x-kontext-snapshot) are not recorded.
 const PAGE_LOAD_MAX_REQUESTS = 2000;
 const pageRequests = new Map();
-const pageModules = new Set(); // the paths pages asked for as modules (beneath the base)
-
-// Whether a page asked for this module (a URL of the module graph) itself.
-function pageLoaded(url) {
-  return pageModules.has(url);
-}
+// The module-graph URLs pages asked for as modules themselves (beneath the base).
+const pageModules = new Set();
 
 function recordPageLoad(req, res, next) {
   const headers = req.headers;
