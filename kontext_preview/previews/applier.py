@@ -243,6 +243,11 @@ async def _show(
 def _needs_restart(session: PreviewSession, layout: ProjectLayout, change_set: ChangeSet) -> bool:
     if layout != session.layout:
         return True
+    meta = layout.meta
+    if meta is not None and meta.config_restarts_process:
+        configs = {layout.path(layout.package_dir, name) for name in meta.config_files}
+        if any(c.path in configs for c in change_set.changes):
+            return True
     if not any(c.path == layout.package_json_path for c in change_set.changes):
         return False
     old = read_package_json(session.vfs.files, layout.package_dir)

@@ -25,9 +25,9 @@ PREFERRED_ROOTS = ("src/frontend", "frontend", "")
 VITE_CONFIG_NAMES = tuple(f"vite.config.{ext}" for ext in ("js", "mjs", "cjs", "ts", "mts", "cts"))
 
 
-# The agent's dev-server adapters (sandbox-images/agent/adapters/<name>.mjs): Vite's, and
-# those of frameworks that start Vite through their own API (Astro's dev()).
-DevServerName = Literal["vite", "astro"]
+# The agent's dev-server adapters (sandbox-images/agent/adapters/<name>.mjs): Vite's, those
+# of frameworks that start Vite through their own API (Astro's dev()), and Next.js's own.
+DevServerName = Literal["vite", "astro", "next"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ class MetaFramework:
     # Folders it writes beside its package.json as it runs (types, caches, its build): a
     # container's read-only workspace gets a writable one there
     generated: tuple[str, ...] = ()
+    # Its dev server cannot start again in place for a change of its config file (Next.js:
+    # Turbopack's native side is set up once per process, and `next dev` restarts its process
+    # for it too): the session's dev server is started anew
+    config_restarts_process: bool = False
 
 
 def _configs(stem: str) -> tuple[str, ...]:
@@ -56,7 +60,9 @@ META_FRAMEWORKS = (
         "Next.js",
         ("next",),
         _configs("next"),
-        needs="its own dev server (next dev: Turbopack or webpack), which is not run yet",
+        dev_server="next",
+        generated=(".next",),
+        config_restarts_process=True,
     ),
     MetaFramework(
         "nuxt",
@@ -142,7 +148,10 @@ class ProjectLayout:
         return self.path(self.package_dir, "package.json")
 
 
-SERVED = "Vite apps (React, Vue, Svelte, Preact, Solid, plain), SvelteKit, React Router and Astro"
+SERVED = (
+    "Vite apps (React, Vue, Svelte, Preact, Solid, plain), Next.js, SvelteKit, React Router "
+    "and Astro"
+)
 
 
 def find_vite_root(files: Mapping[str, bytes]) -> str:

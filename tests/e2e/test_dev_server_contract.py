@@ -46,6 +46,16 @@ class Case:
     # How the open page acknowledges a component edit right after a config restart: "update",
     # or "reload" where the framework's own dev server reloads for it too
     after_restart_ack: str = "update"
+    # The page client's scripts, first in <head> ("inline": a script without src)
+    client_scripts: tuple[str, ...] = ("inline", "/@kontext/client")
+    # How a stylesheet edit is acknowledged: "css" (the agent pushed it in), or "update"
+    # where the framework's own HMR brings it (Next.js)
+    css_ack: str = "css"
+    # The framework's own HMR socket, beside the session's (Next.js's /_next/hmr)
+    own_hmr_path: str | None = None
+    # A config change starts a new agent rather than restarting the dev server in place
+    # (Next.js: as `next dev` starts a new process for it)
+    config_restarts_agent: bool = False
 
 
 CASES = [
@@ -110,6 +120,38 @@ CASES = [
             "  plugins: [reactRouter()],\n  define: { __ADAPTER__: 1 },\n});\n"
         ),
         thrown_ack="update",
+    ),
+    Case(  # Next.js: its own dev server (Turbopack), a client component in a server page
+        name="nextjs",
+        adapter="next",
+        files=lambda: project_files("next-app"),
+        component="app/counter.tsx",
+        render=lambda text: (
+            '"use client";\n\n'
+            f'export default function Counter() {{\n  return <h1 id="title">{text}</h1>;\n}}\n'
+        ),
+        throws=(
+            '"use client";\n\n'
+            'export default function Counter(): never {\n  throw new Error("Header broke");\n}\n'
+        ),
+        broken=(
+            '"use client";\n'
+            'export default function Counter() {\n  return <h1 id="title">Broken</h1>;\n}\n'
+            "export const = ;\n"
+        ),
+        stylesheet="app/globals.css",
+        config="next.config.ts",
+        config_source=(
+            'import type { NextConfig } from "next";\n\n'
+            "const nextConfig: NextConfig = { env: { ADAPTER: '1' } };\n\n"
+            "export default nextConfig;\n"
+        ),
+        # Next's dev error page shows the error (as a fresh load does): the page is not blank
+        thrown_ack="update",
+        client_scripts=("/@kontext/next-client.js",),
+        css_ack="update",
+        own_hmr_path="/_next/hmr",
+        config_restarts_agent=True,
     ),
     Case(  # Astro: its own API starts Vite; a React island in a server-rendered page
         name="astro",
@@ -196,16 +238,19 @@ def shows(page: Any, text: str) -> None:
 
 
 def test_pages_get_the_page_client_first_and_the_hmr_socket_at_its_path(
-    server: ApiServer, opened: Any
+    server: ApiServer, opened: Any, case: Case
 ) -> None:
     sid, page, sockets = opened
     first = page.evaluate(
-        "[...document.head.querySelectorAll('script')].slice(0, 2).map(s => s.src || 'inline')"
+        "n => [...document.head.querySelectorAll('script')].slice(0, n)"
+        ".map(s => s.src ? new URL(s.src).pathname : 'inline')",
+        len(case.client_scripts),
     )
-    assert first[0] == "inline" and first[1].endswith("/@kontext/client"), first
+    assert tuple(first) == case.client_scripts, first
     assert page.evaluate("typeof window.__kontext.page") == "string"
-    hmr = [url for url in sockets if f"preview-{sid}." in url]
-    assert hmr and all(httpx.URL(url).path == Settings().hmr_path for url in hmr), sockets
+    hmr = [httpx.URL(url).path for url in sockets if f"preview-{sid}." in url]
+    assert Settings().hmr_path in hmr, sockets
+    assert set(hmr) <= {Settings().hmr_path, case.own_hmr_path}, sockets
 
 
 def test_an_edit_and_a_stylesheet_are_shown_as_a_fresh_load_shows_them(
@@ -218,7 +263,7 @@ def test_an_edit_and_a_stylesheet_are_shown_as_a_fresh_load_shows_them(
     assert applied(server, sid, edit["updateId"])[-1].data["browserAck"] == "update"
     css = push(api, sid, case.stylesheet, "#title {\n  color: rgb(0, 0, 255);\n}\n")
     page.wait_for_function(f"{COLOUR} === 'rgb(0, 0, 255)'")
-    assert applied(server, sid, css["updateId"])[-1].data["browserAck"] == "css"
+    assert applied(server, sid, css["updateId"])[-1].data["browserAck"] == case.css_ack
     assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
     shown = (page.inner_text("#title"), page.evaluate(COLOUR))
     assert (
@@ -283,7 +328,10 @@ def test_a_config_change_restarts_it_in_place_and_the_page_follows(
     pids = agent_pids(sid)
     changed = push(api, sid, case.config, case.config_source)
     assert applied(server, sid, changed["updateId"])[-1].data["browserAck"] == "reload"
-    assert agent_pids(sid) == pids, "the agent was replaced, not restarted in place"
+    if case.config_restarts_agent:
+        assert agent_pids(sid) != pids, "the agent was kept"
+    else:
+        assert agent_pids(sid) == pids, "the agent was replaced, not restarted in place"
     page.wait_for_load_state("networkidle")  # loaded again (a server-rendered page: hydrated)
     edit = push(api, sid, case.component, case.render("After the restart"))
     shows(page, "After the restart")

@@ -92,9 +92,9 @@ def test_invalid_base64_names_the_file(api: httpx.Client, files: list[dict[str, 
 
 
 def test_a_project_that_is_not_a_vite_app_is_a_422(api: httpx.Client) -> None:
-    files = [{"name": "pages/index.tsx", "content": ""}, {"name": "next.config.js", "content": ""}]
+    files = [{"name": "app.vue", "content": ""}, {"name": "nuxt.config.ts", "content": ""}]
     error = error_of(api.post("/kontext/preview", json={"files": files}), 422)
-    assert error["code"] == "unsupported_project" and "Next.js" in error["message"]
+    assert error["code"] == "unsupported_project" and "Nuxt" in error["message"]
     files = [{"name": "main.py", "content": "print('hi')"}]
     assert (
         "index.html"

@@ -28,9 +28,20 @@ class Framework:
     component: str  # renders #title (and #count, a button counting clicks, where it has state)
     title: str  # #title's text as created
     stylesheet: str  # a stylesheet the page loads
+    # How the page takes a stylesheet: pushed in by the agent ("css"), or by the framework's
+    # own HMR (Next.js: "update")
+    css_ack: str = "css"
 
 
 FRAMEWORKS = [
+    Framework(
+        "nextjs",
+        "next-app",  # create-next-app 16.4's app-tw template, a client component added
+        "app/counter.tsx",
+        "Hello from Next.js",
+        "app/globals.css",
+        css_ack="update",
+    ),
     Framework(
         "astro",
         "astro-app",
@@ -110,7 +121,7 @@ def test_a_framework_project_starts_hot_updates_and_takes_a_package(
 
         css = push(api, sid, framework.stylesheet, "#title {\n  color: rgb(0, 128, 0);\n}\n")
         page.wait_for_function(f"{COLOUR} === 'rgb(0, 128, 0)'")
-        assert acknowledged(server, sid, css["updateId"]) == "css"
+        assert acknowledged(server, sid, css["updateId"]) == framework.css_ack
         assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
         assert fresh(browser, session["previewUrl"]) == ("Edited live", "rgb(0, 128, 0)")
 

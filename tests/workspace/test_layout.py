@@ -82,11 +82,6 @@ def test_src_frontend_wins_over_the_root() -> None:
 @pytest.mark.parametrize(
     ("files", "shown"),
     [
-        ({"index.html": HTML, "package.json": package("next", "react")}, "Next.js"),
-        (
-            {"pages/index.tsx": b"", "next.config.js": b"", "package.json": package("react")},
-            "Next.js",
-        ),
         ({"index.html": HTML, "package.json": package("nuxt", "vue")}, "Nuxt"),
         (
             {"angular.json": b"{}", "src/main.ts": b"", "package.json": package("@angular/core")},
@@ -129,6 +124,18 @@ REACT_ROUTER = {  # framework mode, as its docs write it
 }
 
 
+NEXT_APP = {  # as create-next-app 16.4 writes it (App Router)
+    "package.json": json.dumps({"dependencies": {"next": "16.4.3", "react": "19.2.3"}}).encode(),
+    "next.config.ts": b"export default {}",
+    "app/layout.tsx": b"",
+    "app/page.tsx": b"",
+}
+NEXT_PAGES = {  # the Pages Router, its config file only (an index.html in public/ is no app)
+    "package.json": json.dumps({"dependencies": {"react": "^19.0.0"}}).encode(),
+    "next.config.js": b"module.exports = {}",
+    "pages/index.tsx": b"",
+    "public/index.html": HTML,
+}
 ASTRO = {  # as Astro's docs write it: no vite.config, no index.html
     "package.json": json.dumps({"dependencies": {"astro": "^5.18.2"}}).encode(),
     "astro.config.mjs": b"export default {}",
@@ -142,6 +149,8 @@ ASTRO = {  # as Astro's docs write it: no vite.config, no index.html
         (SVELTEKIT, "sveltekit", "^2.63.0", "vite"),
         (REACT_ROUTER, "react-router", "^7.9.0", "vite"),
         (ASTRO, "astro", "^5.18.2", "astro"),
+        (NEXT_APP, "nextjs", "16.4.3", "next"),
+        (NEXT_PAGES, "nextjs", None, "next"),
     ],
 )
 def test_frameworks_that_render_on_the_server_run_from_their_package_folder(

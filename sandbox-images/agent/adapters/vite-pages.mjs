@@ -91,37 +91,41 @@ export function watchPagePayloads(server) {
   };
 }
 
+// A page's acknowledgement of change `data.seq` (the Vite adapter's and the others'). Each page acknowledges a change once (its `page` id); every page's is reported, with
+// the time it arrived less the page's settling wait (`settledMs`: the page looked for an
+// error before it answered), so the service counts the pages a change reached. `describe`
+// makes a failed update's error report (preview-error fields) from the page's, or null.
+const acked = new Map(); // seq -> pages that acknowledged it
+export async function pageAck(data, describe) {
+  // A page loaded again for this dev server's start: its reload (a restart the agent before
+  // this one announced, negative; "launch" from a status page or a page the proxy held)
+  // acknowledges the update that started it (launchSeq), if one did.
+  const loadedAgain = data?.kind === "reload" || data?.kind === "error";
+  const forStart = loadedAgain && (data?.seq === "launch" || Number(data?.seq) < 0);
+  if (forStart && config.launchSeq == null && data?.seq === "launch") return;
+  const number = forStart ? Number(config.launchSeq ?? data?.seq) : Number(data?.seq);
+  const kind = String(data?.kind ?? "update");
+  if (!Number.isInteger(number) || !ACK_KINDS.has(kind)) return;
+  const sent = state.shownAt.get(number);
+  if (sent === undefined && !forStart) return;
+  const pages = acked.get(number) ?? new Set();
+  const page = String(data?.page ?? "");
+  if (pages.has(page)) return;
+  pages.add(page);
+  acked.set(number, pages);
+  if (acked.size > 1000) acked.delete(acked.keys().next().value);
+  const settled = Number(data?.settledMs);
+  const at = now() - (Number.isFinite(settled) && settled > 0 ? settled : 0);
+  // A failed update: its error first (with the change's number), then the ack; not an error
+  // Vite showed in its overlay, which it reported itself (a compile error).
+  const error = data?.kind === "error" && data?.error?.shown !== "overlay" ? data.error : null;
+  const described = error ? await describe(error) : null; // null: reported already
+  if (described) emit("preview-error", { seq: number, ...described });
+  emit("ack", { seq: number, kind, at, page, sinceShownMs: sent === undefined ? undefined : at - sent });
+}
+
 export function listenToPages(server) {
-  // Each page acknowledges a change once (its `page` id); every page's is reported, with
-  // the time it arrived less the page's settling wait (`settledMs`: the page looked for an
-  // error before it answered), so the service counts the pages a change reached.
-  const acked = new Map(); // seq -> pages that acknowledged it
-  server.ws.on("kontext:ack", async (data) => {
-    // A page loaded again for this dev server's start: its reload (a restart the agent before
-    // this one announced, negative; "launch" from a status page or a page the proxy held)
-    // acknowledges the update that started it (launchSeq), if one did.
-    const loadedAgain = data?.kind === "reload" || data?.kind === "error";
-    const forStart = loadedAgain && (data?.seq === "launch" || Number(data?.seq) < 0);
-    if (forStart && config.launchSeq == null && data?.seq === "launch") return;
-    const number = forStart ? Number(config.launchSeq ?? data?.seq) : Number(data?.seq);
-    const kind = String(data?.kind ?? "update");
-    if (!Number.isInteger(number) || !ACK_KINDS.has(kind)) return;
-    const sent = state.shownAt.get(number);
-    if (sent === undefined && !forStart) return;
-    const pages = acked.get(number) ?? new Set();
-    const page = String(data?.page ?? "");
-    if (pages.has(page)) return;
-    pages.add(page);
-    acked.set(number, pages);
-    if (acked.size > 1000) acked.delete(acked.keys().next().value);
-    const settled = Number(data?.settledMs);
-    const at = now() - (Number.isFinite(settled) && settled > 0 ? settled : 0);
-    // A failed update: its error first (with the change's number), then the ack; not an error
-    // Vite showed in its overlay, which it reported itself (a compile error).
-    const error = data?.kind === "error" && data?.error?.shown !== "overlay" ? data.error : null;
-    if (error) emit("preview-error", { seq: number, ...(await updateError(server, error)) });
-    emit("ack", { seq: number, kind, at, page, sinceShownMs: sent === undefined ? undefined : at - sent });
-  });
+  server.ws.on("kontext:ack", (data) => pageAck(data, (error) => updateError(server, error)));
   // A page's HMR client gave up on a module's new version ("Could not Fast Refresh": its
   // exports changed) and asks the server to update its importers instead. Vite does so only
   // if the module, as the server has it now, accepts itself: one emptied, or no longer a
@@ -268,7 +272,7 @@ function importLine(file, name) {
 // leave the agent (what is left out is counted in the next one's `dropped`).
 const CONSOLE_FOLD_MS = 250;
 const CONSOLE_PER_SECOND = 20;
-const consoleOut = {
+export const consoleOut = {
   held: null, timer: null, second: 0, sent: 0, dropped: 0, tally: null,
   add(entry) {
     const key = JSON.stringify(entry);

@@ -267,7 +267,7 @@ export function controlPlugin() {
       watchPagePayloads(server);
       listenToPages(server);
       server.middlewares.use(recordPageLoad);
-      server.middlewares.use(clientInEveryPage);
+      server.middlewares.use(injectIntoPages(viteClientTags, CLIENT_ID));
     },
   };
 }
@@ -275,6 +275,8 @@ export function controlPlugin() {
 function clientSrc() {
   return state.base + CLIENT_ID.slice(1);
 }
+
+const viteClientTags = () => `<script>${WATCHDOG_CODE}</script><script type="module" src="${clientSrc()}"></script>`;
 
 // Every HTML page the dev server answers gets the page client first in its <head>. Vite's
 // own pages (index.html) have it already, through transformIndexHtml; pages a framework
@@ -292,7 +294,13 @@ function asBuffer(chunk, encoding) {
   return Buffer.from(String(chunk), typeof encoding === "string" ? encoding : "utf8");
 }
 
-function clientInEveryPage(req, res, next) {
+// `tags`: what goes in (the page client's <script> tags); `marker`: text that says a page
+// has them already. A framework's adapter makes its own (adapters/next.mjs).
+export function injectIntoPages(tags, marker) {
+  return (req, res, next) => injectInto(req, res, next, tags, marker);
+}
+
+function injectInto(req, res, next, tags, marker) {
   if (req.method !== "GET" || !String(req.headers.accept ?? "").includes("text/html")) return next();
   const write = res.write.bind(res);
   const end = res.end.bind(res);
@@ -310,16 +318,16 @@ function clientInEveryPage(req, res, next) {
     const page = Buffer.concat(held);
     const head = ["<head>", "<head "].map((tag) => page.indexOf(tag)).filter((at) => at >= 0);
     const close = head.length ? page.indexOf(">", Math.min(...head)) : -1;
-    if (close < 0 && !final && size < HEAD_WITHIN && !page.includes(CLIENT_ID)) return null;
+    if (close < 0 && !final && size < HEAD_WITHIN && !page.includes(marker)) return null;
     passing = true;
     held = [];
     // Nothing to put it in (a 304, an empty answer, an untyped answer without a <head>), or
     // it is there already.
-    if (page.length === 0 || page.includes(CLIENT_ID) || (close < 0 && type() === undefined)) return page;
-    const tags = Buffer.from(`<script>${WATCHDOG_CODE}</script><script type="module" src="${clientSrc()}"></script>`);
+    if (page.length === 0 || page.includes(marker) || (close < 0 && type() === undefined)) return page;
+    const inserted = Buffer.from(tags());
     if (!res.headersSent) res.removeHeader("content-length");
     const at = close >= 0 ? close + 1 : 0;
-    return Buffer.concat([page.subarray(0, at), tags, page.subarray(at)]);
+    return Buffer.concat([page.subarray(0, at), inserted, page.subarray(at)]);
   };
   res.writeHead = (status, ...rest) => {
     const headers = rest.at(-1);
@@ -368,11 +376,11 @@ function clientInEveryPage(req, res, next) {
 // (Sec-Fetch-Dest document or iframe) is the page a wake shows. The service's own fetches
 // (x-kontext-snapshot) are not recorded.
 const PAGE_LOAD_MAX_REQUESTS = 2000;
-const pageRequests = new Map();
+export const pageRequests = new Map();
 // The module-graph URLs pages asked for as modules themselves (beneath the base).
 const pageModules = new Set();
 
-function recordPageLoad(req, res, next) {
+export function recordPageLoad(req, res, next) {
   const headers = req.headers;
   if (req.method === "GET" && !headers["x-kontext-snapshot"] && !headers.upgrade) {
     const dest = headers["sec-fetch-dest"];
