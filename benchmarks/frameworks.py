@@ -4,9 +4,10 @@ project, create → first paint, and the idle memory of a session's dev server.
     python -m benchmarks.frameworks [--edits 20] [--only astro,sveltekit]
 
 Projects: tests/fixtures/<framework>-app, as each framework's CLI or docs write them.
-The framework's own dev server (`astro dev`, `vite dev` for SvelteKit, `react-router dev`)
-runs on a copy installed with `npm install --ignore-scripts`, its own file watcher on;
-kontext-preview runs a session of the same files behind the API and proxy. Both pages are
+The framework's own dev server (`next dev`, `astro dev`, `vite dev` for SvelteKit,
+`react-router dev`) runs on a copy installed with `npm install --ignore-scripts`, its own
+file watcher on (next dev's memory is its first process's: it runs the server in a child,
+which is left out); kontext-preview runs a session of the same files behind the API and proxy. Both pages are
 open side by side and take the same component edits interleaved (benchmarks.update_latency
 explains the timing: edit → a MutationObserver in headless Chromium seeing it).
 Create → first paint: POST /kontext/preview, then the page shows #title; "first" is the
@@ -46,6 +47,13 @@ class Bench:
 
 BENCHES = [
     Bench(
+        "nextjs",
+        "next-app",
+        "app/counter.tsx",
+        "Hello from Next.js",
+        ("next", "dev", "--hostname", "127.0.0.1", "--port"),
+    ),
+    Bench(
         "astro",
         "astro-app",
         "src/components/Counter.tsx",
@@ -67,7 +75,16 @@ BENCHES = [
         ("react-router", "dev", "--host", "127.0.0.1", "--strictPort", "--port"),
     ),
 ]
-QUIET = {"ASTRO_TELEMETRY_DISABLED": "1", "ASTRO_DISABLE_UPDATE_CHECK": "true"}
+# No request off the machine, as in a session: telemetry and update checks off; what Next's
+# Turbopack fetches itself (Google Fonts) goes to a proxy on the loopback that refuses.
+QUIET = {
+    "ASTRO_TELEMETRY_DISABLED": "1",
+    "ASTRO_DISABLE_UPDATE_CHECK": "true",
+    "NEXT_TELEMETRY_DISABLED": "1",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
 
 
 def plan(bench: Bench, n: int) -> list[tuple[str, str, str, str]]:

@@ -128,6 +128,9 @@ class LocalDeployer(Deployer):
     async def _build(
         self, spec: SandboxSpec, out: Path, job: DeployJob, progress: Progress
     ) -> None:
+        meta = detect_layout(job.files).meta
+        if meta is not None and meta.no_deployment:
+            raise DeployFailed(meta.no_deployment)
         try:
             await self.backend.prepare(spec, progress)
             spec = replace(spec, node=await self.runtimes.for_spec(spec, self.backend, progress))

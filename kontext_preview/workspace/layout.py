@@ -47,6 +47,9 @@ class MetaFramework:
     # Turbopack's native side is set up once per process, and `next dev` restarts its process
     # for it too): the session's dev server is started anew
     config_restarts_process: bool = False
+    # Why its production build cannot be the deployment fallback (a folder of static files),
+    # if it cannot: said at once, before anything is installed for it
+    no_deployment: str = ""
 
 
 def _configs(stem: str) -> tuple[str, ...]:
@@ -63,6 +66,8 @@ META_FRAMEWORKS = (
         dev_server="next",
         generated=(".next",),
         config_restarts_process=True,
+        no_deployment="a Next.js production build is a server (next start), which the "
+        "deployment fallback (a folder of static files) does not run yet",
     ),
     MetaFramework(
         "nuxt",

@@ -387,3 +387,23 @@ def test_an_astro_projects_deployment_is_astros_own_build(
     finally:
         site.close()
     api.delete(f"/kontext/preview/{sid}")
+
+
+def test_a_nextjs_deployment_is_refused_at_once_saying_why(
+    server: ApiServer, api: httpx.Client
+) -> None:
+    """Next's production build is a server, which the fallback (static files) cannot run:
+    the deployment fails at once, saying so, with nothing installed for it; the live preview
+    goes on."""
+    sid = create_session(api, project_files("next-app"))["sessionId"]
+    component = "app/counter.tsx"
+    source = project_file(component, "next-app")
+    result = push(api, sid, component, source.replace("useState(0)", "useState(1)"))
+    assert result["strategy"] == "full-deploy", result
+    events = read_events(server.base_url, sid, until=until_deployed, timeout=60)
+    assert events[-1].type == "deploy.failed", [(e.type, e.data) for e in events[-5:]]
+    assert "next start" in events[-1].data["error"], events[-1].data
+    progress = [e.data["line"] for e in events if e.type == "deploy.progress"]
+    assert not any("npm" in line for line in progress), progress
+    assert api.get(f"/kontext/preview/{sid}").json()["status"] == "active"
+    api.delete(f"/kontext/preview/{sid}")

@@ -332,7 +332,8 @@ export async function start(value) {
 }
 
 // Next's production build is a server (`next start`), not a folder of static files: the
-// deployment fallback, which serves a folder, cannot serve it yet.
+// deployment fallback, which serves a folder, cannot serve it yet (the service says so
+// before it asks: layout.py's `no_deployment`).
 export async function build() {
   throw new Error("a Next.js production build needs its own server (next start), which the deployment fallback does not run yet");
 }
