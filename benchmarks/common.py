@@ -140,3 +140,20 @@ def proc_status(pid: int) -> dict[str, float]:
         if key == "Pss":
             fields["Pss"] = int(value.split()[0]) / 1024
     return fields
+
+
+def tree_status(pid: int) -> dict[str, float]:
+    """:func:`proc_status` summed over ``pid`` and its descendants (a dev server that runs
+    its server in a child process: `next dev`), in MB."""
+    total: dict[str, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for key, value in proc_status(current).items():
+                total[key] = total.get(key, 0.0) + value
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        pending += [int(child) for child in children]
+    return total

@@ -6,8 +6,8 @@ project, create → first paint, and the idle memory of a session's dev server.
 Projects: tests/fixtures/<framework>-app, as each framework's CLI or docs write them.
 The framework's own dev server (`next dev`, `astro dev`, `vite dev` for SvelteKit,
 `react-router dev`) runs on a copy installed with `npm install --ignore-scripts`, its own
-file watcher on (next dev's memory is its first process's: it runs the server in a child,
-which is left out); kontext-preview runs a session of the same files behind the API and proxy. Both pages are
+file watcher on (its memory is its process tree's: `next dev` runs its server in a
+child); kontext-preview runs a session of the same files behind the API and proxy. Both pages are
 open side by side and take the same component edits interleaved (benchmarks.update_latency
 explains the timing: edit → a MutationObserver in headless Chromium seeing it).
 Create → first paint: POST /kontext/preview, then the page shows #title; "first" is the
@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import chromium, proc_status, spread, versions, write_json
+from benchmarks.common import chromium, proc_status, spread, tree_status, versions, write_json
 from benchmarks.update_latency import OBSERVER, Applier, interleaved
 from tests.project import FIXTURES, project_files
 from tests.server import ApiServer, agent_pids, auth
@@ -182,7 +182,7 @@ def run(browser: Any, edits: int, only: list[str]) -> dict[str, Any]:
                     )
                     time.sleep(15)
                     [agent] = agent_pids(sid)
-                    memory = {"kontext": proc_status(agent), "own": proc_status(own_pid)}
+                    memory = {"kontext": proc_status(agent), "own": tree_status(own_pid)}
                 page.close()
                 results[bench.name] = {
                     "update": {path: spread(t["text"]) for path, t in timings.items()},
