@@ -109,6 +109,35 @@ def test_an_ai_stack_project_starts_from_its_stack_with_no_registry(
         api.delete(f"/kontext/preview/{sid}")
 
 
+@pytest.mark.browser
+def test_a_nextjs_project_starts_from_its_stack_with_no_registry(
+    offline_server: ApiServer, browser: Any
+) -> None:
+    """create-next-app 16.4's project (issue 33) needs no npm: the Next.js stack has it
+    (Turbopack compiles through the link to the stack's tree: adapters/next.mjs)."""
+    stack = "stacks/next16-react19-tailwind4"
+    with offline_server.client() as api:
+        session = create_session(api, project_files("next-app"))
+        sid = session["sessionId"]
+        logs = logs_of(api, sid)
+        assert session["status"] == "active", (session.get("error"), logs[-20:])
+        assert (
+            f"dependencies: all provided by the prepared template {stack}, nothing to install"
+            in logs
+        )
+        assert not any(line.startswith("npm: ") for line in logs), logs
+        page = browser.new_page()
+        try:
+            page.goto(session["previewUrl"])
+            title = page.wait_for_selector("#title", timeout=120_000)
+            assert title and title.inner_text() == "Hello from Next.js"
+            page.click("#count")  # hydrated: React answers the click
+            page.wait_for_function("document.querySelector('#count').textContent === 'count is 1'")
+        finally:
+            page.close()
+        api.delete(f"/kontext/preview/{sid}")
+
+
 @pytest.mark.network
 def test_packages_beyond_the_stack_are_installed_alone(
     backend_server: ApiServer, backend: str

@@ -96,6 +96,27 @@ function typeFilesStayAsTheyAre() {
   };
 }
 
+// Turbopack compiles no file outside its root (by default the folder of the nearest
+// lockfile): a project whose node_modules is a link to a prepared stack's tree (no install:
+// sandbox/dependencies.py) gets the nearest folder above both as its root, through the
+// variable Next's own config loading reads for it (server/config.js: the repository root,
+// used where the project sets neither `turbopack.root` nor `outputFileTracingRoot`).
+function rootAboveDependencies() {
+  if (process.env.NEXT_PRIVATE_OUTPUT_TRACE_ROOT) return;
+  let modules;
+  try {
+    modules = fs.realpathSync(path.join(config.root, "node_modules"));
+  } catch {
+    return;
+  }
+  const root = fs.realpathSync(config.root);
+  if (modules.startsWith(root + path.sep)) return;
+  const [ours, theirs] = [root.split(path.sep), modules.split(path.sep)];
+  let same = 0;
+  while (same < ours.length && ours[same] === theirs[same]) same += 1;
+  process.env.NEXT_PRIVATE_OUTPUT_TRACE_ROOT = ours.slice(0, same).join(path.sep) || path.sep;
+}
+
 async function createNext() {
   const next = (await importFrom("next", [config.root])).default;
   const created = next({
@@ -280,6 +301,7 @@ export async function start(value) {
   prepareWritableDirs();
   quiet();
   typeFilesStayAsTheyAre();
+  rootAboveDependencies();
   app = await createNext();
   const handler = app.getRequestHandler();
   const upgrader = app.getUpgradeHandler();
