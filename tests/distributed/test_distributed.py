@@ -388,14 +388,25 @@ def test_readiness_and_sessions_per_node_in_the_metrics(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-def test_a_framework_project_runs_on_a_worker_node(cluster: Cluster, browser: Any) -> None:
-    """Astro (issue 33) in distributed mode: the session's dev server on a worker node, its
-    page through the API's proxy, an island edit by HMR acknowledged by that page, and a
-    fresh load showing the same."""
+@pytest.mark.parametrize(
+    ("fixture", "component", "title", "framework"),
+    [
+        ("astro-app", "src/components/Counter.tsx", "Hello from Astro", "astro"),
+        ("next-app", "app/counter.tsx", "Hello from Next.js", "nextjs"),
+    ],
+    ids=["astro", "nextjs"],
+)
+def test_a_framework_project_runs_on_a_worker_node(
+    cluster: Cluster, browser: Any, fixture: str, component: str, title: str, framework: str
+) -> None:
+    """A framework (issue 33) in distributed mode: the session's dev server on a worker
+    node, its page through the API's proxy, a component edit by HMR (Astro's island, a
+    Next.js client component) acknowledged by that page, and a fresh load showing the
+    same."""
     with cluster.api.client() as api:
-        session = create_session(api, project_files("astro-app"))
+        session = create_session(api, project_files(fixture))
         sid = session["sessionId"]
-        assert (session["status"], session["framework"]) == ("active", "astro"), session
+        assert (session["status"], session["framework"]) == ("active", framework), session
         node = cluster.workers[cluster.record(sid)["node"]]
         [agent] = agent_pids(sid)
         assert parent_of(agent) == node.process.pid, "not its worker node's dev server"
@@ -405,14 +416,14 @@ def test_a_framework_project_runs_on_a_worker_node(cluster: Cluster, browser: An
             page.wait_for_selector("#title")
             page.wait_for_load_state("networkidle")
             page.evaluate("window.__marker = 'same page'")
-            source = project_file("src/components/Counter.tsx", "astro-app")
+            source = project_file(component, fixture)
             result = api.post(
                 f"/kontext/preview/{sid}/update",
                 json={
                     "files": [
                         {
-                            "name": "src/components/Counter.tsx",
-                            "content": source.replace("Hello from Astro", "From a worker"),
+                            "name": component,
+                            "content": source.replace(title, "From a worker"),
                         }
                     ]
                 },
