@@ -59,6 +59,16 @@ FRAMEWORKS = [
         sample=False,
     ),
     Framework(
+        "nextjs15",
+        "next15-app",  # create-next-app 15.5's app-tw template (`next dev --turbopack`)
+        "app/counter.tsx",
+        "Hello from Next.js 15",
+        "app/globals.css",
+        css_ack="update",
+        framework="nextjs",
+        sample=False,
+    ),
+    Framework(
         "astro",
         "astro-app",
         "src/components/Counter.tsx",

@@ -117,9 +117,23 @@ function rootAboveDependencies() {
   process.env.NEXT_PRIVATE_OUTPUT_TRACE_ROOT = ours.slice(0, same).join(path.sep) || path.sep;
 }
 
+// The bundler the project's own `dev` script asks for (`next dev --turbopack`, Next 15's
+// way to Turbopack; `--webpack`, Next 16's way back), else Next's default (16: Turbopack,
+// 15 and before: webpack).
+function bundler() {
+  let script = "";
+  try {
+    script = String(JSON.parse(fs.readFileSync(path.join(config.root, "package.json"), "utf8")).scripts?.dev ?? "");
+  } catch {}
+  if (/\bnext\s+dev\b.*--webpack\b/.test(script)) return { webpack: true };
+  if (/\bnext\s+dev\b.*--turbo(pack)?\b/.test(script)) return { turbopack: true };
+  return {};
+}
+
 async function createNext() {
   const next = (await importFrom("next", [config.root])).default;
   const created = next({
+    ...bundler(),
     dev: true,
     dir: config.root,
     hostname: config.publicHost,
