@@ -54,6 +54,7 @@ from kontext_preview.sandbox.protocol import (
     Shown,
     reply,
 )
+from kontext_preview.workspace.layout import DevServerName
 from kontext_preview.workspace.vfs import FileChange
 
 CONTROL_SOCKET = "control.sock"  # in the session's run folder
@@ -123,6 +124,10 @@ class ControlChannel:
         return self._reader, self._writer
 
 
+# What the `ready` event's version is of, per adapter (Astro's is its Vite's)
+SHOWN_NAMES: dict[DevServerName, str] = {"vite": "Vite", "astro": "Vite", "next": "Next.js"}
+
+
 class AgentSandbox(Sandbox):
     """A running agent: its dev server at ``endpoint``, its control channel at ``control``."""
 
@@ -177,9 +182,12 @@ class AgentSandbox(Sandbox):
         log: LogSink,
         report: EventSink | None,
         exit_code: Callable[[], Awaitable[int]],
+        dev_server: DevServerName = "vite",
     ) -> None:
         """Read the agent's events until it is ready (then keep pumping them in the
-        background); raise SandboxError if it exits or times out first."""
+        background); raise SandboxError if it exits or times out first, naming the dev
+        server (``dev_server``: the spec's adapter)."""
+        name = SHOWN_NAMES[dev_server]
         remember = self.remembering(log)
         timeout = self._settings.startup_timeout_seconds
         try:
@@ -187,15 +195,15 @@ class AgentSandbox(Sandbox):
                 async for event in events:
                     if isinstance(event, Ready):
                         where = f"port {event.port}" if event.port else "its socket"
-                        log(f"Vite {event.viteVersion} ready on {where}")
+                        log(f"{name} {event.viteVersion} ready on {where}")
                         self.pump(events, log, report)
                         return
                     handle_event(event, remember)
         except TimeoutError:
-            raise SandboxError(f"Vite did not start within {timeout:g} s") from None
+            raise SandboxError(f"{name} did not start within {timeout:g} s") from None
         code = await exit_code()
         raise SandboxError(
-            f"Vite exited with code {code} before it was ready: " + " | ".join(self.recent)
+            f"{name} exited with code {code} before it was ready: " + " | ".join(self.recent)
         )
 
     def pump(self, events: AgentEvents, log: LogSink, report: EventSink | None) -> None:

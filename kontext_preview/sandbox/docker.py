@@ -220,7 +220,7 @@ class DockerBackend(SandboxBackend):
             sandbox.cap_cpus_after(self.settings.docker_start_seconds)
         try:
             events = agent_events(sandbox.output.reader)
-            await sandbox.await_ready(events, log, report, sandbox.wait)
+            await sandbox.await_ready(events, log, report, sandbox.wait, spec.dev_server)
         except BaseException:
             await sandbox.stop(now=True)
             raise

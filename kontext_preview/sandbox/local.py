@@ -160,7 +160,9 @@ class LocalBackend(SandboxBackend):
         assert process.stdout and process.stderr
         try:
             sandbox.pump(log_lines(process.stderr), sandbox.remembering(log), None)
-            await sandbox.await_ready(agent_events(process.stdout), log, report, process.wait)
+            await sandbox.await_ready(
+                agent_events(process.stdout), log, report, process.wait, spec.dev_server
+            )
         except BaseException:
             await sandbox.stop(now=True)
             self.ports.in_use.discard(port)
