@@ -234,6 +234,46 @@ def test_a_framework_session_sleeps_and_a_page_load_wakes_it(
     assert not sandbox_alive(backend, sid)
 
 
+def test_a_nextjs_server_component_edit_is_acknowledged_once_the_page_shows_it(
+    backend: str, server: ApiServer, api: httpx.Client, browser: Any
+) -> None:
+    """A server component's change reaches a Next.js page as a refetch of its payload after
+    Next's build: the page acknowledges it only once it shows it (the acknowledgement is
+    checked against what the page showed at that moment), the page and its state kept."""
+    if backend == "docker":
+        pytest.skip("the page client is the same on both backends; run once")
+    session = create_session(api, project_files("next-app"))
+    sid = session["sessionId"]
+    page = browser.new_page()
+    try:
+        page.goto(session["previewUrl"])
+        page.wait_for_selector("#title")
+        page.wait_for_load_state("networkidle")
+        page.click("#count")
+        page.wait_for_function("document.querySelector('#count').textContent === 'count is 1'")
+        page.evaluate(
+            """() => {
+                window.__marker = 'same page';
+                const acks = window.__kontext.acks;
+                acks.push = (ack) => {
+                    window.__shownAtAck = document.body.innerText.includes('Server edit');
+                    return Array.prototype.push.call(acks, ack);
+                };
+            }"""
+        )
+        source = project_file("app/page.tsx", "next-app")
+        edited = source.replace("To get started, edit the", "Server edit:")
+        assert edited != source
+        result = push(api, sid, "app/page.tsx", edited)
+        assert acknowledged(server, sid, result["updateId"]) == "update"
+        assert page.evaluate("window.__shownAtAck") is True, "acknowledged before it showed"
+        assert page.evaluate("window.__marker") == "same page", "the page was reloaded"
+        assert page.inner_text("#count") == "count is 1", "the client component lost its state"
+    finally:
+        page.close()
+        api.delete(f"/kontext/preview/{sid}")
+
+
 def test_a_project_that_needs_a_newer_node_runs_on_it(
     backend: str, server: ApiServer, api: httpx.Client, browser: Any
 ) -> None:

@@ -215,7 +215,14 @@ async function updateError(error) {
 // "./app/page.tsx:3:51\nError: …" -> {file, line, column}
 function compilePlace(message) {
   const at = /^(\.?\.?\/[^\s:]+):(\d+):(\d+)/.exec(stripVTControlCharacters(message));
-  return at ? { file: projectFile(at[1]), line: Number(at[2]), column: Number(at[3]) } : {};
+  if (!at) return {};
+  // Relative to Turbopack's root: the project's, or the folder above it and its stack's tree
+  // (rootAboveDependencies)
+  const file = [process.env.NEXT_PRIVATE_OUTPUT_TRACE_ROOT, config.root]
+    .filter(Boolean)
+    .map((root) => projectFile(path.resolve(root, at[1])))
+    .find(Boolean);
+  return { file, line: Number(at[2]), column: Number(at[3]) };
 }
 
 // Where in the project a stack points: its first frame in a chunk Next served, mapped back

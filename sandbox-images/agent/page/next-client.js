@@ -5,8 +5,9 @@
 // client only watches it and tells the agent what the page shows, over a socket of its own
 // (the session's HMR path, `kontext-page` subprotocol). It
 //   * acknowledges each change the agent announces (`kontext:update`) once the page shows
-//     it: after Next's build for it (`built`, with or without errors) and the page's quiet
-//     (no HMR message, no DOM change for QUIET_MS), saying how (`update`, `reload`) or that it
+//     it: after Next's build for it (`built`, with or without errors), the page's requests
+//     answered (a server component comes as a refetch) and the page's quiet (no HMR message,
+//     no DOM change for QUIET_MS; at most BUSY_PAGE_MS for a page always busy), saying how (`update`, `reload`) or that it
 //     could not (`error`: Next's compile error, or a runtime error that left the page blank);
 //     a change that reaches no part of this page is acknowledged after NO_BUILD_MS;
 //   * follows reloads: Next's own (`reloadPage`, a Fast Refresh that gave up), the proxy's
@@ -27,6 +28,9 @@
   const NO_BUILD_MS = 1500;
   // At most this long for a change's build and render (a first compile of a new route).
   const CHANGE_MAX_MS = 20_000;
+  // A page that never goes quiet (an animation changing the DOM all the time) is taken as
+  // showing the change this long after its build is in and its requests are answered.
+  const BUSY_PAGE_MS = 1000;
   // A page loaded again acknowledges once no resource has come for QUIET_MS, at most this long.
   const LOAD_QUIET_MAX_MS = 3000;
   const RELOAD_KEY = "kontext:reload-seq";
@@ -123,6 +127,24 @@
   let lastMutation = 0;
   new MutationObserver(() => (lastMutation = now())).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
 
+  // The page's own requests in flight: a server component's change reaches the page as a
+  // refetch of its payload (Next's router: `fetch` with an `RSC` header) after `built`.
+  let fetching = 0;
+  let lastFetch = 0;
+  const nativeFetch = window.fetch.bind(window);
+  window.fetch = (...args) => {
+    fetching += 1;
+    lastFetch = now();
+    const done = () => {
+      fetching -= 1;
+      lastFetch = now();
+      if (change) settle();
+    };
+    const answer = nativeFetch(...args);
+    answer.then(done, done);
+    return answer;
+  };
+
   // ---- errors and console
   const errors = [];
   const report = (error) => ({
@@ -195,7 +217,7 @@
     if (change) finish();
     // A build Next began just before the announcement (its watcher can be first) is this change's.
     const startedJustBefore = building != null && now() - building < 1000;
-    change = { seq, since: now(), builtBefore: startedJustBefore ? built - 1 : built, timer: null };
+    change = { seq, since: now(), builtBefore: startedJustBefore ? built - 1 : built, readyAt: null, timer: null };
     settle();
   };
   const finish = () => {
@@ -212,8 +234,11 @@
     const t = now();
     const age = t - shown.since;
     const builtSince = built > shown.builtBefore && building == null;
+    const answered = fetching === 0 && t - lastFetch >= QUIET_MS;
+    if ((builtSince || age >= NO_BUILD_MS) && building == null && answered) shown.readyAt ??= t;
     const quiet = t - lastMessage >= QUIET_MS && t - lastMutation >= QUIET_MS;
-    if ((builtSince && quiet) || (!builtSince && building == null && age >= NO_BUILD_MS && quiet) || age >= CHANGE_MAX_MS) return finish();
+    const shownNow = shown.readyAt != null && (quiet || t - shown.readyAt >= BUSY_PAGE_MS);
+    if (shownNow || age >= CHANGE_MAX_MS) return finish();
     shown.timer = setTimeout(() => change === shown && settle(), QUIET_MS / 2);
   };
   // Next reloads the page itself where Fast Refresh cannot apply a change: the page that
